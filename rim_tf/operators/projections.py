@@ -1,0 +1,276 @@
+"""Random projections of flattened image patches (paper section 4.4).
+
+Each operator acts on patches flattened to d = H * W * C values and keeps
+m = round(p * d) measurements. The matrix is either shared by the batch
+(shape [m, d]) or drawn per example ([N, m, d]) for multi-task training; the
+Fourier ensemble stores its row indices ([m] or [N, m]) instead of a matrix.
+"""
+
+import abc
+import math
+
+import tensorflow as tf
+
+from rim_tf.operators import base
+
+
+def _as_seed(seed):
+  """A stateless-RNG seed tensor of shape [2] from an int or a [2] tensor."""
+  seed = tf.convert_to_tensor(seed)
+  if seed.shape.rank == 0:
+    seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+  if seed.shape != (2,):
+    raise ValueError(
+        f"seed must be an int or a shape-[2] integer tensor, got shape "
+        f"{seed.shape}.")
+  return tf.cast(seed, tf.int64)
+
+
+def num_measurements(image_shape, ratio):
+  """m = round(ratio * d) for patches of `image_shape`, at least 1."""
+  if len(image_shape) != 3 or any(s is None or s < 1 for s in image_shape):
+    raise ValueError(
+        f"image_shape must be a fully known (H, W, C), got "
+        f"{tuple(image_shape)}.")
+  if not 0.0 < ratio <= 1.0:
+    raise ValueError(f"ratio must be in (0, 1], got {ratio}.")
+  return max(1, int(round(ratio * math.prod(image_shape))))
+
+
+class RandomProjection(base.LinearOperator, abc.ABC):
+  """Common shape handling of the projection ensembles.
+
+  Args:
+    image_shape: (H, W, C) of the patches, d = H * W * C.
+    num_rows: m, the number of projected directions.
+    per_example: whether the operator's parameters carry a batch axis.
+  """
+
+  def __init__(self, image_shape, num_rows, per_example):
+    self._image_shape = tuple(int(s) for s in image_shape)
+    self._d = math.prod(self._image_shape)
+    self._m = int(num_rows)
+    self.per_example = per_example
+
+  @property
+  def domain_shape(self):
+    return self._image_shape
+
+  @property
+  def ratio(self):
+    """p = m / d."""
+    return self._m / self._d
+
+  @property
+  def num_rows(self):
+    return self._m
+
+  def _flatten(self, x):
+    x = base.check_image_batch(x, "x", self._image_shape)
+    return tf.reshape(x, [-1, self._d])
+
+  def _unflatten(self, x_flat):
+    return tf.reshape(x_flat, (-1,) + self._image_shape)
+
+  def _check_measurement(self, y):
+    y = tf.convert_to_tensor(y, tf.float32)
+    if y.shape.rank != 2 or (y.shape[1] is not None and
+                             y.shape[1] != self.range_shape[0]):
+      raise ValueError(
+          f"y must have shape [N, {self.range_shape[0]}], got {y.shape}.")
+    return y
+
+  def initial_estimate(self, y):
+    """The flat image that best explains y: c 1 with c = <A1, y> / ||A1||^2.
+
+    The back-projection A^T y is far too noisy to start from when p is
+    small, but the one-parameter least-squares fit is stable for every
+    ensemble and exact for flat patches. Where A does not see flat images
+    at all (a Fourier set without the DC row) it is 0.5. Clipped to [0, 1].
+    """
+    y = self._check_measurement(y)
+    ones = tf.ones(tf.concat([tf.shape(y)[:1], self._image_shape], 0))
+    a_ones = self.forward(ones)
+    energy = tf.reduce_sum(a_ones * a_ones, axis=1)
+    visible = energy > 1e-6 * float(self._d)
+    level = tf.where(
+        visible,
+        tf.reduce_sum(a_ones * y, axis=1) / tf.where(visible, energy, 1.0),
+        0.5)
+    return tf.clip_by_value(level[:, None, None, None] * ones, 0.0, 1.0)
+
+  def __repr__(self):
+    return (f"{type(self).__name__}(image_shape={self._image_shape}, "
+            f"m={self._m}, per_example={self.per_example})")
+
+
+class MatrixProjection(RandomProjection):
+  """A projection given by an explicit real matrix.
+
+  Args:
+    matrix: [m, d] (shared by the batch) or [N, m, d] (one per example).
+    image_shape: (H, W, C) with H * W * C = d.
+  """
+
+  def __init__(self, matrix, image_shape):
+    matrix = tf.convert_to_tensor(matrix, tf.float32)
+    if matrix.shape.rank not in (2, 3):
+      raise ValueError(
+          f"matrix must have shape [m, d] or [N, m, d], got {matrix.shape}.")
+    super().__init__(image_shape, matrix.shape[-2], matrix.shape.rank == 3)
+    if matrix.shape[-1] != self._d:
+      raise ValueError(
+          f"matrix has {matrix.shape[-1]} columns but image_shape "
+          f"{self._image_shape} has d = {self._d} values.")
+    self.matrix = matrix
+
+  @property
+  def range_shape(self):
+    return (self._m,)
+
+  def forward(self, x):
+    x = self._flatten(x)
+    if self.per_example:
+      return tf.einsum("nmd,nd->nm", self.matrix, x)
+    return tf.matmul(x, self.matrix, transpose_b=True)
+
+  def adjoint(self, y):
+    y = self._check_measurement(y)
+    if self.per_example:
+      return self._unflatten(tf.einsum("nmd,nm->nd", self.matrix, y))
+    return self._unflatten(tf.matmul(y, self.matrix))
+
+  def parameters(self):
+    """The tensors that rebuild this operator with `from_parameters`."""
+    return {"matrix": self.matrix}
+
+  @classmethod
+  def from_parameters(cls, parameters, image_shape):
+    return cls(parameters["matrix"], image_shape)
+
+
+
+class RandomMatrixProjection(MatrixProjection, abc.ABC):
+  """A matrix projection whose entries are drawn i.i.d. from an ensemble."""
+
+  @classmethod
+  def sample(cls, image_shape, ratio, seed, batch_size=None):
+    """Draws an operator of this ensemble.
+
+    Args:
+      image_shape: (H, W, C) of the patches.
+      ratio: p = m / d in (0, 1].
+      seed: int or shape-[2] integer tensor (stateless RNG; same seed, same
+        matrix).
+      batch_size: None for one matrix shared by the batch, or N for one
+        matrix per example.
+    """
+    m = num_measurements(image_shape, ratio)
+    shape = [m, math.prod(image_shape)]
+    if batch_size is not None:
+      shape = [batch_size] + shape
+    return cls(cls._draw(shape, _as_seed(seed)), image_shape)
+
+  @staticmethod
+  @abc.abstractmethod
+  def _draw(shape, seed):
+    """Matrix entries of the ensemble, float32 of `shape`."""
+
+
+class GaussianProjection(RandomMatrixProjection):
+  """Gaussian ensemble: entries i.i.d. N(0, 1)."""
+
+  @staticmethod
+  def _draw(shape, seed):
+    return tf.random.stateless_normal(shape, seed, dtype=tf.float32)
+
+
+class BinaryProjection(RandomMatrixProjection):
+  """Binary ensemble: entries +1 or -1 with probability 0.5 each."""
+
+  @staticmethod
+  def _draw(shape, seed):
+    coin = tf.random.stateless_uniform(shape, seed, dtype=tf.float32) < 0.5
+    return tf.where(coin, 1.0, -1.0)
+
+
+class FourierProjection(RandomProjection):
+  """Fourier ensemble: m distinct rows of the d x d DFT matrix.
+
+  Row k of the DFT matrix has entries exp(-2 pi i j k / d), unit modulus like
+  the binary ensemble, so a noise sigma means the same for every ensemble.
+  The complex measurements are returned real-valued as [Re; Im], so
+  y has 2m entries and A^T [a; b] = Re(F_S^H (a + i b)).
+
+  Args:
+    indices: int32 row indices, [m] (shared) or [N, m] (per example), distinct
+      within each set, in [0, d).
+    image_shape: (H, W, C) of the patches.
+  """
+
+  def __init__(self, indices, image_shape):
+    indices = tf.convert_to_tensor(indices)
+    if not indices.dtype.is_integer or indices.shape.rank not in (1, 2):
+      raise ValueError(
+          f"indices must be an integer tensor of shape [m] or [N, m], got "
+          f"{indices.dtype.name} {indices.shape}.")
+    super().__init__(image_shape, indices.shape[-1], indices.shape.rank == 2)
+    self.indices = tf.cast(indices, tf.int32)
+
+  @property
+  def range_shape(self):
+    return (2 * self._m,)
+
+  def forward(self, x):
+    spectrum = tf.signal.fft(tf.complex(self._flatten(x), 0.0))
+    if self.per_example:
+      rows = tf.gather(spectrum, self.indices, axis=1, batch_dims=1)
+    else:
+      rows = tf.gather(spectrum, self.indices, axis=1)
+    return tf.concat([tf.math.real(rows), tf.math.imag(rows)], axis=1)
+
+  def adjoint(self, y):
+    y = self._check_measurement(y)
+    rows = tf.complex(y[:, :self._m], y[:, self._m:])
+    batch = tf.shape(y)[0]
+    indices = self.indices
+    if not self.per_example:
+      indices = tf.broadcast_to(indices[tf.newaxis], [batch, self._m])
+    # F^H v = d * ifft(v): scatter the m coefficients into a full spectrum.
+    example = tf.broadcast_to(tf.range(batch)[:, tf.newaxis], [batch, self._m])
+    spectrum = tf.scatter_nd(
+        tf.stack([example, indices], axis=-1), rows, [batch, self._d])
+    back = tf.math.real(tf.signal.ifft(spectrum)) * float(self._d)
+    return self._unflatten(back)
+
+  def parameters(self):
+    """The tensors that rebuild this operator with `from_parameters`."""
+    return {"indices": self.indices}
+
+  def dense_matrix(self):
+    """The same real linear map as an explicit [2m, d] (or [N, 2m, d]) matrix.
+
+    Rows are [Re F_S; Im F_S]: for real x, Re(F_S x) = Re(F_S) x and likewise
+    for the imaginary part, so `MatrixProjection(self.dense_matrix(), shape)`
+    is this operator. Lets every ensemble travel through one input pipeline.
+    """
+    k = tf.cast(self.indices, tf.float64)[..., tf.newaxis]
+    j = tf.range(self._d, dtype=tf.float64)
+    # jk mod d keeps the angle small so float64 -> float32 stays exact-ish.
+    angle = -2.0 * math.pi * tf.math.floormod(k * j, float(self._d)) / self._d
+    matrix = tf.concat([tf.cos(angle), tf.sin(angle)], axis=-2)
+    return tf.cast(matrix, tf.float32)
+
+  @classmethod
+  def from_parameters(cls, parameters, image_shape):
+    return cls(parameters["indices"], image_shape)
+
+  @classmethod
+  def sample(cls, image_shape, ratio, seed, batch_size=None):
+    """Draws m distinct DFT rows (arguments as `RandomMatrixProjection.sample`)."""
+    m = num_measurements(image_shape, ratio)
+    d = math.prod(image_shape)
+    shape = [d] if batch_size is None else [batch_size, d]
+    keys = tf.random.stateless_uniform(shape, _as_seed(seed))
+    order = tf.argsort(keys, axis=-1, stable=True)
+    return cls(order[..., :m], image_shape)
