@@ -23,6 +23,8 @@ setuptools.setup(
         "absl-py",
         "bm3d",
         "tqdm",
+        "tensorboard",
+        "importlib_resources",
         "pillow",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},

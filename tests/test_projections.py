@@ -190,3 +190,27 @@ def test_identity_checks_inputs():
 def test_num_measurements_rounds():
   assert projections.num_measurements((32, 32, 1), 0.1) == 102
   assert projections.num_measurements((2, 2, 1), 0.01) == 1
+
+
+def test_matrix_projection_with_run_time_row_count():
+  """The multi-task pipeline's matrices have m unknown while tracing."""
+  shape = (4, 4, 1)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([2, None, 16], tf.float32),
+      tf.TensorSpec([2, 4, 4, 1], tf.float32)])
+  def forward_adjoint(matrix, x):
+    op = operators.MatrixProjection(matrix, shape)
+    assert op.num_rows is None and op.ratio is None
+    y = op.forward(x)
+    return y, op.adjoint(y), op.initial_estimate(y)
+
+  matrix = operators.GaussianProjection.sample(shape, 0.5, seed=0,
+                                               batch_size=2).matrix
+  x = tf.random.stateless_uniform((2,) + shape, seed=[5, 5])
+  y, back, x0 = forward_adjoint(matrix, x)
+  static = operators.MatrixProjection(matrix, shape)
+  np.testing.assert_allclose(y, static.forward(x), rtol=1e-6)
+  np.testing.assert_allclose(back, static.adjoint(static.forward(x)),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(x0, static.initial_estimate(y), rtol=1e-6)

@@ -7,8 +7,10 @@ Fourier ensemble stores its row indices ([m] or [N, m]) instead of a matrix.
 """
 
 import abc
+import functools
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from rim_tf.operators import base
@@ -37,19 +39,34 @@ def num_measurements(image_shape, ratio):
   return max(1, int(round(ratio * math.prod(image_shape))))
 
 
+@functools.lru_cache(maxsize=8)
+def _dft_table_arrays(d):
+  """cos and sin of -2 pi j k / d, float32 [d, d] each (numpy, cached)."""
+  # jk mod d keeps the angle small, so float64 -> float32 loses nothing.
+  jk = np.outer(np.arange(d, dtype=np.int64), np.arange(d, dtype=np.int64))
+  angle = -2.0 * np.pi * (jk % d) / d
+  return np.cos(angle).astype(np.float32), np.sin(angle).astype(np.float32)
+
+
+def _dft_tables(d):
+  """The DFT matrix's real and imaginary parts as tensors [d, d]."""
+  return tuple(tf.constant(t) for t in _dft_table_arrays(d))
+
+
 class RandomProjection(base.LinearOperator, abc.ABC):
   """Common shape handling of the projection ensembles.
 
   Args:
     image_shape: (H, W, C) of the patches, d = H * W * C.
-    num_rows: m, the number of projected directions.
+    num_rows: m, the number of projected directions; None when it is only
+      known at run time (a batch of the multi-task pipeline).
     per_example: whether the operator's parameters carry a batch axis.
   """
 
   def __init__(self, image_shape, num_rows, per_example):
     self._image_shape = tuple(int(s) for s in image_shape)
     self._d = math.prod(self._image_shape)
-    self._m = int(num_rows)
+    self._m = None if num_rows is None else int(num_rows)
     self.per_example = per_example
 
   @property
@@ -58,8 +75,8 @@ class RandomProjection(base.LinearOperator, abc.ABC):
 
   @property
   def ratio(self):
-    """p = m / d."""
-    return self._m / self._d
+    """p = m / d (None while m is unknown)."""
+    return None if self._m is None else self._m / self._d
 
   @property
   def num_rows(self):
@@ -74,8 +91,9 @@ class RandomProjection(base.LinearOperator, abc.ABC):
 
   def _check_measurement(self, y):
     y = tf.convert_to_tensor(y, tf.float32)
-    if y.shape.rank != 2 or (y.shape[1] is not None and
-                             y.shape[1] != self.range_shape[0]):
+    expected = self.range_shape[0]
+    if y.shape.rank != 2 or (y.shape[1] is not None and expected is not None
+                             and y.shape[1] != expected):
       raise ValueError(
           f"y must have shape [N, {self.range_shape[0]}], got {y.shape}.")
     return y
@@ -219,7 +237,7 @@ class FourierProjection(RandomProjection):
 
   @property
   def range_shape(self):
-    return (2 * self._m,)
+    return (None if self._m is None else 2 * self._m,)
 
   def forward(self, x):
     spectrum = tf.signal.fft(tf.complex(self._flatten(x), 0.0))
@@ -254,12 +272,9 @@ class FourierProjection(RandomProjection):
     for the imaginary part, so `MatrixProjection(self.dense_matrix(), shape)`
     is this operator. Lets every ensemble travel through one input pipeline.
     """
-    k = tf.cast(self.indices, tf.float64)[..., tf.newaxis]
-    j = tf.range(self._d, dtype=tf.float64)
-    # jk mod d keeps the angle small so float64 -> float32 stays exact-ish.
-    angle = -2.0 * math.pi * tf.math.floormod(k * j, float(self._d)) / self._d
-    matrix = tf.concat([tf.cos(angle), tf.sin(angle)], axis=-2)
-    return tf.cast(matrix, tf.float32)
+    cos_table, sin_table = _dft_tables(self._d)
+    return tf.concat([tf.gather(cos_table, self.indices),
+                      tf.gather(sin_table, self.indices)], axis=-2)
 
   @classmethod
   def from_parameters(cls, parameters, image_shape):

@@ -1,0 +1,281 @@
+"""Per-task measurement samplers, applied to whole batches inside tf.data.
+
+A corruption maps a batch {"x": float32 [N, P, P, C] in [0, 1], ...} and a
+stateless seed (shape-[2] integer tensor; `PatchDataset` derives it from the
+run's seed and the batch index, so a resumed run draws the same) to the batch
+plus what the model needs:
+
+  "y":     the measurement,
+  "sigma": float32 [N], the noise standard deviation of y (for images in
+           [0, 1]-units; for projections in measurement units),
+and the operator's parameters ("matrix", "kind", "ratio" / "scale").
+
+Structural choices (projection kind and ratio, super-resolution scale) are
+drawn once per batch so every batch has one shape; everything else per
+example.
+"""
+
+import abc
+
+import tensorflow as tf
+
+from rim_tf import metrics
+from rim_tf.operators import bicubic
+from rim_tf.operators import projections
+
+PROJECTION_KINDS = ("gaussian", "binary", "fourier")
+_PROJECTION_CLASSES = {
+    "gaussian": projections.GaussianProjection,
+    "binary": projections.BinaryProjection,
+    "fourier": projections.FourierProjection,
+}
+
+
+def _split(seed, num):
+  return tf.unstack(tf.random.experimental.stateless_split(
+      tf.cast(seed, tf.int64), num))
+
+
+def _static_patch_shape(x):
+  shape = tuple(x.shape[1:])
+  if len(shape) != 3 or any(s is None for s in shape):
+    raise ValueError(f"batch['x'] must have a static shape [N, P, P, C], got "
+                     f"{x.shape}.")
+  return shape
+
+
+def _pick(seed, num_options):
+  """A per-batch index in [0, num_options) (int32 scalar tensor)."""
+  return tf.random.stateless_uniform([], seed, 0, num_options, dtype=tf.int32)
+
+
+def quantize_8bit_tf(noisy01):
+  """`metrics.quantize_8bit` (clip, round half away to k/255) as a TF op."""
+  out = tf.numpy_function(metrics.quantize_8bit, [noisy01], tf.float32,
+                          stateful=False)
+  out.set_shape(noisy01.shape)
+  return out
+
+
+class Corruption(abc.ABC):
+  """A sampler of measurements y for batches of clean patches x."""
+
+  name = None
+
+  @abc.abstractmethod
+  def __call__(self, batch, seed):
+    """Returns `batch` with "y", "sigma" and the operator's parameters."""
+
+  @abc.abstractmethod
+  def get_config(self):
+    """Constructor arguments, JSON-serialisable, plus "name"."""
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config.pop("name", None)
+    return cls(**config)
+
+  def check_patch_shape(self, patch_shape):
+    """Raises ValueError if patches of (P, P, C) cannot be corrupted."""
+    del patch_shape
+
+  def __repr__(self):
+    args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                     if k != "name")
+    return f"{type(self).__name__}({args})"
+
+
+class GaussianNoise(Corruption):
+  """y = x + sigma n, sigma per example ~ U[lo, hi] / 255, n ~ N(0, 1).
+
+  Unclipped ("not quantized"); with `quantize` y is clipped to [0, 1] and
+  rounded to the 1/255 grid ("8-bit quantized", `metrics.quantize_8bit`).
+  A fixed sigma is `sigma_range_255=(s, s)`.
+  """
+
+  name = "gaussian_noise"
+
+  def __init__(self, sigma_range_255=(15.0, 50.0), quantize=False):
+    try:
+      low, high = (float(v) for v in sigma_range_255)
+    except (TypeError, ValueError):
+      raise ValueError(f"sigma_range_255 must be a pair (low, high), got "
+                       f"{sigma_range_255!r}.") from None
+    if not 0.0 <= low <= high:
+      raise ValueError(f"sigma_range_255 must satisfy 0 <= low <= high, got "
+                       f"{sigma_range_255!r}.")
+    self.sigma_range_255 = (low, high)
+    self.quantize = bool(quantize)
+
+  def __call__(self, batch, seed):
+    x = batch["x"]
+    seed_sigma, seed_noise = _split(seed, 2)
+    low, high = self.sigma_range_255
+    count = tf.shape(x)[:1]
+    sigma = tf.random.stateless_uniform(count, seed_sigma, low, high) / 255.0
+    noise = tf.random.stateless_normal(tf.shape(x), seed_noise)
+    y = x + sigma[:, None, None, None] * noise
+    if self.quantize:
+      y = quantize_8bit_tf(y)
+    return {**batch, "y": y, "sigma": sigma}
+
+  def get_config(self):
+    return {"name": self.name, "sigma_range_255": list(self.sigma_range_255),
+            "quantize": self.quantize}
+
+
+class RandomProjections(Corruption):
+  """y = A x + sigma n with A from a random ensemble (paper section 4.4).
+
+  Per batch, one kind (index into `kinds`) and one ratio p = m / d are drawn;
+  A is drawn per example (`per_example`) or shared by the batch. Every kind
+  travels as a dense real matrix, "matrix" [N, m', d] (or [m', d] when
+  shared), so one pipeline serves all: m' = round(p d) for the Gaussian and
+  binary ensembles and 2 round(p d) for the Fourier one, whose complex rows
+  become [Re F_S; Im F_S] (`FourierProjection.dense_matrix`, the same real
+  map). m' varies by batch, hence the element shape [N, None, d]. Rebuild
+  the operator with `rim_tf.operators.MatrixProjection(matrix, (P, P, C))`.
+  Also carried: "kind" (int32 scalar), "ratio" (float32 scalar), "sigma".
+
+  The paper's Figure 2 does not state its ratio set; (0.1, 0.25, 0.5) is
+  our default, sigma = 1 is the paper's.
+  """
+
+  name = "random_projections"
+
+  def __init__(self, kinds=PROJECTION_KINDS, ratios=(0.1, 0.25, 0.5),
+               noise_sigma=1.0, per_example=True):
+    if isinstance(kinds, str):
+      kinds = (kinds,)
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in _PROJECTION_CLASSES]
+    if not kinds or unknown:
+      raise ValueError(f"kinds must be a non-empty subset of "
+                       f"{PROJECTION_KINDS}, got {kinds!r}.")
+    ratios = tuple(float(r) for r in ratios)
+    if not ratios or any(not 0.0 < r <= 1.0 for r in ratios):
+      raise ValueError(f"ratios must be non-empty, each in (0, 1], got "
+                       f"{ratios!r}.")
+    if not noise_sigma >= 0.0:
+      raise ValueError(f"noise_sigma must be >= 0, got {noise_sigma!r}.")
+    self.kinds = kinds
+    self.ratios = ratios
+    self.noise_sigma = float(noise_sigma)
+    self.per_example = bool(per_example)
+
+  def _matrix(self, kind, ratio, image_shape, count, seed):
+    operator = _PROJECTION_CLASSES[kind].sample(
+        image_shape, ratio, seed, batch_size=count if self.per_example else None)
+    if kind == "fourier":
+      return operator.dense_matrix()
+    return operator.matrix
+
+  def __call__(self, batch, seed):
+    x = batch["x"]
+    image_shape = _static_patch_shape(x)
+    count = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+    seed_pick, seed_matrix, seed_noise = _split(seed, 3)
+    options = [(k, r) for k in range(len(self.kinds))
+               for r in range(len(self.ratios))]
+    choice = _pick(seed_pick, len(options))
+    branches = [
+        (lambda k=k, r=r: self._matrix(self.kinds[k], self.ratios[r],
+                                       image_shape, count, seed_matrix))
+        for k, r in options]
+    matrix = branches[0]() if len(options) == 1 else tf.switch_case(
+        choice, branches)
+    clean = projections.MatrixProjection(matrix, image_shape).forward(x)
+    y = clean + self.noise_sigma * tf.random.stateless_normal(
+        tf.shape(clean), seed_noise)
+    ratio_table = tf.constant(self.ratios, tf.float32)
+    return {
+        **batch,
+        "y": y,
+        "sigma": tf.fill(tf.shape(x)[:1], self.noise_sigma),
+        "matrix": matrix,
+        "kind": choice // len(self.ratios),
+        "ratio": tf.gather(ratio_table, choice % len(self.ratios)),
+    }
+
+  def get_config(self):
+    return {"name": self.name, "kinds": list(self.kinds),
+            "ratios": list(self.ratios), "noise_sigma": self.noise_sigma,
+            "per_example": self.per_example}
+
+
+class BicubicDownsampling(Corruption):
+  """y = imresize(x, 1/s) (+ sigma n), one scale s per batch from `scales`.
+
+  The patch size must be divisible by every scale (36 for 2, 3, 4). With
+  several scales y has the element shape [N, None, None, C]; "scale" (int32
+  scalar) says which. To keep static shapes, `PatchDataset.
+  train_datasets_by_scale` gives one dataset per scale (built with
+  `for_scale`) that together partition the training steps; that is the form
+  we recommend for training (no retracing), the mixed form for evaluation
+  and inspection.
+  """
+
+  name = "bicubic_downsampling"
+
+  def __init__(self, scales=(2, 3, 4), noise_sigma_255=0.0):
+    if isinstance(scales, int):
+      scales = (scales,)
+    scales = tuple(scales)
+    if not scales or any(isinstance(s, bool) or int(s) != s or s < 2
+                         for s in scales):
+      raise ValueError(f"scales must be integers >= 2, got {scales!r}.")
+    if not noise_sigma_255 >= 0.0:
+      raise ValueError(
+          f"noise_sigma_255 must be >= 0, got {noise_sigma_255!r}.")
+    self.scales = tuple(int(s) for s in scales)
+    self.noise_sigma_255 = float(noise_sigma_255)
+
+  def for_scale(self, scale):
+    """The same corruption restricted to one scale (static y shape)."""
+    if scale not in self.scales:
+      raise ValueError(f"scale must be one of {self.scales}, got {scale!r}.")
+    return BicubicDownsampling((scale,), self.noise_sigma_255)
+
+  def check_patch_shape(self, patch_shape):
+    height, width = patch_shape[:2]
+    bad = [s for s in self.scales if height % s or width % s]
+    if bad:
+      raise ValueError(
+          f"patch size {height}x{width} is not divisible by the scales {bad} "
+          f"of {self.scales}; use a multiple of all of them (36 for 2, 3, 4).")
+
+  def __call__(self, batch, seed):
+    x = batch["x"]
+    image_shape = _static_patch_shape(x)
+    self.check_patch_shape(image_shape)
+    seed_pick, seed_noise = _split(seed, 2)
+    choice = _pick(seed_pick, len(self.scales))
+    branches = [
+        (lambda s=s: bicubic.BicubicDownsample(s, image_shape).forward(x))
+        for s in self.scales]
+    y = branches[0]() if len(branches) == 1 else tf.switch_case(
+        choice, branches)
+    sigma = tf.fill(tf.shape(x)[:1], self.noise_sigma_255 / 255.0)
+    if self.noise_sigma_255 > 0:
+      y = y + sigma[:, None, None, None] * tf.random.stateless_normal(
+          tf.shape(y), seed_noise)
+    return {**batch, "y": y, "sigma": sigma,
+            "scale": tf.gather(tf.constant(self.scales, tf.int32), choice)}
+
+  def get_config(self):
+    return {"name": self.name, "scales": list(self.scales),
+            "noise_sigma_255": self.noise_sigma_255}
+
+
+_REGISTRY = {cls.name: cls for cls in
+             (GaussianNoise, RandomProjections, BicubicDownsampling)}
+
+
+def from_config(config):
+  """Rebuilds a corruption from its `get_config()`."""
+  name = config.get("name")
+  if name not in _REGISTRY:
+    raise ValueError(f"Unknown corruption {name!r}; expected one of "
+                     f"{sorted(_REGISTRY)}.")
+  return _REGISTRY[name].from_config(config)

@@ -1,0 +1,261 @@
+"""Corruptions: the statistics and shapes of what each task's sampler draws."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rim_tf import metrics
+from rim_tf.data import builtin
+from rim_tf.data import corruptions
+from rim_tf.data import patches
+from rim_tf.operators import BicubicDownsample
+from rim_tf.operators import FourierProjection
+from rim_tf.operators import MatrixProjection
+
+
+def _batch(shape, seed=0):
+  x = np.random.default_rng(seed).uniform(0.0, 1.0, shape).astype(np.float32)
+  return {"x": tf.constant(x)}
+
+
+def _seed(a, b=0):
+  return tf.constant([a, b], tf.int64)
+
+
+@pytest.fixture(scope="module")
+def natural():
+  """Patches of the built-in photos, for statistics over many patches."""
+  return patches.PatchDataset(builtin.builtin_images(gray=True), 32, 16,
+                              num_validation=10)
+
+
+# --- Gaussian noise -------------------------------------------------------------
+
+
+def test_fixed_sigma_noise_std_within_one_percent(natural):
+  noise = corruptions.GaussianNoise((25, 25))
+  residual = np.concatenate([
+      (b["y"] - b["x"]).numpy().ravel()
+      for b in natural.train_dataset(64, noise, num_batches=12)])
+  assert residual.size > 700_000
+  assert abs(residual.std() / (25 / 255) - 1) < 0.01
+  assert abs(residual.mean()) < 0.01 * 25 / 255
+
+
+def test_sigma_range_noise_std_within_one_percent(natural):
+  noise = corruptions.GaussianNoise((15, 50))
+  sigmas, normalised = [], []
+  for b in natural.train_dataset(64, noise, num_batches=12):
+    sigma = b["sigma"].numpy()
+    sigmas.append(sigma)
+    normalised.append(((b["y"] - b["x"]).numpy()
+                       / sigma[:, None, None, None]).ravel())
+  sigmas, normalised = np.concatenate(sigmas), np.concatenate(normalised)
+  assert abs(normalised.std() - 1) < 0.01
+  assert 15 / 255 <= sigmas.min() and sigmas.max() <= 50 / 255
+  # Uniform on [15, 50]: mean 32.5, and both ends of the range are reached.
+  assert abs(sigmas.mean() * 255 - 32.5) < 2.0
+  assert sigmas.min() * 255 < 18 and sigmas.max() * 255 > 47
+
+
+def test_unquantised_noise_is_unclipped():
+  out = corruptions.GaussianNoise((50, 50))(_batch([8, 16, 16, 1]), _seed(1))
+  y = out["y"].numpy()
+  assert y.min() < 0 and y.max() > 1
+
+
+def test_quantised_values_are_on_the_1_255_grid():
+  batch = _batch([16, 16, 16, 3])
+  plain = corruptions.GaussianNoise((15, 50))(batch, _seed(2))
+  quantised = corruptions.GaussianNoise((15, 50), quantize=True)(batch,
+                                                                 _seed(2))
+  y = quantised["y"].numpy()
+  assert y.dtype == np.float32 and 0 <= y.min() and y.max() <= 1
+  levels = y * 255
+  np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+  np.testing.assert_array_equal(y, metrics.quantize_8bit(plain["y"].numpy()))
+  np.testing.assert_array_equal(quantised["sigma"], plain["sigma"])
+
+
+def test_same_seed_same_noise_other_seed_other_noise():
+  noise = corruptions.GaussianNoise()
+  batch = _batch([4, 8, 8, 1])
+  a, b, c = noise(batch, _seed(3, 9)), noise(batch, _seed(3, 9)), noise(
+      batch, _seed(3, 10))
+  np.testing.assert_array_equal(a["y"], b["y"])
+  assert not np.array_equal(a["y"], c["y"])
+
+
+# --- random projections ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", corruptions.PROJECTION_KINDS)
+@pytest.mark.parametrize("ratio", [0.1, 0.5])
+def test_projection_shapes_ratios_and_measurements(kind, ratio):
+  shape = (6, 8, 8, 1)
+  d = 64
+  rp = corruptions.RandomProjections(kinds=(kind,), ratios=(ratio,),
+                                     noise_sigma=0.0)
+  out = rp(_batch(shape), _seed(4))
+  rows = round(ratio * d) * (2 if kind == "fourier" else 1)
+  matrix = out["matrix"].numpy()
+  assert matrix.shape == (6, rows, d)
+  assert int(out["kind"]) == 0 and float(out["ratio"]) == pytest.approx(ratio)
+  np.testing.assert_array_equal(out["sigma"], np.zeros(6, np.float32))
+  operator = MatrixProjection(out["matrix"], shape[1:])
+  np.testing.assert_allclose(out["y"], operator.forward(out["x"]),
+                             rtol=1e-5, atol=1e-5)
+  if kind == "binary":
+    assert set(np.unique(matrix)) == {-1.0, 1.0}
+  if kind == "fourier":  # [Re F_S; Im F_S]: unit-modulus DFT entries.
+    half = rows // 2
+    np.testing.assert_allclose(
+        matrix[:, :half] ** 2 + matrix[:, half:] ** 2, 1.0, atol=1e-5)
+  # A fresh matrix per example.
+  assert not np.array_equal(matrix[0], matrix[1])
+
+
+def test_projection_noise_and_gaussian_entries_have_the_stated_statistics():
+  rp = corruptions.RandomProjections(kinds=("gaussian",), ratios=(0.5,),
+                                     noise_sigma=1.0)
+  out = rp(_batch((64, 16, 16, 1)), _seed(5))
+  matrix = out["matrix"].numpy()
+  assert abs(matrix.std() - 1) < 0.01 and abs(matrix.mean()) < 0.01
+  residual = out["y"] - MatrixProjection(out["matrix"], (16, 16, 1)).forward(
+      out["x"])
+  assert abs(np.std(residual) - 1) < 0.03  # 8192 samples: 4 std errors.
+  np.testing.assert_array_equal(out["sigma"], np.ones(64, np.float32))
+
+
+def test_fourier_matrix_is_the_operators_dense_matrix():
+  shape = (3, 4, 4, 1)
+  rp = corruptions.RandomProjections(kinds=("fourier",), ratios=(0.25,),
+                                     noise_sigma=0.0)
+  out = rp(_batch(shape), _seed(6))
+  # The same real map as the FFT-based operator on some row set: check that
+  # each carried row pair is one DFT row k, and compare with FourierProjection.
+  matrix = out["matrix"].numpy()
+  d, m = 16, 4
+  j = np.arange(d)
+  for n in range(3):
+    indices = []
+    for real, imag in zip(matrix[n, :m], matrix[n, m:]):
+      angle = -2 * np.pi * ((np.arange(d)[:, None] * j) % d) / d
+      match = np.nonzero(np.all(np.abs(real - np.cos(angle)) < 1e-6, 1) &
+                         np.all(np.abs(imag - np.sin(angle)) < 1e-6, 1))[0]
+      assert len(match) == 1
+      indices.append(match[0])
+    operator = FourierProjection(np.array(indices, np.int32), shape[1:])
+    np.testing.assert_allclose(out["y"][n:n + 1],
+                               operator.forward(out["x"][n:n + 1]),
+                               atol=1e-5)
+
+
+def test_one_kind_and_ratio_per_batch_all_drawn():
+  rp = corruptions.RandomProjections(ratios=(0.25, 0.5), noise_sigma=0.0)
+  seen = set()
+  for b in range(60):
+    out = rp(_batch((2, 4, 4, 1)), _seed(7, b))
+    kind, ratio = int(out["kind"]), float(out["ratio"])
+    rows = round(ratio * 16) * (2 if rp.kinds[kind] == "fourier" else 1)
+    assert out["matrix"].shape == (2, rows, 16)
+    seen.add((kind, ratio))
+  assert seen == {(k, r) for k in range(3) for r in (0.25, 0.5)}
+
+
+def test_projection_element_spec_and_shared_matrix(natural):
+  ds = natural.train_dataset(4, corruptions.RandomProjections(ratios=(0.1,)))
+  assert ds.element_spec["matrix"].shape.as_list() == [4, None, 1024]
+  assert ds.element_spec["y"].shape.as_list() == [4, None]
+  shared = corruptions.RandomProjections(kinds=("binary",), ratios=(0.25,),
+                                         per_example=False, noise_sigma=0.0)
+  out = shared(_batch((5, 8, 8, 1)), _seed(8))
+  assert out["matrix"].shape == (16, 64)
+  np.testing.assert_allclose(
+      out["y"], MatrixProjection(out["matrix"], (8, 8, 1)).forward(out["x"]),
+      atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"ratios": (0.0,)}, "ratios must be"),
+    ({"ratios": (1.5,)}, "ratios must be"),
+    ({"ratios": ()}, "ratios must be"),
+    ({"kinds": ("uniform",)}, "kinds must be"),
+    ({"noise_sigma": -1.0}, "noise_sigma must be"),
+])
+def test_bad_projection_arguments_are_named(kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    corruptions.RandomProjections(**kwargs)
+
+
+# --- super-resolution -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_sr_y_is_bicubic_downsampling_of_x(scale):
+  sr = corruptions.BicubicDownsampling(scales=(scale,))
+  out = sr(_batch((3, 36, 36, 3)), _seed(9))
+  expected = BicubicDownsample(scale, (36, 36, 3)).forward(out["x"])
+  assert out["y"].shape == (3, 36 // scale, 36 // scale, 3)
+  np.testing.assert_array_equal(out["y"], expected)
+  assert int(out["scale"]) == scale
+  np.testing.assert_array_equal(out["sigma"], np.zeros(3, np.float32))
+
+
+def test_sr_draws_every_scale_and_patches_are_divisible():
+  sr = corruptions.BicubicDownsampling()
+  dataset = patches.PatchDataset(builtin.builtin_images(gray=False,
+                                                        names=["coffee"]),
+                                 36, 12, num_validation=5)
+  ds = dataset.train_dataset(2, sr, num_batches=30)
+  assert ds.element_spec["y"].shape.as_list() == [2, None, None, 3]
+  seen = set()
+  for batch in ds:
+    scale = int(batch["scale"])
+    seen.add(scale)
+    assert 36 % scale == 0
+    np.testing.assert_array_equal(
+        batch["y"], BicubicDownsample(scale, (36, 36, 3)).forward(batch["x"]))
+  assert seen == {2, 3, 4}
+
+
+def test_sr_noise_has_the_stated_std():
+  sr = corruptions.BicubicDownsampling(scales=(2,), noise_sigma_255=10.0)
+  out = sr(_batch((64, 36, 36, 1)), _seed(10))
+  clean = BicubicDownsample(2, (36, 36, 1)).forward(out["x"])
+  assert abs(np.std(out["y"] - clean) / (10 / 255) - 1) < 0.02
+  np.testing.assert_allclose(out["sigma"], 10 / 255)
+
+
+def test_sr_rejects_patches_the_scales_do_not_divide():
+  with pytest.raises(ValueError, match="not divisible by the scales"):
+    corruptions.BicubicDownsampling()(_batch((2, 32, 32, 1)), _seed(0))
+  with pytest.raises(ValueError, match="scales must be integers >= 2"):
+    corruptions.BicubicDownsampling(scales=(1, 2))
+  with pytest.raises(ValueError, match="scale must be one of"):
+    corruptions.BicubicDownsampling().for_scale(5)
+
+
+# --- configs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("corruption", [
+    corruptions.GaussianNoise((25, 25), quantize=True),
+    corruptions.RandomProjections(kinds=("fourier",), ratios=(0.3,),
+                                  noise_sigma=0.5, per_example=False),
+    corruptions.BicubicDownsampling((2, 4), noise_sigma_255=1.0),
+])
+def test_get_config_round_trip(corruption):
+  config = corruption.get_config()
+  rebuilt = corruptions.from_config(config)
+  assert type(rebuilt) is type(corruption)
+  assert rebuilt.get_config() == config
+
+
+def test_bad_noise_arguments_are_named():
+  with pytest.raises(ValueError, match="0 <= low <= high"):
+    corruptions.GaussianNoise((50, 15))
+  with pytest.raises(ValueError, match="pair"):
+    corruptions.GaussianNoise(25)
+  with pytest.raises(ValueError, match="Unknown corruption"):
+    corruptions.from_config({"name": "blur"})
