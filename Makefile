@@ -1,14 +1,76 @@
-# Thin wrappers: every target calls the package or an experiments/ binary.
+# Thin wrappers: every target calls an experiments/ binary; no logic here.
+#   make reproduce-denoise            # PRESET=cpu by default; PRESET=paper on a GPU
+#   make reproduce-rp PRESET=smoke    # minutes, end to end
 PYTHON ?= python
+PRESET ?= cpu
 DATA_DIR ?= $(if $(RIM_DATA_DIR),$(RIM_DATA_DIR),data)
+RUNS ?= $(HOME)/rim_runs
+OUT ?= results/$(PRESET)
+# Figure 2 on 5000 test patches (the paper's count); smoke uses fewer.
+NUM_PATCHES ?= $(if $(filter smoke,$(PRESET)),300,5000)
+# The smoke preset evaluates on a few images only.
+EVAL_IMAGES ?= $(if $(filter smoke,$(PRESET)),--num_images=2,)
 
-.PHONY: install test benchmark-model benchmark-pipeline
+TRAIN = $(PYTHON) experiments/train.py --preset=$(PRESET) --data_dir=$(DATA_DIR)
+EVAL_ALL = $(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR)
+EVAL = $(EVAL_ALL) $(EVAL_IMAGES)
+FIG = $(PYTHON) experiments/figures.py --data_dir=$(DATA_DIR)
+
+.PHONY: install test evaluate tensorboard reproduce-denoise reproduce-color \
+	reproduce-sr reproduce-rp benchmark-model benchmark-pipeline
 
 install:
 	pip install -e ".[test]"
 
 test:
 	$(PYTHON) -m pytest
+
+tensorboard:
+	tensorboard --logdir=$(RUNS)
+
+$(OUT):
+	mkdir -p $(OUT)
+
+reproduce-denoise: | $(OUT)
+	$(TRAIN) --task=denoise --run_dir=$(RUNS)/denoise_$(PRESET) \
+	  --export=$(OUT)/denoise_gray.weights.h5
+	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68 \
+	  --weights=$(OUT)/denoise_gray.weights.h5 --output=$(OUT)/denoise_bsd68.json
+	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd100 \
+	  --weights=$(OUT)/denoise_gray.weights.h5 --output=$(OUT)/denoise_bsd100.json
+	$(FIG) --figure=3 --weights=$(OUT)/denoise_gray.weights.h5 \
+	  --output=$(OUT)/figure3.png
+
+reproduce-color: | $(OUT)
+	$(TRAIN) --task=denoise_color --run_dir=$(RUNS)/denoise_color_$(PRESET) \
+	  --export=$(OUT)/denoise_color.weights.h5
+	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd68 \
+	  --sigmas=25 --quantized=true --weights=$(OUT)/denoise_color.weights.h5 \
+	  --output=$(OUT)/denoise_color_bsd68.json
+	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd100 \
+	  --sigmas=25 --quantized=true --weights=$(OUT)/denoise_color.weights.h5 \
+	  --output=$(OUT)/denoise_color_bsd100.json
+
+reproduce-sr: | $(OUT)
+	$(TRAIN) --task=superres --run_dir=$(RUNS)/superres_$(PRESET) \
+	  --export=$(OUT)/superres.weights.h5
+	$(EVAL) --task=superres --methods=rim,bicubic --subset=bsd100 \
+	  --weights=$(OUT)/superres.weights.h5 --output=$(OUT)/superres_bsd100.json
+	$(FIG) --figure=4 --weights=$(OUT)/superres.weights.h5 \
+	  --output=$(OUT)/figure4.png
+
+reproduce-rp: | $(OUT)
+	$(TRAIN) --task=random_projections --run_dir=$(RUNS)/rp_rim_$(PRESET) \
+	  --export=$(OUT)/rp_rim.weights.h5
+	$(TRAIN) --task=random_projections --run_dir=$(RUNS)/rp_gdn_$(PRESET) \
+	  --set=model.ablation=gdn --export=$(OUT)/rp_gdn.weights.h5
+	$(TRAIN) --task=random_projections --run_dir=$(RUNS)/rp_ffn_$(PRESET) \
+	  --set=model.ablation=ffn --export=$(OUT)/rp_ffn.weights.h5
+	$(EVAL_ALL) --task=random_projections --name=RIM,GDN,FFN \
+	  --weights=$(OUT)/rp_rim.weights.h5,$(OUT)/rp_gdn.weights.h5,$(OUT)/rp_ffn.weights.h5 \
+	  --num_images=$(NUM_PATCHES) --output=$(OUT)/figure2_curves.json
+	$(FIG) --figure=2 --results=$(OUT)/figure2_curves.json \
+	  --output=$(OUT)/figure2.png
 
 benchmark-model:
 	$(PYTHON) experiments/benchmarks/model_speed.py

@@ -1,0 +1,64 @@
+"""Evaluates RIMs and baselines on BSDS300 with the paper's conventions.
+
+  python experiments/evaluate.py --task=superres --methods=rim,bicubic \
+      --subset=bsd100 --data_dir=DIR --weights=superres --output=FILE.json
+
+writes FILE.json ({method: {setting: {psnr, ssim, psnr_sem, n, per_image}}})
+and FILE.md (markdown tables with the paper's numbers beside ours).
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from rim_tf import data as rim_data
+from rim_tf import evaluate
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("task", "denoise", ["denoise", "denoise_color", "superres",
+                                      "random_projections"],
+                  "Which table: Table 2 (denoise), 1 (denoise_color), 3 "
+                  "(superres), or Figure 2's curves (random_projections).")
+flags.DEFINE_list("methods", ["rim", "bm3d"], "rim, bm3d (CBM3D for colour), "
+                  "bicubic (super-resolution).")
+flags.DEFINE_enum("subset", "bsd68", ["bsd68", "bsd100"], "Test images.")
+flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
+                    "$RIM_DATA_DIR, then data/).")
+flags.DEFINE_string("weights", None, "RIM weights: a shipped name or a "
+                    ".weights.h5 path (with its .json beside it); a comma "
+                    "list for random_projections.")
+flags.DEFINE_string("name", "rim", "Name of the RIM in the tables (a comma "
+                    "list for random_projections, e.g. RIM,GDN,FFN).")
+flags.DEFINE_float("ratio", 0.25, "random_projections: p = m / d.")
+flags.DEFINE_integer("steps", None, "RIM steps T at test time (default: the "
+                     "training T).")
+flags.DEFINE_list("sigmas", ["15", "25", "50"], "Denoising noise levels.")
+flags.DEFINE_list("quantized", ["false", "true"], "Denoising variants: "
+                  "not quantized and/or 8-bit quantized.")
+flags.DEFINE_list("scales", ["2", "3", "4"], "Super-resolution factors.")
+flags.DEFINE_integer("num_images", None, "Only the first N images (quick "
+                     "looks; tables need all); for random_projections the "
+                     "number of test patches (default 5000).")
+flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_string("output", None, "Results JSON path.", required=True)
+
+
+def main(argv):
+  del argv
+  try:
+    report = evaluate.run_evaluation(
+        task=FLAGS.task, methods=FLAGS.methods, subset=FLAGS.subset,
+        data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
+        steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],
+        quantized=[q.lower() == "true" for q in FLAGS.quantized],
+        scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
+        seed=FLAGS.seed, output=FLAGS.output, ratio=FLAGS.ratio,
+        command="python experiments/evaluate.py " + " ".join(sys.argv[1:]))
+  except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
+    sys.exit(f"error: {error}")
+  print(report)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,49 @@
+"""Trains a RIM: `python experiments/train.py --task=denoise --preset=cpu --run_dir=DIR`.
+
+Every field of the preset can be overridden with --set=section.field=value
+(repeatable), e.g. --set=trainer.rim_steps=10 --set=model.gru_features=128.
+The resolved config is written to DIR/config.json; running the same command
+again resumes from DIR/checkpoints.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from rim_tf import cli_config
+from rim_tf import data as rim_data
+from rim_tf import train
+
+FLAGS = flags.FLAGS
+cli_config.define_experiment_flags()
+flags.DEFINE_string("run_dir", None, "Folder of the run (checkpoints, logs).",
+                    required=True)
+flags.DEFINE_integer("steps", None, "Train to this global step (default: the "
+                     "config's trainer.train_steps).")
+flags.DEFINE_string("export", None, "After training, write the weights here "
+                    "(.weights.h5) with a .json of the training budget.")
+
+
+def main(argv):
+  del argv
+  config = cli_config.experiment_from_flags()
+  try:
+    trainer = train.Trainer(config, FLAGS.run_dir)
+  except rim_data.DataNotFoundError as error:
+    sys.exit(str(error))
+  try:
+    result = trainer.train(FLAGS.steps)
+  except train.DivergedError as error:
+    sys.exit(f"diverged: {error}")
+  print(f"stopped at step {result['step']}, loss {result['loss']:.5g}"
+        + (" (signal)" if result["stopped_by_signal"] else ""))
+  if result["stopped_by_signal"]:
+    return  # Checkpoint written; exit promptly (preemption grace periods).
+  print("validation:", trainer.validate())
+  if FLAGS.export:
+    print("exported", trainer.export_weights(FLAGS.export))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,467 @@
+"""Full-image evaluation with the published conventions (paper Tables 1-3).
+
+Denoising (Tables 1, 2): clean = BSDS300 test JPEG as uint8 (gray by MATLAB
+rgb2gray, or RGB); noisy = clean / 255 + sigma / 255 * N(0, 1) with a seed
+fixed per (image, sigma), unclipped, or clipped and rounded to 1/255 steps
+for the 8-bit quantized variant; every method sees the same noisy image; the
+score is PSNR on [0, 255] of the clipped, rounded estimate.
+
+Super-resolution (Table 3, the protocol of Huang et al. 2015): HR = top-left
+crop of the RGB test JPEG to a multiple of the scale; LR = uint8
+imresize(HR, 1/s); scores on the Y channel of uint8 RGB, shaved by s.
+
+Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
+"per_image": {id: psnr}}}} with settings "sigma15", "sigma25_q8", "x2", ...
+"""
+
+import json
+import time
+
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from rim_tf import baselines
+from rim_tf import metrics
+from rim_tf import operators
+from rim_tf import pretrained
+from rim_tf.data import bsds
+from rim_tf.data import corruptions
+from rim_tf.data import patches as rim_patches
+
+# Published numbers: paper Tables 1-3 (BM3D etc. as the paper quotes them).
+PAPER = {
+    "denoise": {
+        "bsd68": {
+            "BM3D": {"sigma15": 31.08, "sigma25": 28.56, "sigma50": 25.62,
+                     "sigma25_q8": 28.31},
+            "RIM-3task": {"sigma15": 31.19, "sigma25": 28.67, "sigma50": 25.78,
+                          "sigma15_q8": 31.06, "sigma25_q8": 28.41,
+                          "sigma50_q8": 24.86},
+            "RIM-denoise": {"sigma15": 31.31, "sigma25": 28.91,
+                            "sigma50": 26.06, "sigma15_q8": 31.25,
+                            "sigma25_q8": 28.76, "sigma50_q8": 25.27},
+        },
+        "bsd100": {
+            "BM3D": {"sigma25": 28.35, "sigma50": 25.45},
+            "RIM-3task": {"sigma15": 30.98, "sigma25": 28.45, "sigma50": 25.59,
+                          "sigma15_q8": 30.88, "sigma25_q8": 28.24,
+                          "sigma50_q8": 24.73},
+            "RIM-denoise": {"sigma15": 31.10, "sigma25": 28.72,
+                            "sigma50": 25.88, "sigma15_q8": 31.05,
+                            "sigma25_q8": 28.58, "sigma50_q8": 25.14},
+        },
+    },
+    "denoise_color": {
+        "bsd68": {"CBM3D": {"sigma25_q8": 30.18},
+                  "RIM": {"sigma25_q8": 30.84}},
+        "bsd100": {"RIM": {"sigma25_q8": 30.67}},
+    },
+    "superres": {
+        "bsd100": {
+            "Bicubic": {"x2": 29.55, "x3": 27.20, "x4": 25.96},
+            "SRCNN": {"x2": 31.11, "x3": 28.20, "x4": 26.70},
+            "A+": {"x2": 31.22, "x3": 28.30, "x4": 26.82},
+            "SelfExSR": {"x2": 31.18, "x3": 28.30, "x4": 26.85},
+            "RIM": {"x2": 31.39, "x3": 28.51, "x4": 27.01},
+        },
+    },
+}
+
+PAPER_SSIM = {
+    "superres": {
+        "bsd100": {
+            "Bicubic": {"x2": 0.8425, "x3": 0.7382, "x4": 0.6672},
+            "SRCNN": {"x2": 0.8835, "x3": 0.7794, "x4": 0.7018},
+            "RIM": {"x2": 0.8885, "x3": 0.7888, "x4": 0.7156},
+        },
+    },
+}
+
+
+def denoising_setting(sigma_255, quantized):
+  """The setting name, e.g. "sigma25" or "sigma25_q8"."""
+  return f"sigma{sigma_255:g}" + ("_q8" if quantized else "")
+
+
+def noisy_image(clean_uint8, sigma_255, quantized, seed):
+  """The evaluation's noisy image: float32 [H, W, C] on the [0, 1] scale.
+
+  Args:
+    clean_uint8: uint8 [H, W, C].
+    sigma_255: noise std on [0, 255].
+    quantized: clip and round to the 1/255 grid (8-bit quantized variant).
+    seed: sequence of ints fixing the noise (e.g. (run seed, sigma, image)).
+  """
+  rng = np.random.default_rng(seed)
+  noisy = metrics.add_gaussian_noise(
+      np.asarray(clean_uint8, np.float32) / 255.0, sigma_255, rng)
+  return metrics.quantize_8bit(noisy) if quantized else noisy
+
+
+def summarize(per_image_psnr, per_image_ssim):
+  """Mean PSNR / SSIM, bootstrap SEM (10,000 resamples) and per-image PSNRs."""
+  ids = list(per_image_psnr)
+  psnr = np.array([per_image_psnr[i] for i in ids])
+  ssim = np.array([per_image_ssim[i] for i in ids])
+  return {"psnr": float(psnr.mean()), "ssim": float(ssim.mean()),
+          "psnr_sem": float(metrics.bootstrap_sem(psnr)),
+          "ssim_sem": float(metrics.bootstrap_sem(ssim)), "n": len(ids),
+          "per_image": {i: float(v) for i, v in per_image_psnr.items()}}
+
+
+class RIMRestorer:
+  """Runs a trained RIM on whole images, compiled once per input shape.
+
+  Args:
+    model: a `rim_tf.model.RIM`.
+    steps: T at test time.
+  """
+
+  def __init__(self, model, steps):
+    self.model = model
+    self.steps = int(steps)
+    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
+    self._superres = {}
+
+  def _denoise_graph(self, noisy, sigma):
+    operator = operators.Identity((None, None, noisy.shape[-1]))
+    _, final = self.model(noisy, operator=operator, sigma=sigma,
+                          steps=self.steps)
+    return final
+
+  def _as_model_batch(self, image):
+    """[H, W, C] -> [N, H, W, C_model]: colour channels become a batch of
+    gray images when the model is gray."""
+    image = np.asarray(image, np.float32)
+    if image.shape[-1] == self.model.channels:
+      return image[None]
+    if self.model.channels == 1:
+      return np.transpose(image, (2, 0, 1))[..., None]
+    raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
+                     f"{image.shape[-1]}-channel image.")
+
+  def _from_model_batch(self, batch, channels):
+    batch = np.asarray(batch)
+    if batch.shape[0] == 1 and batch.shape[-1] == channels:
+      return batch[0]
+    return np.transpose(batch[..., 0], (1, 2, 0))
+
+  def denoise(self, noisy01, sigma_255):
+    """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate."""
+    batch = self._as_model_batch(noisy01)
+    sigma = tf.fill([batch.shape[0]], np.float32(sigma_255 / 255.0))
+    final = self._denoise(tf.constant(batch), sigma)
+    return self._from_model_batch(final, np.shape(noisy01)[-1])
+
+  def superres_uint8(self, low_uint8, scale):
+    """uint8 LR [h, w, C] -> uint8 [s h, s w, C] (A = imresize(., 1/s))."""
+    batch = self._as_model_batch(np.asarray(low_uint8, np.float32) / 255.0)
+    shape = (batch.shape[1] * scale, batch.shape[2] * scale, batch.shape[3])
+    key = (scale, shape)
+    if key not in self._superres:
+      operator = operators.BicubicDownsample(scale, shape)
+
+      def run(low, operator=operator):
+        _, final = self.model(low, operator=operator,
+                              sigma=tf.zeros([tf.shape(low)[0]]),
+                              steps=self.steps)
+        return final
+
+      self._superres[key] = tf.function(run)
+    final = self._superres[key](tf.constant(batch))
+    return metrics.to_uint8(
+        self._from_model_batch(final, np.shape(low_uint8)[-1]))
+
+
+def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
+                       quantized=(False, True), seed=0, progress=True):
+  """Denoising PSNR/SSIM of every method on every image and setting.
+
+  Args:
+    images: dict id -> clean uint8 [H, W, C].
+    methods: dict name -> callable(noisy01 [H, W, C], sigma_255) -> float
+      estimate [H, W, C] on [0, 1].
+    sigmas: noise levels on [0, 255].
+    quantized: which of the two variants to run.
+    seed: base seed of the noise.
+
+  Returns:
+    (results, timing): results as in the module docstring; timing is
+    {method: mean seconds per image}.
+  """
+  results = {name: {} for name in methods}
+  seconds = {name: [] for name in methods}
+  settings = [(s, q) for q in quantized for s in sigmas]
+  bar = tqdm.tqdm(total=len(settings) * len(images) * len(methods),
+                  disable=None if progress else True, unit="image")
+  for sigma, quant in settings:
+    setting = denoising_setting(sigma, quant)
+    scores = {name: ({}, {}) for name in methods}
+    for index, (image_id, clean) in enumerate(images.items()):
+      noisy = noisy_image(clean, sigma, quant, (seed, int(sigma), index))
+      for name, method in methods.items():
+        start = time.perf_counter()
+        estimate = method(noisy, sigma)
+        seconds[name].append(time.perf_counter() - start)
+        estimate_uint8 = metrics.to_uint8(estimate)
+        scores[name][0][image_id] = metrics.psnr_255(estimate_uint8, clean)
+        scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
+        bar.update(1)
+    for name in methods:
+      results[name][setting] = summarize(*scores[name])
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def _mean_channel_ssim(estimate_uint8, clean_uint8):
+  return float(np.mean([
+      metrics.ssim_255(estimate_uint8[..., c], clean_uint8[..., c])
+      for c in range(clean_uint8.shape[-1])]))
+
+
+def superres_pair(image_uint8, scale):
+  """(HR, LR) of the Huang et al. protocol: HR cropped to a multiple of s."""
+  height = image_uint8.shape[0] - image_uint8.shape[0] % scale
+  width = image_uint8.shape[1] - image_uint8.shape[1] % scale
+  high = np.ascontiguousarray(image_uint8[:height, :width])
+  return high, operators.imresize(high, 1.0 / scale)
+
+
+def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
+  """Super-resolution PSNR/SSIM (Y channel, shaved by s) of every method.
+
+  Args:
+    images: dict id -> uint8 RGB [H, W, 3] (or gray [H, W, 1]).
+    methods: dict name -> callable(low_uint8, scale) -> uint8 HR estimate.
+    scales: the factors.
+
+  Returns:
+    (results, timing) as `evaluate_denoising`.
+  """
+  results = {name: {} for name in methods}
+  seconds = {name: [] for name in methods}
+  bar = tqdm.tqdm(total=len(scales) * len(images) * len(methods),
+                  disable=None if progress else True, unit="image")
+  for scale in scales:
+    scores = {name: ({}, {}) for name in methods}
+    for image_id, image in images.items():
+      high, low = superres_pair(image, scale)
+      for name, method in methods.items():
+        start = time.perf_counter()
+        estimate = method(low, scale)
+        seconds[name].append(time.perf_counter() - start)
+        if estimate.shape != high.shape:
+          raise ValueError(f"method {name!r} returned shape {estimate.shape} "
+                           f"for an HR image of shape {high.shape}.")
+        psnr, ssim = metrics.superres_metrics(estimate, high, scale)
+        scores[name][0][image_id] = psnr
+        scores[name][1][image_id] = ssim
+        bar.update(1)
+    for name in methods:
+      results[name][f"x{scale}"] = summarize(*scores[name])
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def baseline_methods(task, names):
+  """The classical methods among `names` for `task` (name -> callable)."""
+  methods = {}
+  for name in names:
+    if name == "bm3d" and task == "denoise":
+      methods["bm3d"] = baselines.bm3d_denoise
+    elif name == "bm3d" and task == "denoise_color":
+      methods["cbm3d"] = baselines.cbm3d_denoise
+    elif name == "bicubic" and task == "superres":
+      methods["bicubic"] = baselines.bicubic_upscale_uint8
+    elif name != "rim":
+      raise ValueError(f"method {name!r} does not apply to task {task!r}.")
+  return methods
+
+
+def markdown_table(results, task, subset, metric="psnr"):
+  """A markdown table of our results with the paper's numbers beside them."""
+  settings = sorted({s for r in results.values() for s in r},
+                    key=_setting_order)
+  paper = (PAPER if metric == "psnr" else PAPER_SSIM).get(task, {}).get(
+      subset, {})
+  header = ["method"] + settings
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "---|" * len(header)]
+  fmt = "{:.2f}" if metric == "psnr" else "{:.4f}"
+  for name, by_setting in results.items():
+    cells = []
+    for s in settings:
+      if s not in by_setting:
+        cells.append("")
+        continue
+      r = by_setting[s]
+      cells.append(fmt.format(r[metric]) + " ± " +
+                   fmt.format(r[f"{metric}_sem"]))
+    lines.append(f"| {name} (ours) | " + " | ".join(cells) + " |")
+  for name, by_setting in paper.items():
+    cells = [fmt.format(by_setting[s]) if s in by_setting else ""
+             for s in settings]
+    lines.append(f"| {name} (paper) | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def _setting_order(setting):
+  quantized = setting.endswith("_q8")
+  digits = "".join(ch for ch in setting if ch.isdigit())
+  return (quantized, int(digits) if digits else 0)
+
+
+def write_results(results, timing, path, task, subset, metadata=None):
+  """Writes the JSON results and, beside it, the markdown tables (.md)."""
+  payload = dict(results)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(payload, f, indent=1, sort_keys=True)
+  md = [f"# {task} on {subset}", ""]
+  if metadata:
+    md += [f"- {k}: {v}" for k, v in metadata.items()] + [""]
+  md += ["PSNR (dB), mean ± bootstrap SEM:", "",
+         markdown_table(results, task, subset, "psnr"), "",
+         "SSIM:", "", markdown_table(results, task, subset, "ssim"), "",
+         "Seconds per image: " + ", ".join(
+             f"{k} {v:.2f}" for k, v in timing.items())]
+  text = "\n".join(md) + "\n"
+  md_path = str(path)[:-5] + ".md" if str(path).endswith(".json") else (
+      str(path) + ".md")
+  with open(md_path, "w", encoding="utf-8") as f:
+    f.write(text)
+  return text
+
+
+def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
+                   rim_name="rim", steps=None, sigmas=(15, 25, 50),
+                   quantized=(False, True), scales=(2, 3, 4), num_images=None,
+                   seed=0, command=None, ratio=0.25):
+  """Loads the test images and methods, evaluates, writes JSON + markdown.
+
+  The one entry point of `experiments/evaluate.py` and `make evaluate`.
+  For task "random_projections", `weights` and `rim_name` are comma lists
+  (one RIM each, e.g. RIM,GDN,FFN) and the output holds Figure 2's curves
+  on `num_images` (default 5000) test patches at `ratio`.
+  Returns the markdown report.
+  """
+  if task == "random_projections":
+    return _run_projection_curves(output, data_dir, weights, rim_name, steps,
+                                  num_images, seed, ratio)
+  gray = task == "denoise"
+  images = bsds.load_images(
+      "test", gray=gray, data_dir=data_dir,
+      subset="bsd68" if subset == "bsd68" else None)
+  if num_images:
+    images = dict(list(images.items())[:num_images])
+  chosen = baseline_methods(task, methods)
+  metadata = {"command": command or "", "images": len(images)}
+  if "rim" in methods:
+    if not weights:
+      raise ValueError("method 'rim' needs --weights (a shipped name or a "
+                       ".weights.h5 path).")
+    model, config = pretrained.load(weights)
+    steps = steps or config.trainer.rim_steps
+    restorer = RIMRestorer(model, steps)
+    chosen = {rim_name: (restorer.superres_uint8 if task == "superres"
+                         else restorer.denoise), **chosen}
+    metadata.update(weights=str(weights), rim_steps=steps)
+  if task == "superres":
+    results, timing = evaluate_superres(images, chosen, scales)
+  else:
+    results, timing = evaluate_denoising(images, chosen, sigmas, quantized,
+                                         seed)
+  return write_results(results, timing, output, task, subset, metadata)
+
+
+def test_patches(images, count, patch_size=32, seed=0):
+  """`count` random patches (float32 [count, P, P, C]) of test images."""
+  table = rim_patches.PatchDataset(images, patch_size=patch_size, stride=1,
+                                   num_validation=0, seed=seed)
+  rng = np.random.default_rng(seed)
+  rows = rng.choice(table.num_train, size=count, replace=False)
+  return table.patches_at(table.train_coordinates[np.sort(rows)])
+
+
+def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
+                                                        "fourier"),
+                                ratio=0.25, noise_sigma=1.0, steps=50,
+                                batch_size=250, seed=0):
+  """PSNR over RIM steps 0..T on noisy random projections (paper Figure 2).
+
+  Step 0 is the initial estimate. Every model sees the same operators and
+  noise (seeded per kind and batch).
+
+  Args:
+    models: dict name -> RIM (gray).
+    patches: float32 [n, P, P, 1] clean test patches.
+    kinds: projection ensembles.
+    ratio: p = m / d.
+    noise_sigma: noise std in measurement units (1 in the paper).
+    steps: T.
+
+  Returns:
+    {name: {kind: {"mean": [T + 1], "std": [T + 1], "n": n}}}, PSNR in dB
+    (peak 1) of each patch, mean and standard deviation over patches.
+  """
+  shape = tuple(patches.shape[1:])
+  d = int(np.prod(shape))
+  signature = [tf.TensorSpec([None, None], tf.float32),
+               tf.TensorSpec([None, None, d], tf.float32),
+               tf.TensorSpec([None], tf.float32)]
+
+  def runner(model):
+    def run(y, matrix, sigma):
+      operator = operators.MatrixProjection(matrix, shape)
+      return model(y, operator=operator, sigma=sigma, steps=steps)[0]
+    return tf.function(run, input_signature=signature)
+
+  runners = {name: runner(model) for name, model in models.items()}
+  results = {name: {} for name in models}
+  for k, kind in enumerate(kinds):
+    corruption = corruptions.RandomProjections((kind,), (ratio,), noise_sigma)
+    curves = {name: [] for name in models}
+    for start in range(0, len(patches), batch_size):
+      batch = corruption({"x": tf.constant(patches[start:start + batch_size])},
+                         tf.constant([seed * 1000 + k, start], tf.int64))
+      operator = operators.MatrixProjection(batch["matrix"], shape)
+      x0 = operator.initial_estimate(batch["y"])
+      for name, run in runners.items():
+        estimates = run(batch["y"], batch["matrix"], batch["sigma"])
+        per_step = [metrics.psnr_tf(x0, batch["x"])] + [
+            metrics.psnr_tf(e, batch["x"]) for e in tf.unstack(estimates)]
+        curves[name].append(tf.stack(per_step, axis=1).numpy())
+    for name in models:
+      values = np.concatenate(curves[name])
+      results[name][kind] = {"mean": values.mean(0).tolist(),
+                             "std": values.std(0).tolist(),
+                             "n": int(len(values))}
+  return results
+
+
+def _run_projection_curves(output, data_dir, weights, names, steps,
+                           num_patches, seed, ratio):
+  """Figure 2's data: curves of several RIMs written as JSON to `output`."""
+  weights = weights.split(",") if isinstance(weights, str) else list(weights)
+  names = names.split(",") if isinstance(names, str) else list(names)
+  if len(names) != len(weights):
+    raise ValueError(f"give one name per weights file: {names} vs {weights}.")
+  models = {}
+  train_steps = None
+  for name, path in zip(names, weights):
+    models[name], config = pretrained.load(path)
+    train_steps = config.trainer.rim_steps
+  images = bsds.load_images("test", gray=True, data_dir=data_dir)
+  patches = test_patches(images, num_patches or 5000, seed=seed)
+  curves = evaluate_random_projections(models, patches, ratio=ratio,
+                                       steps=steps or 50, seed=seed)
+  payload = {"curves": curves, "train_steps": train_steps, "ratio": ratio,
+             "weights": weights}
+  with open(output, "w", encoding="utf-8") as f:
+    json.dump(payload, f)
+  lines = [f"PSNR at steps 0 / {train_steps} / {steps or 50} (ratio {ratio}):"]
+  for name, by_kind in curves.items():
+    for kind, c in by_kind.items():
+      lines.append(f"{name:6s} {kind:9s} {c['mean'][0]:.2f} / "
+                   f"{c['mean'][train_steps]:.2f} / {c['mean'][-1]:.2f}")
+  return "\n".join(lines)

@@ -1,0 +1,221 @@
+"""The Recurrent Inference Machine: a cell unrolled over T steps in eta space."""
+
+import zipfile
+
+import keras
+import tensorflow as tf
+
+from rim_tf import layers as rim_layers
+from rim_tf import likelihood as rim_likelihood
+
+# x0 is clipped to [CLIP, 1 - CLIP] before the logit so eta0 stays finite.
+CLIP = 1e-3
+
+
+@keras.saving.register_keras_serializable(package="rim_tf")
+class RIM(keras.Model):
+  """eta_{t+1} = eta_t + g_phi(d log p(y | A, sigmoid(eta_t)) / d eta, eta_t, s_t).
+
+  Call with the measurement y ([N] + operator.range_shape), the operator (a
+  `rim_tf.operators.LinearOperator`, or any differentiable callable
+  x -> A(x) together with `initial_estimate`), and the noise std sigma
+  (scalar or [N], in the units of y). Starts from
+  eta_0 = logit(clip(operator.initial_estimate(y))) and runs the cell for
+  `steps` steps in one `tf.while_loop`.
+
+  Returns a pair (estimates, final): estimates x_t = sigmoid(eta_t) for
+  t = 1..T stacked as [T, N, H, W, C] float32, and final = estimates[-1].
+  The likelihood gradient and eta are float32 under any dtype policy; only
+  the cell runs in the policy's compute dtype (e.g. bfloat16).
+
+  Saving: `model.save("x.keras")` / `keras.models.load_model`, or
+  `save_weights` / `load_weights` (".weights.h5") into a model built with
+  the same arguments; `export_inference` writes a SavedModel for one
+  operator.
+
+  Args:
+    cell: a cell from `rim_tf.layers` (built here for its channel count).
+    num_steps: default T when `steps` is not given at call time.
+    epsilon_init: initial eps = softplus(phi) of the likelihood.
+  """
+
+  def __init__(self, cell, num_steps=20, epsilon_init=1e-3, **kwargs):
+    # y and sigma must reach the likelihood in float32, not the policy's
+    # compute dtype; the cell's own layers cast what they consume.
+    kwargs["autocast"] = False
+    super().__init__(**kwargs)
+    if int(num_steps) < 1:
+      raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
+    self.cell = cell
+    self.num_steps = int(num_steps)
+    self.likelihood = rim_likelihood.GaussianLikelihood(
+        epsilon_init=epsilon_init, name="likelihood")
+    # Every weight's shape follows from the channel count alone, so the model
+    # is complete before its first call and weight files load into it.
+    if not self.cell.built:  # A deserialised cell arrives built.
+      self.cell.build()
+    self.built = True
+
+  @property
+  def channels(self):
+    return self.cell.channels
+
+  def initial_eta(self, y, operator):
+    """eta_0 = logit(clip(operator.initial_estimate(y))), float32 NHWC."""
+    x0 = tf.cast(operator.initial_estimate(y), tf.float32)
+    x0 = tf.clip_by_value(x0, CLIP, 1.0 - CLIP)
+    return tf.math.log(x0) - tf.math.log1p(-x0)
+
+  def step(self, eta, state, y, operator, sigma, training=False):
+    """One RIM update: returns (eta_{t+1}, s_{t+1})."""
+    # Through __call__ so the likelihood's float32 scope applies to phi.
+    grad = self.likelihood(eta, y=y, operator=operator, sigma=sigma)
+    delta, state = self.cell(eta, grad, state, training=training)
+    return eta + tf.cast(delta, tf.float32), state
+
+  def call(self, y, operator=None, sigma=None, steps=None, training=False):
+    if operator is None or sigma is None:
+      raise ValueError("RIM needs the operator and sigma: "
+                       "model(y, operator=A, sigma=s).")
+    if not callable(operator) or not hasattr(operator, "initial_estimate"):
+      raise ValueError(
+          f"operator must be a rim_tf.operators.LinearOperator or a callable "
+          f"x -> A(x) with an initial_estimate(y) method, got {operator!r}.")
+    steps = self.num_steps if steps is None else steps
+    if isinstance(steps, int) and steps < 1:
+      raise ValueError(f"steps must be >= 1, got {steps}.")
+    y = tf.cast(y, tf.float32)
+    sigma = tf.cast(sigma, tf.float32)
+    eta = self.initial_eta(y, operator)
+    if eta.shape[-1] != self.channels:
+      raise ValueError(
+          f"the operator's images have {eta.shape[-1]} channels but this "
+          f"RIM's cell was built for {self.channels}.")
+    state = self.cell.initial_state(eta)
+    estimates = tf.TensorArray(tf.float32, size=steps,
+                               element_shape=eta.shape)
+
+    def body(t, eta, state, estimates):
+      eta, state = self.step(eta, state, y, operator, sigma, training)
+      return t + 1, eta, state, estimates.write(t, tf.sigmoid(eta))
+
+    # One graph loop whatever T: inside tf.function it trains as fast as
+    # Python unrolling (measured; the cell's convolutions take the time) and
+    # traces once for every T.
+    _, _, _, estimates = tf.while_loop(
+        lambda t, *_: t < steps, body, (tf.constant(0), eta, state, estimates),
+        maximum_iterations=steps)
+    estimates = estimates.stack()
+    return estimates, estimates[-1]
+
+  def load_weights(self, filepath, *args, **kwargs):
+    """`keras.Model.load_weights`, failing with the file and the problem named.
+
+    Raises:
+      ValueError: if `filepath` is missing, unreadable (truncated, corrupt,
+        not a Keras weights file) or holds the weights of another
+        architecture; the model's weights are then not to be trusted.
+    """
+    if not str(filepath).endswith((".weights.h5", ".keras")):
+      raise ValueError(
+          f"weights file {filepath} must end in .weights.h5 or .keras.")
+    if not tf.io.gfile.exists(str(filepath)):
+      raise ValueError(f"weights file {filepath} does not exist.")
+    try:
+      super().load_weights(filepath, *args, **kwargs)
+    except (OSError, zipfile.BadZipFile) as error:
+      raise ValueError(
+          f"weights file {filepath} cannot be read: it is truncated, corrupt "
+          f"or not a Keras .weights.h5 / .keras file ({error}).") from error
+    except ValueError as error:
+      raise ValueError(
+          f"the weights in {filepath} do not fit this RIM, whose cell is "
+          f"{type(self.cell).__name__}({self._cell_summary()}): the file was "
+          f"saved from another architecture, channel count or feature size. "
+          f"Keras reported: {error}") from error
+
+  def _cell_summary(self):
+    config = self.cell.get_config()
+    return ", ".join(f"{key}={config[key]}" for key in (
+        "channels", "features", "gru_features", "dilations", "use_estimate",
+        "recurrent") if key in config)
+
+  def get_config(self):
+    config = super().get_config()
+    config.pop("autocast", None)
+    config.update(cell=keras.saving.serialize_keras_object(self.cell),
+                  num_steps=self.num_steps,
+                  epsilon_init=self.likelihood.epsilon_init)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+    return cls(**config)
+
+
+def rim_loss(estimates, target, weights=None):
+  """Paper eq. 13: sum_t w_t MSE(x_t, x), w_t = 1 by default.
+
+  Args:
+    estimates: [T, N, H, W, C] from `RIM`.
+    target: [N, H, W, C] ground truth.
+    weights: optional [T] step weights.
+
+  Returns:
+    (total, per_step): a float32 scalar and the [T] per-step MSEs.
+  """
+  target = tf.cast(target, tf.float32)
+  per_step = tf.reduce_mean(
+      tf.square(estimates - target[tf.newaxis]), axis=[1, 2, 3, 4])
+  if weights is None:
+    return tf.reduce_sum(per_step), per_step
+  return tf.reduce_sum(tf.cast(weights, tf.float32) * per_step), per_step
+
+
+def build_rim(architecture="rim", channels=1, ablation=None, num_steps=20,
+              epsilon_init=1e-3, **cell_kwargs):
+  """A RIM with a cell from `rim_tf.layers.make_cell`."""
+  cell = rim_layers.make_cell(architecture, channels, ablation=ablation,
+                              **cell_kwargs)
+  return RIM(cell, num_steps=num_steps, epsilon_init=epsilon_init)
+
+
+def export_inference(model, path, operator, steps=None, measurement_shape=None):
+  """Writes a SavedModel that restores measurements of one fixed operator.
+
+  The SavedModel's `serve` endpoint (also its "serving_default" signature)
+  maps y [N] + measurement_shape float32 and sigma [N] float32 (noise std in
+  the units of y) to the final estimate x_T [N, H, W, C] float32. Load it
+  with `tf.saved_model.load(path).serve(y, sigma)`; rim_tf is not needed.
+
+  Args:
+    model: a `RIM`.
+    path: folder to write.
+    operator: the forward model baked into the graph; a LinearOperator with
+      None entries in its shape (e.g. `Identity((None, None, 1))`) serves
+      any image size.
+    steps: T; default `model.num_steps`.
+    measurement_shape: per-example shape of y; default
+      `operator.range_shape` (needed for a callable without one).
+  """
+  steps = model.num_steps if steps is None else int(steps)
+  if steps < 1:
+    raise ValueError(f"steps must be >= 1, got {steps}.")
+  if measurement_shape is None:
+    if not hasattr(operator, "range_shape"):
+      raise ValueError(
+          "measurement_shape is needed: the operator has no range_shape.")
+    measurement_shape = operator.range_shape
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  archive.add_endpoint(
+      name="serve",
+      fn=lambda y, sigma: model(y, operator=operator, sigma=sigma,
+                                steps=steps)[1],
+      input_signature=[
+          tf.TensorSpec((None,) + tuple(measurement_shape), tf.float32,
+                        name="y"),
+          tf.TensorSpec((None,), tf.float32, name="sigma")])
+  archive.write_out(str(path), verbose=False)

@@ -1,0 +1,60 @@
+"""Shipped RIM weights and the loader for any exported RIM.
+
+An exported RIM is a Keras weights file `NAME.weights.h5` with a `NAME.json`
+beside it holding the resolved training config and budget (written by
+`rim_tf.train.Trainer.export_weights`). Shipped ones live in this folder and
+are listed, with their training budgets, in README.md here.
+"""
+
+import json
+import pathlib
+
+from rim_tf import configs
+from rim_tf import train
+
+HERE = pathlib.Path(__file__).parent
+
+
+def shipped():
+  """Names of the weights shipped in the package, e.g. "denoise_gray"."""
+  return sorted(p.name[:-len(".weights.h5")]
+                for p in HERE.glob("*.weights.h5"))
+
+
+def resolve(name_or_path):
+  """The .weights.h5 path of a shipped name or of a path given as is."""
+  path = pathlib.Path(name_or_path)
+  if not path.name.endswith(".weights.h5"):
+    candidate = HERE / f"{name_or_path}.weights.h5"
+    if candidate.exists():
+      return candidate
+  if not path.exists():
+    raise FileNotFoundError(
+        f"weights {name_or_path!r} not found: give a path to a .weights.h5 "
+        f"file or one of the shipped names {shipped()}.")
+  return path
+
+
+def metadata(name_or_path):
+  """The exported JSON: {"config": ..., "step": ..., "patches_seen": ...}."""
+  path = resolve(name_or_path)
+  meta_path = path.with_name(path.name[:-len(".weights.h5")] + ".json")
+  if not meta_path.exists():
+    raise FileNotFoundError(
+        f"{meta_path} is missing: a RIM weights file needs the JSON of its "
+        f"training config beside it to rebuild the model.")
+  return json.loads(meta_path.read_text())
+
+
+def load(name_or_path):
+  """(model, config): the RIM with its weights, and its ExperimentConfig."""
+  path = resolve(name_or_path)
+  config = configs.ExperimentConfig.from_dict(metadata(path)["config"])
+  train.set_precision(False)
+  model = train.build_model(config)
+  try:
+    model.load_weights(str(path))
+  except Exception as error:  # Keras raises several types for bad files.
+    raise ValueError(
+        f"could not load RIM weights from {path}: {error}") from error
+  return model, config

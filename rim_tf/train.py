@@ -1,0 +1,485 @@
+"""Training: a custom loop under a tf.distribute strategy, resumable.
+
+`Trainer(config, run_dir).train()` builds the task, model, optimizer and the
+patch streams, restores the newest checkpoint in `run_dir/checkpoints` (or
+warm-starts from `trainer.init_weights`), and trains until
+`trainer.train_steps`. Everything needed to continue is in the checkpoint:
+model, optimizer, global step; the data position is the global step itself
+(the patch stream is a pure function of the step, see
+`rim_tf.data.PatchDataset.train_dataset`). A checkpoint is written every
+`checkpoint_every` steps and when SIGINT or SIGTERM arrives (at the step
+reached; under MultiWorkerMirroredStrategy a signal to any worker stops all
+of them after the same step); a NaN or inf loss stops the run with
+`DivergedError` before anything is saved, so the last checkpoint stays good.
+TensorBoard logs go to `run_dir/logs`.
+
+Gradients are summed over replicas exactly once (by the trainer) and the
+global-norm clip acts on that sum, i.e. on the gradient of the global batch.
+The batch norms normalise each replica's share of the batch (the RIM's
+tf.while_loop cannot hold the cross-replica sums synchronised batch norm
+needs under MirroredStrategy), so R replicas train exactly as one device
+would with the global batch split into R "ghost" batches. Only the chief
+(the one process of a single-machine run) writes config, logs and
+checkpoints; other workers save to a scratch folder they delete, as
+tf.distribute requires.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import shutil
+import signal
+import tempfile
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from rim_tf import configs
+from rim_tf import data as rim_data
+from rim_tf import metrics
+from rim_tf import model as rim_model
+from rim_tf import tasks as rim_tasks
+
+
+class DivergedError(RuntimeError):
+  """The loss became NaN or inf; the last checkpoint was left untouched."""
+
+
+def make_strategy(name):
+  """The tf.distribute strategy named by the `trainer.strategy` field.
+
+  "mirrored": all local GPUs, or the CPU (every logical CPU device when the
+  CPU has been split, which is how the tests check multi-replica training);
+  "multi_worker": MultiWorkerMirroredStrategy configured by TF_CONFIG;
+  "default": no distribution.
+  """
+  if name == "mirrored":
+    gpus = tf.config.list_logical_devices("GPU")
+    cpus = tf.config.list_logical_devices("CPU")
+    devices = [d.name for d in (gpus or cpus)]
+    return tf.distribute.MirroredStrategy(
+        devices, cross_device_ops=None if gpus else
+        tf.distribute.ReductionToOneDevice(reduce_to_device=devices[0]))
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "default":
+    return tf.distribute.get_strategy()
+  raise ValueError(
+      f"strategy must be 'mirrored', 'multi_worker' or 'default', got "
+      f"{name!r}.")
+
+
+def learning_rate_schedule(trainer):
+  """The learning rate as a Keras schedule (or a float when constant)."""
+  if trainer.lr_schedule == "constant":
+    return trainer.learning_rate
+  if trainer.lr_schedule == "cosine":
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if trainer.warmup_steps else trainer.learning_rate,
+        decay_steps=max(1, trainer.train_steps - trainer.warmup_steps),
+        alpha=trainer.final_lr_fraction,
+        warmup_target=(trainer.learning_rate if trainer.warmup_steps
+                       else None),
+        warmup_steps=trainer.warmup_steps)
+  raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got "
+                   f"{trainer.lr_schedule!r}.")
+
+
+class _SummedGradientAdam(keras.optimizers.Adam):
+  """Adam that applies gradients the trainer has already summed over replicas.
+
+  Keras 3's TF optimizer clips each replica's gradient and only then sums
+  them (`_all_reduce_sum_gradients`), so a global-norm clip would act per
+  replica. The trainer sums once, clips the sum, and this optimizer applies
+  it as given.
+  """
+
+  def _all_reduce_sum_gradients(self, grads_and_vars):
+    return list(grads_and_vars)
+
+
+def make_optimizer(trainer):
+  """The optimizer of `trainer` (a TrainerConfig); clip it in the step."""
+  if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):
+    raise RuntimeError(
+        "this Keras no longer has TFOptimizer._all_reduce_sum_gradients; "
+        "rim_tf.train must be updated so gradients are summed exactly once.")
+  return _SummedGradientAdam(learning_rate_schedule(trainer), name="adam")
+
+
+def build_model(config):
+  """The RIM of an ExperimentConfig (under the current dtype policy)."""
+  task = make_task(config)
+  return rim_model.build_rim(
+      config.model.architecture, task.channels, ablation=config.model.ablation,
+      num_steps=config.trainer.rim_steps,
+      epsilon_init=config.model.epsilon_init, features=config.model.features,
+      gru_features=config.model.gru_features)
+
+
+def make_task(config):
+  return rim_tasks.make_task(config.task, **config.task_args)
+
+
+def load_patches(config, task):
+  """The PatchDataset of the training images for `task`."""
+  gray = task.channels == 1
+  if config.data.source == "bsds300":
+    images = rim_data.load_images("train", gray=gray,
+                                  data_dir=config.data.data_dir)
+  elif config.data.source == "builtin":
+    images = rim_data.builtin_images(gray=gray)
+  else:
+    raise ValueError(f"data.source must be 'bsds300' or 'builtin', got "
+                     f"{config.data.source!r}.")
+  return rim_data.PatchDataset(
+      images, patch_size=task.patch_size, stride=config.data.stride,
+      num_validation=config.data.num_validation, seed=config.data.seed)
+
+
+def set_precision(mixed_precision):
+  keras.mixed_precision.set_global_policy(
+      "mixed_bfloat16" if mixed_precision else "float32")
+
+
+class Trainer:
+  """Drives one training run of an ExperimentConfig in `run_dir`.
+
+  Args:
+    config: `rim_tf.configs.ExperimentConfig`.
+    run_dir: folder of the run (checkpoints/, logs/, config.json).
+    strategy: optional tf.distribute strategy; default from the config.
+    patches: optional PatchDataset (tests pass small synthetic ones).
+  """
+
+  def __init__(self, config, run_dir, strategy=None, patches=None):
+    self.config = config
+    self.run_dir = pathlib.Path(run_dir)
+    self.task = make_task(config)
+    # The strategy first: MultiWorkerMirroredStrategy must configure the
+    # collectives before TensorFlow's runtime starts (the patches start it).
+    self.strategy = strategy or make_strategy(config.trainer.strategy)
+    self.patches = patches if patches is not None else load_patches(
+        config, self.task)
+    # The chief writes config, logs and checkpoints; other workers only
+    # take part in the collective saves (into a scratch folder).
+    self.is_chief = bool(self.strategy.extended.should_checkpoint)
+    self._multi_worker = isinstance(
+        self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    self.checkpoint_dir = self.run_dir / "checkpoints"
+    self._check_config()
+    set_precision(config.trainer.mixed_precision)
+    self._schedule = learning_rate_schedule(config.trainer)
+    with self.strategy.scope():
+      self.model = build_model(config)
+      self.optimizer = make_optimizer(config.trainer)
+      self.optimizer.build(self.model.trainable_variables)
+    # Outside the scope: one host-side counter, updated between steps.
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                            name="global_step")
+    self.checkpoint = tf.train.Checkpoint(
+        model=self.model, optimizer=self.optimizer, step=self.step)
+    # Created by each save and deleted right after it.
+    self._scratch_dir = None if self.is_chief else os.path.join(
+        tempfile.gettempdir(), f"rim_worker_checkpoints_{os.getpid()}")
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, self._scratch_dir or str(self.checkpoint_dir),
+        max_to_keep=config.trainer.keep_checkpoints if self.is_chief else 1)
+    self._restore()
+    if self.is_chief:
+      self._write_config()  # Only once the folder is known to fit.
+    self._saved_step = int(self.step)
+    self._stop_signal = None
+    # No shape relaxation: every input stream keeps its static shapes (the
+    # super-resolution operator reads its scale from them).
+    self._train_step = tf.function(
+        self._distributed_step, jit_compile=config.trainer.jit_compile or None)
+    self._infer_fn = tf.function(self._infer_graph)
+
+  # -- set-up -----------------------------------------------------------
+
+  def _check_config(self):
+    """Raises ValueError if run_dir holds a run of another model or task."""
+    path = self.run_dir / "config.json"
+    if not path.exists():
+      return
+    try:
+      previous = configs.ExperimentConfig.from_json(path.read_text())
+    except (ValueError, KeyError, TypeError) as error:
+      raise ValueError(
+          f"{path} is not a readable rim_tf config ({error!r}); this "
+          f"folder does not hold a run of this code. Use a new run "
+          f"folder.") from None
+    if dataclasses.asdict(previous)["model"] != dataclasses.asdict(
+        self.config)["model"] or previous.task != self.config.task:
+      raise ValueError(
+          f"{self.run_dir} holds a run of another model or task "
+          f"({previous.task}, {previous.model}); use a new run folder.")
+
+  def _write_config(self):
+    """The resolved config as run_dir/config.json (next to checkpoints/)."""
+    self.run_dir.mkdir(parents=True, exist_ok=True)
+    path = self.run_dir / "config.json"
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(self.config.to_json())
+    os.replace(scratch, path)  # Atomic: a reader never sees half a file.
+
+  def _restore(self):
+    # Every worker restores the chief's newest checkpoint.
+    latest = tf.train.latest_checkpoint(str(self.checkpoint_dir))
+    if latest:
+      try:
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+      except Exception as error:  # pylint: disable=broad-except
+        # The reader fails in many ways (OpError, IndexError on a truncated
+        # file, ValueError on a shape mismatch, AssertionError on missing
+        # objects); all mean this folder's checkpoint does not fit.
+        raise ValueError(
+            f"checkpoint {latest} could not be restored (corrupt, or from "
+            f"another model): {error}") from error
+      print(f"Resumed from {latest} at step {int(self.step)}.")
+    elif self.config.trainer.init_weights:
+      self.model.load_weights(self.config.trainer.init_weights)
+      print(f"Warm start from {self.config.trainer.init_weights}.")
+
+  def _datasets(self):
+    """One distributed iterator per stream, positioned at the global step."""
+    batch_size = self.config.data.batch_size
+    start = int(self.step)
+    keys = self.task.stream_keys()
+    iterators = {}
+    for j, key in enumerate(keys):
+      corruption = self.task.stream_corruption(key)
+
+      def dataset_fn(context, corruption=corruption, j=j):
+        return self.patches.train_dataset(
+            batch_size, corruption, start_batch=start,
+            seed=self.config.data.seed, input_context=context,
+            step_subset=(j, len(keys)) if len(keys) > 1 else None)
+
+      iterators[key] = iter(
+          self.strategy.distribute_datasets_from_function(dataset_fn))
+    return keys, iterators
+
+  # -- the step ---------------------------------------------------------
+
+  def _replica_step(self, batch):
+    operator = self.task.operator(batch)
+    with tf.GradientTape() as tape:
+      estimates, _ = self.model(
+          batch["y"], operator=operator, sigma=batch["sigma"],
+          steps=self.config.trainer.rim_steps, training=True)
+      loss, per_step = rim_model.rim_loss(estimates, batch["x"])
+      scaled = loss / self.strategy.num_replicas_in_sync
+    variables = self.model.trainable_variables
+    gradients = tape.gradient(scaled, variables)
+    missing = [v.path for v, g in zip(variables, gradients) if g is None]
+    if missing:
+      raise ValueError(f"the loss does not depend on the weights {missing}.")
+    # The one sum over replicas: the gradient of the global batch's mean loss.
+    gradients = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, gradients)
+    norm = tf.linalg.global_norm(gradients)
+    if self.config.trainer.clip_norm:
+      gradients, _ = tf.clip_by_global_norm(
+          gradients, self.config.trainer.clip_norm, use_norm=norm)
+    self.optimizer.apply_gradients(zip(gradients, variables))
+    psnr = tf.reduce_mean(
+        tf.stack([metrics.psnr_tf(e, batch["x"]) for e in tf.unstack(
+            estimates, num=self.config.trainer.rim_steps)]), axis=1)
+    return loss, per_step, psnr, norm
+
+  def _distributed_step(self, batch, stop):
+    """One step; also sums the workers' stop flags so all stop together."""
+    loss, per_step, psnr, norm = self.strategy.run(self._replica_step,
+                                                   (batch,))
+    mean = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v,
+                                          axis=None)
+    stop = self.strategy.reduce(
+        tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (stop,)),
+        axis=None)
+    return mean(loss), mean(per_step), mean(psnr), mean(norm), stop
+
+  # -- the loop ---------------------------------------------------------
+
+  def _on_signal(self, signum, frame):
+    del frame
+    self._stop_signal = signum
+
+  def save(self):
+    """Writes a checkpoint at the current step (all workers must call it).
+
+    Returns the chief's checkpoint path (None on other workers).
+    """
+    path = self.manager.save(checkpoint_number=int(self.step))
+    self._saved_step = int(self.step)
+    if not self.is_chief:
+      shutil.rmtree(self._scratch_dir, ignore_errors=True)
+      return None
+    return path
+
+  def _install_signal_handlers(self):
+    if threading.current_thread() is not threading.main_thread():
+      return {}  # Python delivers signals to the main thread only.
+    return {s: signal.signal(s, self._on_signal)
+            for s in (signal.SIGINT, signal.SIGTERM)}
+
+  def learning_rate_at(self, step):
+    """The learning rate the update of global step `step` (0-based) uses."""
+    if callable(self._schedule):
+      return float(self._schedule(step))
+    return float(self._schedule)
+
+  def train(self, steps=None):
+    """Trains to `steps` (default `trainer.train_steps`) global steps.
+
+    Returns:
+      dict with the final step, last loss and whether a signal stopped it.
+
+    Raises:
+      DivergedError: the loss became NaN or inf (nothing of that step saved).
+    """
+    trainer = self.config.trainer
+    target = trainer.train_steps if steps is None else steps
+    keys, iterators = self._datasets()
+    writer = (tf.summary.create_file_writer(str(self.run_dir / "logs"))
+              if self.is_chief else tf.summary.create_noop_writer())
+    self._stop_signal = None
+    stopped = False
+    previous = self._install_signal_handlers()
+    batch_size = self.config.data.batch_size
+    last_loss = float("nan")
+    tick, tick_step = time.time(), int(self.step)
+    progress = tqdm.tqdm(total=target, initial=int(self.step), unit="step",
+                         dynamic_ncols=True,
+                         disable=None if self.is_chief else True)
+    try:
+      while int(self.step) < target and not stopped:
+        if self._stop_signal is not None and not self._multi_worker:
+          stopped = True  # One process: stop now; workers agree in the step.
+          break
+        g = int(self.step)
+        batch = next(iterators[keys[g % len(keys)]])
+        flag = tf.constant(0 if self._stop_signal is None else 1, tf.int32)
+        loss, per_step, psnr, norm, stop = self._train_step(batch, flag)
+        last_loss = float(loss)
+        if not math.isfinite(last_loss):
+          good = tf.train.latest_checkpoint(str(self.checkpoint_dir))
+          raise DivergedError(
+              f"loss is {last_loss} at step {g}; stopped without saving. The "
+              f"last good checkpoint is {good or 'none (none written yet)'}. "
+              f"Lower trainer.learning_rate or set trainer.clip_norm.")
+        stopped = int(stop) > 0
+        self.step.assign_add(1)
+        progress.update(1)
+        progress.set_postfix(loss=f"{last_loss:.4g}",
+                             psnr=f"{float(psnr[-1]):.2f}")
+        done = g + 1
+        with writer.as_default(step=done):
+          if done % trainer.log_every == 0:
+            rate = batch_size * (done - tick_step) / (time.time() - tick)
+            tick, tick_step = time.time(), done
+            self._log_scalars(last_loss, per_step, psnr, rate,
+                              self.learning_rate_at(g), float(norm))
+          if self.is_chief and done % trainer.image_every == 0:
+            self._log_images(batch)
+          if self.is_chief and done % trainer.eval_every == 0:
+            self._log_validation(done)
+        if done % trainer.checkpoint_every == 0:
+          self.save()
+      if int(self.step) != self._saved_step:
+        self.save()  # The step reached, also when a signal stopped the run.
+    finally:
+      progress.close()
+      writer.flush()
+      for s, handler in previous.items():
+        signal.signal(s, handler)
+    return {"step": int(self.step), "loss": last_loss,
+            "stopped_by_signal": stopped or self._stop_signal is not None}
+
+  # -- summaries --------------------------------------------------------
+
+  def _log_scalars(self, loss, per_step, psnr, rate, learning_rate,
+                   gradient_norm):
+    tf.summary.scalar("loss/total", loss)
+    for t, (l, p) in enumerate(zip(per_step.numpy(), psnr.numpy()), 1):
+      tf.summary.scalar(f"loss_per_rim_step/t{t:02d}", l)
+      tf.summary.scalar(f"psnr_per_rim_step/t{t:02d}", p)
+    tf.summary.scalar("learning_rate", learning_rate)
+    tf.summary.scalar("gradient_norm", gradient_norm)
+    tf.summary.scalar("patches_per_second", rate)
+
+  def _first_replica(self, batch):
+    return {k: self.strategy.experimental_local_results(v)[0]
+            for k, v in batch.items()}
+
+  def _log_images(self, batch, count=3):
+    batch = self._first_replica(batch)
+    # Scalars (kind, ratio, scale) describe the whole batch and stay as is.
+    batch = {k: v[:count] if v.shape.rank else v for k, v in batch.items()}
+    estimates, measurement = self._infer(batch)
+    # One row per example: truth | measurement | x_1 ... x_T.
+    panels = [batch["x"], measurement] + list(tf.unstack(estimates))
+    row = tf.concat([tf.clip_by_value(p, 0.0, 1.0) for p in panels], axis=2)
+    tf.summary.image("truth_measurement_estimates", row, max_outputs=count)
+
+  def _log_validation(self, step):
+    for name, value in self.validate().items():
+      tf.summary.scalar(f"validation/{name}", value, step=step)
+
+  def _infer_graph(self, batch, steps):
+    operator = self.task.operator(batch)
+    estimates, _ = self.model(batch["y"], operator=operator,
+                              sigma=batch["sigma"], steps=steps)
+    return estimates, operator.initial_estimate(batch["y"])
+
+  def _infer(self, batch, steps=None):
+    """(estimates [T, N, H, W, C], initial estimate) of a batch, compiled."""
+    return self._infer_fn(batch, steps or self.config.trainer.rim_steps)
+
+  def validate(self, steps=None):
+    """Mean PSNR (dB, peak 1) of the final estimate on the held-out patches.
+
+    The validation patches are corrupted with fixed seeds, so numbers are
+    comparable across runs of one task. Returns {stream: psnr} ("psnr", or
+    "psnr_x2" ... for super-resolution).
+    """
+    steps = steps or self.config.trainer.rim_steps
+    clean = self.patches.validation()
+    results = {}
+    for key in self.task.stream_keys():
+      corruption = self.task.stream_corruption(key)
+      values = []
+      for start in range(0, len(clean), 100):
+        batch = corruption({"x": tf.constant(clean[start:start + 100])},
+                           tf.constant([12345, start], tf.int64))
+        estimates, _ = self._infer(batch, steps)
+        values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
+      name = "psnr" if key is None else f"psnr_x{key}"
+      results[name] = float(np.mean(np.concatenate(values)))
+    return results
+
+  def export_weights(self, path):
+    """Writes the model's weights (weights only, .weights.h5) to `path`."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    self.model.save_weights(str(path))
+    meta = {"step": int(self.step), "patches_seen":
+            int(self.step) * self.config.data.batch_size,
+            "config": json.loads(self.config.to_json())}
+    name = path.name[:-len(".weights.h5")] if path.name.endswith(
+        ".weights.h5") else path.stem
+    path.with_name(name + ".json").write_text(json.dumps(meta, indent=2))
+    return path
+
+
+def train_from_config(config, run_dir, steps=None):
+  """Builds a Trainer and trains; the binaries' single entry point."""
+  os.makedirs(run_dir, exist_ok=True)
+  return Trainer(config, run_dir).train(steps)

@@ -1,0 +1,125 @@
+"""Tests of rim_tf.configs: presets, JSON round trip, overrides."""
+
+import dataclasses
+
+import pytest
+
+from rim_tf import configs
+from rim_tf import tasks
+
+TASKS = ("denoise", "denoise_color", "superres", "random_projections")
+
+
+@pytest.mark.parametrize("preset", ["paper", "cpu", "smoke"])
+@pytest.mark.parametrize("task", TASKS)
+def test_every_preset_exists_builds_its_task_and_survives_json(preset, task):
+  config = configs.preset(preset, task)
+  assert config.task == task
+  built = tasks.make_task(config.task, **config.task_args)
+  assert built.name == task
+  assert config.data.batch_size >= 1 and config.trainer.rim_steps >= 1
+  text = config.to_json()
+  assert configs.ExperimentConfig.from_json(text) == config
+  assert configs.ExperimentConfig.from_json(text).to_json() == text
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_paper_preset_has_the_published_sizes(task):
+  config = configs.preset("paper", task)
+  assert config.data.batch_size == 32
+  assert config.trainer.rim_steps == 20
+  assert config.model.features == 64
+  if task == "superres":  # Footnote 5: the full-resolution a-trous cell.
+    assert (config.model.architecture, config.model.gru_features) == (
+        "atrous", 64)
+  else:
+    assert (config.model.architecture, config.model.gru_features) == (
+        "rim", 256)
+
+
+def test_cpu_denoise_preset_round_trips_its_task_args():
+  config = configs.preset("cpu", "denoise")
+  assert config.task_args == {"sigma_range_255": (5.0, 55.0)}
+  # JSON turns the tuple into a list; the config reads it back as a tuple.
+  assert configs.ExperimentConfig.from_json(config.to_json()) == config
+
+
+def test_unknown_preset_is_rejected():
+  with pytest.raises(ValueError, match="preset must be one of"):
+    configs.preset("huge", "denoise")
+
+
+def test_override_replaces_dotted_fields_and_keeps_the_rest():
+  config = configs.preset("smoke", "superres")
+  new = configs.override(config, {
+      "trainer.rim_steps": 3, "trainer.learning_rate": 1,
+      "trainer.clip_norm": None, "model.features": 8,
+      "data.data_dir": "/data", "task_args.scales": [2, 4]})
+  assert new.trainer.rim_steps == 3
+  assert new.trainer.learning_rate == 1.0
+  assert isinstance(new.trainer.learning_rate, float)  # int widened
+  assert new.trainer.clip_norm is None
+  assert new.model.features == 8 and new.data.data_dir == "/data"
+  assert new.task_args == {"scales": (2, 4)}
+  assert tasks.make_task(new.task, **new.task_args).scales == (2, 4)
+  assert dataclasses.replace(new.trainer, rim_steps=4, learning_rate=3e-3,
+                             clip_norm=1.0) == config.trainer
+  assert config.trainer.rim_steps == 4  # The original is untouched.
+
+
+def test_override_applies_the_task_before_its_arguments():
+  config = configs.override(
+      configs.preset("smoke", "superres"),
+      {"task_args.sigma_range_255": [5, 10], "task": "denoise"})
+  assert config.task == "denoise"
+  assert config.task_args == {"sigma_range_255": (5, 10)}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("trainer.rim_stepz", 3, "unknown config field 'trainer.rim_stepz'"),
+    ("trainers.rim_steps", 3, "'trainers' is not a section"),
+    ("trainer.rim_steps.x", 3, "is not a section"),
+    ("bogus", 3, "unknown config field 'bogus'"),
+    ("task_args.scales", [2], "task 'denoise' has the fields"),
+    ("task", "deblur", "must be one of"),
+    ("task_args", [1], "must be a dict"),
+    ("trainer.rim_steps", "ten", "must be int"),
+    ("trainer.train_steps", 1e4, "must be int"),
+    ("trainer.rim_steps", True, "must be int"),
+    ("trainer.mixed_precision", 1, "must be bool"),
+    ("trainer.learning_rate", None, "must be float"),
+    ("model.ablation", 3, "must be str or None"),
+])
+def test_override_rejects_bad_keys_and_values(key, value, message):
+  with pytest.raises(ValueError, match=message):
+    configs.override(configs.preset("smoke", "denoise"), {key: value})
+
+
+def test_parse_overrides_reads_json_values_and_plain_strings():
+  values = configs.parse_overrides([
+      "trainer.rim_steps=10", "trainer.learning_rate=1e-4",
+      "trainer.clip_norm=null", "trainer.jit_compile=true",
+      "model.architecture=atrous", "task_args.scales=[2, 3]",
+      "data.data_dir=/a=b", " data.seed =7"])
+  assert values == {
+      "trainer.rim_steps": 10, "trainer.learning_rate": 1e-4,
+      "trainer.clip_norm": None, "trainer.jit_compile": True,
+      "model.architecture": "atrous", "task_args.scales": [2, 3],
+      "data.data_dir": "/a=b", "data.seed": 7}
+  config = configs.override(configs.preset("smoke", "superres"), values)
+  assert config.trainer.rim_steps == 10 and config.task_args["scales"] == (
+      2, 3)
+
+
+@pytest.mark.parametrize("assignment", ["trainer.rim_steps", "=3", ""])
+def test_parse_overrides_rejects_assignments_without_key_or_value(
+    assignment):
+  with pytest.raises(ValueError, match="section.field=value"):
+    configs.parse_overrides([assignment])
+
+
+def test_from_json_rejects_unknown_fields():
+  text = configs.preset("smoke", "denoise").to_json().replace(
+      '"rim_steps"', '"rim_stepz"')
+  with pytest.raises(ValueError, match=r"trainer\.rim_stepz"):
+    configs.ExperimentConfig.from_json(text)

@@ -1,0 +1,140 @@
+"""Tests of rim_tf.tasks: each task's operator explains its own measurements.
+
+A task's operator is rebuilt by the trainer from nothing but the batch, so
+with noise-free settings `task.operator(batch).forward(batch["x"])` must
+reproduce `batch["y"]`. Batches come from the real pipeline
+(`PatchDataset.train_dataset` with the task's stream corruption) and the
+operator is built inside a tf.function from the dataset's element spec, as
+in the training step.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rim_tf import data as rim_data
+from rim_tf import tasks
+from rim_tf.data import corruptions
+
+PATCH = 8
+BATCH = 4
+
+
+def tiny_patches(channels):
+  rng = np.random.default_rng(1)
+  images = [rng.integers(0, 256, (24, 24, channels), dtype=np.uint8)
+            for _ in range(2)]
+  return rim_data.PatchDataset(images, patch_size=PATCH, stride=4,
+                               num_validation=2)
+
+
+def stream_batches(task, key, count=1, start=0):
+  """`count` batches of stream `key`, exactly as the trainer reads them."""
+  keys = task.stream_keys()
+  dataset = tiny_patches(task.channels).train_dataset(
+      BATCH, task.stream_corruption(key), start_batch=start,
+      num_batches=count,
+      step_subset=(keys.index(key), len(keys)) if len(keys) > 1 else None)
+  return dataset
+
+
+def assert_operator_reproduces_y(task, dataset, atol=1e-5):
+  """A(x) == y for every batch, with A built in a graph from the spec."""
+
+  @tf.function(input_signature=[dataset.element_spec])
+  def residual(batch):
+    operator = task.operator(batch)
+    return tf.reduce_max(tf.abs(operator.forward(batch["x"]) - batch["y"]))
+
+  count = 0
+  for batch in dataset:
+    assert float(tf.reduce_max(tf.abs(batch["y"]))) > 0.0  # Not all zero.
+    assert float(residual(batch)) < atol
+    count += 1
+  assert count > 0
+
+
+@pytest.mark.parametrize("name, args", [
+    ("denoise", {"sigma_range_255": (0.0, 0.0)}),
+    ("denoise_color", {"sigma_range_255": (0.0, 0.0), "quantize": False}),
+    # x is on the 1/255 grid, so 8-bit quantising a noise-free y is exact.
+    ("denoise_color", {"sigma_range_255": (0.0, 0.0), "quantize": True}),
+])
+def test_denoising_operator_reproduces_measurement(name, args):
+  task = tasks.make_task(name, patch=PATCH, **args)
+  assert task.stream_keys() == (None,)
+  assert task.channels == (3 if name == "denoise_color" else 1)
+  assert_operator_reproduces_y(task, stream_batches(task, None, count=2))
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_superres_operator_reproduces_each_scale_stream(color):
+  task = tasks.make_task("superres", scales=(2, 4), patch=PATCH,
+                         noise_sigma_255=0.0, color=color)
+  assert task.stream_keys() == (2, 4)
+  for key in task.stream_keys():
+    dataset = stream_batches(task, key, count=2)
+    # Static shapes per stream: the step is traced once per scale.
+    y_spec = dataset.element_spec["y"]
+    assert y_spec.shape[1:] == (PATCH // key, PATCH // key, task.channels)
+    assert all(int(b["scale"]) == key for b in dataset)
+    assert_operator_reproduces_y(task, dataset)
+
+
+def test_superres_streams_partition_the_single_stream():
+  """Step g reads stream scales[g % S]: the same patches as one stream."""
+  task = tasks.make_task("superres", scales=(2, 4), patch=PATCH,
+                         noise_sigma_255=0.0)
+  single = [b["x"] for b in tiny_patches(1).train_dataset(BATCH,
+                                                          num_batches=4)]
+  for j, key in enumerate(task.stream_keys()):
+    for k, batch in enumerate(stream_batches(task, key, count=2)):
+      np.testing.assert_array_equal(batch["x"], single[j + 2 * k])
+
+
+def test_superres_operator_needs_static_shapes():
+  task = tasks.make_task("superres", scales=(2,), patch=PATCH)
+  spec = {"x": tf.TensorSpec([None, PATCH, PATCH, 1]),
+          "y": tf.TensorSpec([None, None, None, 1])}
+  with pytest.raises(ValueError, match="static shapes"):
+    tf.function(task.operator).get_concrete_function(spec)
+
+
+@pytest.mark.parametrize("kind", corruptions.PROJECTION_KINDS)
+def test_random_projection_operator_reproduces_measurement(kind):
+  task = tasks.make_task("random_projections", kinds=(kind,),
+                         ratios=(0.25, 0.5), noise_sigma=0.0, patch=PATCH)
+  dataset = stream_batches(task, None, count=3)
+  kinds = {int(b["kind"]) for b in dataset}
+  assert kinds == {0}
+  assert_operator_reproduces_y(task, dataset, atol=1e-4)
+
+
+def test_random_projections_draw_every_kind_in_one_stream():
+  task = tasks.make_task("random_projections", noise_sigma=0.0, patch=PATCH)
+  dataset = stream_batches(task, None, count=12)
+  assert {int(b["kind"]) for b in dataset} == {0, 1, 2}
+  assert_operator_reproduces_y(task, dataset, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(tasks.TASKS))
+def test_task_config_round_trip_and_conventions(name):
+  task = tasks.make_task(name)
+  config = task.get_config()
+  assert config["name"] == name
+  rebuilt = tasks.make_task(config.pop("name"), **{
+      k: list(v) if isinstance(v, tuple) else v for k, v in config.items()})
+  assert rebuilt == task
+  assert task.metric in ("denoising", "superres", "patch_psnr")
+  # The paper's patch sizes: 32, and 36 (divisible by 2, 3, 4) for SR.
+  assert task.patch_size == (36 if name == "superres" else 32)
+  task.corruption().check_patch_shape(
+      (task.patch_size, task.patch_size, task.channels))
+
+
+def test_make_task_rejects_unknown_names_and_arguments():
+  with pytest.raises(ValueError, match="task must be one of"):
+    tasks.make_task("deblur")
+  with pytest.raises(ValueError, match=r"no arguments \['scales'\]"):
+    tasks.make_task("denoise", scales=(2,))
+  assert tasks.make_task("superres", scales=[2, 3]).scales == (2, 3)

@@ -1,0 +1,663 @@
+"""Tests of rim_tf.train: distribution, resumption, signals, logs, errors.
+
+Tiny synthetic runs: random 24x24 images, 8x8 patches, a RIM of 8 features
+unrolled 2 steps, global batches of 4. Runs that need a fresh TensorFlow
+(logical CPU devices, MultiWorkerMirroredStrategy, SIGKILL/SIGTERM) execute
+this file as a script (`python tests/test_train.py '<json options>'`, see
+`_child_main`); its hook prints one JSON line per training step.
+
+Multi-replica equality. The RIM's batch norms normalise each replica's
+share of the global batch (synchronised batch norm would need cross-replica
+sums inside the RIM's tf.while_loop, which MirroredStrategy cannot do), so
+the single-device reference here is the same global batch split into the
+same "ghost" halves: loss = mean of the halves' losses, one gradient, Adam
+with Keras' own single-device global-norm clip. Everything else (gradients
+summed over replicas exactly once, the clip acting on that sum, the loss
+scaling, the input sharding) must then agree to float32 round-off. The
+super-resolution task with noise-free measurements is used there because its
+corruption has no randomness, so a replica's half is corrupted exactly as in
+the global batch (noisy corruptions are seeded per replica sub-batch).
+"""
+
+import json
+import os
+import pathlib
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from rim_tf import configs  # pylint: disable=g-import-not-at-top
+from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+from rim_tf import train  # pylint: disable=g-import-not-at-top
+
+THIS_FILE = pathlib.Path(__file__).resolve()
+REPO = THIS_FILE.parent.parent
+BATCH = 4
+PATCH = 8
+RIM_STEPS = 2
+# Clip far below the gradient norm (~0.1 here) so clipping is always active.
+CLIP = 1e-3
+DIST_STEPS = 3  # Steps of the multi-replica comparisons.
+
+
+def tiny_patches(channels=1, seed=0):
+  rng = np.random.default_rng(seed)
+  images = [rng.integers(0, 256, (24, 24, channels), dtype=np.uint8)
+            for _ in range(2)]
+  return rim_data.PatchDataset(images, patch_size=PATCH, stride=4,
+                               num_validation=2)
+
+
+def tiny_config(task="denoise", **overrides):
+  """The smoke preset shrunk further; `overrides` as {"trainer.x": v}."""
+  task_args = {"patch": PATCH}
+  if task == "superres":
+    task_args.update(scales=(2,), noise_sigma_255=0.0)
+  values = {
+      "task_args": task_args, "model.features": 8, "model.gru_features": 8,
+      "data.batch_size": BATCH, "data.num_validation": 2,
+      "trainer.rim_steps": RIM_STEPS, "trainer.train_steps": 12,
+      "trainer.learning_rate": 3e-3, "trainer.lr_schedule": "cosine",
+      "trainer.strategy": "mirrored", "trainer.checkpoint_every": 4,
+      "trainer.log_every": 1, "trainer.image_every": 4,
+      "trainer.eval_every": 4}
+  values.update(overrides)
+  return configs.override(configs.preset("smoke", task), values)
+
+
+def distributed_config(init_weights, strategy):
+  return tiny_config(
+      "superres", **{"trainer.clip_norm": CLIP,
+                     "trainer.init_weights": str(init_weights),
+                     "trainer.strategy": strategy,
+                     "trainer.image_every": 2,
+                     "trainer.checkpoint_every": 100})
+
+
+def hook_steps(trainer, pause_after=None, log=print):
+  """Wraps the compiled step: logs each step; may pause for a signal.
+
+  After step `pause_after` it prints "PAUSED" and waits (at most 120 s)
+  until a SIGINT/SIGTERM has reached the trainer's handler (or forever,
+  when the parent sends SIGKILL instead).
+  """
+  inner = trainer._train_step  # pylint: disable=protected-access
+  local = trainer.strategy.experimental_local_results
+
+  def step(batch, flag):
+    g = int(trainer.step)
+    outputs = inner(batch, flag)
+    log(json.dumps({
+        "step": g, "loss": float(outputs[0]),
+        "x_sum": float(sum(tf.reduce_sum(v) for v in local(batch["x"]))),
+        "y_sum": float(sum(tf.reduce_sum(v) for v in local(batch["y"])))}))
+    if g == pause_after:
+      print("PAUSED", flush=True)
+      deadline = time.time() + 120
+      while (trainer._stop_signal is None and  # pylint: disable=protected-access
+             time.time() < deadline):
+        time.sleep(0.01)
+    return outputs
+
+  trainer._train_step = step  # pylint: disable=protected-access
+
+
+STATE_KINDS = ("weights", "momentum", "velocity")
+
+
+def state_arrays(model, optimizer):
+  """Trainable weights and Adam's moments m ("momentum"), v ("velocity")."""
+  state = {"weights": [v.numpy() for v in model.trainable_variables]}
+  for kind in STATE_KINDS[1:]:
+    state[kind] = [v.numpy() for v in optimizer.variables
+                   if v.path.endswith(f"_{kind}")]
+    assert len(state[kind]) == len(state["weights"])
+  return state
+
+
+def save_state(path, losses, state):
+  arrays = {"losses": np.asarray(losses, np.float64)}
+  for kind, values in state.items():
+    arrays.update({f"{kind}_{i:03d}": a for i, a in enumerate(values)})
+  np.savez(path, **arrays)
+
+
+def load_state(path):
+  with np.load(path) as f:
+    arrays = dict(f)
+  state = {kind: [arrays[k] for k in sorted(arrays) if k.startswith(kind)]
+           for kind in STATE_KINDS}
+  return arrays["losses"], state
+
+
+# -- the child process --------------------------------------------------------
+
+
+def _child_main(options):
+  """Runs one training in a fresh process, as described by `options`."""
+  if options.get("logical_cpus"):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] *
+        options["logical_cpus"])
+  config = configs.ExperimentConfig.from_json(options["config"])
+  # The Trainer's own choice, made before the patches start TF's runtime.
+  strategy = train.make_strategy(config.trainer.strategy)
+  trainer = train.Trainer(config, options["run_dir"], strategy=strategy,
+                          patches=tiny_patches(options.get("channels", 1)))
+  print(json.dumps({"replicas": trainer.strategy.num_replicas_in_sync,
+                    "chief": trainer.is_chief,
+                    "start_step": int(trainer.step)}), flush=True)
+  losses = []
+
+  def log(line):
+    losses.append(json.loads(line)["loss"])
+    print(line, flush=True)
+
+  hook_steps(trainer, options.get("pause_after"), log)
+  result = trainer.train(options.get("steps"))
+  print(json.dumps({"result": result}), flush=True)
+  if options.get("out"):
+    save_state(options["out"], losses,
+               state_arrays(trainer.model, trainer.optimizer))
+  if options.get("check_restore"):
+    # A second Trainer restores the checkpoint just written: every replica's
+    # copy of every weight and Adam moment equals the live state.
+    again = train.Trainer(config, options["run_dir"], strategy=strategy,
+                          patches=tiny_patches(options.get("channels", 1)))
+    def copies(variable):
+      return [c.numpy() for c in
+              strategy.experimental_local_results(variable.value)]
+
+    pairs = list(zip(trainer.model.weights + trainer.optimizer.variables,
+                     again.model.weights + again.optimizer.variables,
+                     strict=True))
+    equal = int(again.step) == int(trainer.step) and all(
+        np.array_equal(c, copies(live)[0])
+        for live, restored in pairs for c in copies(restored))
+    print(json.dumps({"restored_equal": bool(equal),
+                      "copies": len(copies(again.model.weights[0]))}),
+          flush=True)
+
+
+def _python_env(extra=None):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+             PYTHONPATH=os.pathsep.join(
+                 [str(REPO)] + [p for p in os.environ.get(
+                     "PYTHONPATH", "").split(os.pathsep) if p]))
+  env.pop("TF_CONFIG", None)
+  env.update(extra or {})
+  return env
+
+
+def start_child(options, log_path, env=None):
+  return subprocess.Popen(
+      [sys.executable, str(THIS_FILE), json.dumps(options)],
+      stdout=subprocess.PIPE, stderr=open(log_path, "wb"), text=True,
+      env=_python_env(env), cwd=str(REPO))
+
+
+def read_lines(process, until=None, timeout=180.0):
+  """stdout lines of `process` until the line `until` (or its end)."""
+  lines, deadline = [], time.time() + timeout
+  while True:
+    remaining = deadline - time.time()
+    if remaining <= 0:
+      raise TimeoutError(f"child gave no {until!r} within {timeout} s; "
+                         f"got {lines}")
+    ready, _, _ = select.select([process.stdout], [], [], remaining)
+    if not ready:
+      continue
+    line = process.stdout.readline()
+    if not line:
+      return lines
+    lines.append(line.rstrip("\n"))
+    if until is not None and lines[-1] == until:
+      return lines
+
+
+def header(lines):
+  return next(json.loads(l) for l in lines if l.startswith('{"replicas"'))
+
+
+def final_result(lines):
+  return next(json.loads(l)["result"] for l in lines
+              if l.startswith('{"result"'))
+
+
+def step_records(lines):
+  records = [json.loads(l) for l in lines if l.startswith('{"step"')]
+  return {r["step"]: r for r in records}
+
+
+def stop(process):
+  if process.poll() is None:
+    process.kill()
+  process.wait(timeout=30)
+
+
+def child_stderr(path):
+  text = pathlib.Path(path).read_text(errors="replace")
+  return "\n".join(text.splitlines()[-30:])
+
+
+# -- fixtures -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ghost_batch_reference(tmp_path_factory):
+  """DIST_STEPS steps on one device of the global batch as two ghost halves.
+
+  Written independently of the Trainer: Keras Adam with its own
+  global-norm clip (correct on one device), the loss the mean of the
+  halves' losses. Returns (initial weights file, losses, state arrays).
+  """
+  folder = tmp_path_factory.mktemp("reference")
+  config = distributed_config(folder / "init.weights.h5", "default")
+  train.set_precision(False)
+  task = train.make_task(config)
+  model = train.build_model(config)
+  model.save_weights(str(folder / "init.weights.h5"))
+  optimizer = keras.optimizers.Adam(
+      train.learning_rate_schedule(config.trainer), global_clipnorm=CLIP,
+      name="adam")
+  optimizer.build(model.trainable_variables)
+  dataset = tiny_patches().train_dataset(
+      BATCH, task.stream_corruption(task.stream_keys()[0]),
+      seed=config.data.seed, num_batches=DIST_STEPS)
+  losses, norms = [], []
+  for batch in dataset:
+    with tf.GradientTape() as tape:
+      halves = []
+      for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
+        part = {k: v[half] if v.shape.rank else v for k, v in batch.items()}
+        estimates, _ = model(part["y"], operator=task.operator(part),
+                             sigma=part["sigma"], training=True)
+        halves.append(rim_model.rim_loss(estimates, part["x"])[0])
+      loss = (halves[0] + halves[1]) / 2
+    gradients = tape.gradient(loss, model.trainable_variables)
+    norms.append(float(tf.linalg.global_norm(gradients)))
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    losses.append(float(loss))
+  assert min(norms) > 10 * CLIP, "the clip must be active in this test"
+  return (folder / "init.weights.h5", np.asarray(losses),
+          state_arrays(model, optimizer))
+
+
+def assert_same_training(losses, state, reference):
+  """Equal up to float32 round-off of a different summation order.
+
+  The replicas add the same terms as the reference in another order
+  (relative error ~1e-7 per sum). Losses: rtol 1e-5. Weights move by
+  ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one step. A wrong clip or a
+  gradient summed twice changes Adam's moments by factors (its updates
+  hide a scale error, Adam being scale invariant), so m and v are compared
+  too, to 1e-4 of the largest entry of their kind (the biases feeding a
+  batch norm have a zero true gradient: their moments are round-off noise).
+  """
+  _, ref_losses, ref_state = reference
+  np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+  for kind in STATE_KINDS:
+    got, want = state[kind], ref_state[kind]
+    assert len(got) == len(want)
+    scale = max(np.abs(w).max() for w in want)
+    atol = 2e-6 if kind == "weights" else 1e-4 * scale
+    for g, w in zip(got, want):
+      np.testing.assert_allclose(g, w, rtol=0, atol=atol, err_msg=kind)
+
+
+# -- 1. MirroredStrategy over two logical CPU devices -----------------------------
+
+
+def test_mirrored_two_replicas_train_as_one_device(ghost_batch_reference,
+                                                    tmp_path):
+  init, _, _ = ghost_batch_reference
+  config = distributed_config(init, "mirrored")
+  out = tmp_path / "mirrored.npz"
+  process = start_child(
+      {"config": config.to_json(), "run_dir": str(tmp_path / "run"),
+       "logical_cpus": 2, "steps": DIST_STEPS, "out": str(out),
+       "check_restore": True},
+      tmp_path / "stderr.txt")
+  try:
+    lines = read_lines(process, timeout=180)
+    assert process.wait(timeout=30) == 0, child_stderr(tmp_path / "stderr.txt")
+  finally:
+    stop(process)
+  assert header(lines)["replicas"] == 2
+  # The optimizer state restores into both replicas' variables.
+  assert json.loads(lines[-1]) == {"restored_equal": True, "copies": 2}
+  losses, state = load_state(out)
+  assert len(losses) == DIST_STEPS
+  assert_same_training(losses, state, ghost_batch_reference)
+  # The image panels were logged from a per-replica batch (step 2).
+  tags = event_tags(tmp_path / "run" / "logs")
+  assert "truth_measurement_estimates" in tags
+
+
+# -- 2. MultiWorkerMirroredStrategy: two processes on this machine -----------------
+
+
+def free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  try:
+    for s in sockets:
+      s.bind(("127.0.0.1", 0))
+    return [s.getsockname()[1] for s in sockets]
+  finally:
+    for s in sockets:
+      s.close()
+
+
+def test_multi_worker_two_processes_train_as_one_device(
+    ghost_batch_reference, tmp_path):
+  """Two workers on 127.0.0.1; SIGTERM to the non-chief stops both.
+
+  Worker 1 pauses after step DIST_STEPS - 2 until its SIGTERM arrives; the
+  stop flag is summed over workers in the next step, so both take step
+  DIST_STEPS - 1 and stop together with a checkpoint at DIST_STEPS.
+  """
+  init, _, _ = ghost_batch_reference
+  config = distributed_config(init, "multi_worker")
+  ports = free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+  run_dir = tmp_path / "run"
+  processes = []
+  try:
+    for index in range(2):
+      options = {"config": config.to_json(), "run_dir": str(run_dir),
+                 "steps": 100, "out": str(tmp_path / f"worker{index}.npz")}
+      if index == 1:
+        options["pause_after"] = DIST_STEPS - 2
+      tf_config = {"cluster": cluster,
+                   "task": {"type": "worker", "index": index}}
+      processes.append(start_child(
+          options, tmp_path / f"stderr{index}.txt",
+          env={"TF_CONFIG": json.dumps(tf_config)}))
+    lines1 = read_lines(processes[1], until="PAUSED", timeout=200)
+    processes[1].send_signal(signal.SIGTERM)
+    lines1 += read_lines(processes[1], timeout=60)
+    lines0 = read_lines(processes[0], timeout=60)
+    for index, process in enumerate(processes):
+      assert process.wait(timeout=30) == 0, child_stderr(
+          tmp_path / f"stderr{index}.txt")
+  finally:
+    for process in processes:
+      stop(process)
+  for lines in (lines0, lines1):
+    assert header(lines)["replicas"] == 2
+    result = final_result(lines)
+    assert result == {"step": DIST_STEPS, "loss": result["loss"],
+                      "stopped_by_signal": True}
+  assert header(lines0)["chief"] and not header(lines1)["chief"]
+  losses, state = load_state(tmp_path / "worker0.npz")
+  assert_same_training(losses, state, ghost_batch_reference)
+  # Only the chief writes into the run folder, at the step both reached.
+  assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith(
+      f"ckpt-{DIST_STEPS}")
+  assert sorted(p.name for p in run_dir.iterdir()) == [
+      "checkpoints", "config.json", "logs"]
+
+
+# -- 3. SIGKILL and SIGTERM: resume at the same step and data position --------------
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+  """12 steps of the denoising run in one go, with its per-step records."""
+  run_dir = tmp_path_factory.mktemp("uninterrupted")
+  # Every run of this config starts from the same weights (warm start).
+  init = tmp_path_factory.mktemp("init") / "init.weights.h5"
+  config = tiny_config(**{"trainer.init_weights": str(init)})
+  train.set_precision(config.trainer.mixed_precision)
+  train.build_model(config).save_weights(str(init))
+  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  lines = []
+  hook_steps(trainer, log=lines.append)
+  result = trainer.train()
+  return run_dir, config, trainer, step_records(lines), result
+
+
+def assert_records_match(records, reference):
+  assert records
+  for g, record in records.items():
+    want = reference[g]
+    # The same patches and noise: the same data position.
+    assert record["x_sum"] == want["x_sum"], g
+    assert record["y_sum"] == pytest.approx(want["y_sum"], rel=1e-6), g
+    assert record["loss"] == pytest.approx(want["loss"], rel=1e-5), g
+
+
+def test_killed_run_resumes_at_same_step_and_data(uninterrupted, tmp_path):
+  _, config, _, reference, _ = uninterrupted
+  run_dir = tmp_path / "run"
+  options = {"config": config.to_json(), "run_dir": str(run_dir)}
+  checkpoints = run_dir / "checkpoints"
+  # Run 1: SIGKILL after step 6 (checkpoint_every 4: steps 4-6 are lost).
+  process = start_child({**options, "pause_after": 6}, tmp_path / "e1.txt")
+  try:
+    lines = read_lines(process, until="PAUSED", timeout=120)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+  finally:
+    stop(process)
+  first = step_records(lines)
+  assert sorted(first) == list(range(7))
+  assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-4")
+
+  # Run 2: resumes at 4; SIGTERM after step 8 saves at step 9, exits cleanly.
+  process = start_child({**options, "pause_after": 8}, tmp_path / "e2.txt")
+  try:
+    lines = read_lines(process, until="PAUSED", timeout=120)
+    process.send_signal(signal.SIGTERM)
+    lines += read_lines(process, timeout=60)
+    assert process.wait(timeout=30) == 0, child_stderr(tmp_path / "e2.txt")
+  finally:
+    stop(process)
+  assert header(lines)["start_step"] == 4
+  second = step_records(lines)
+  assert sorted(second) == list(range(4, 9))
+  assert final_result(lines)["stopped_by_signal"]
+  assert final_result(lines)["step"] == 9
+  assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-9")
+
+  # Run 3 (here): resumes at 9 and finishes.
+  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  assert int(trainer.step) == 9
+  lines = []
+  hook_steps(trainer, log=lines.append)
+  assert trainer.train()["step"] == 12
+  third = step_records(lines)
+  assert sorted(third) == [9, 10, 11]
+  for records in (first, second, third):
+    assert_records_match(records, reference)
+
+
+# -- 4. TensorBoard and the resolved config ----------------------------------------
+
+
+def read_events(log_dir):
+  """{tag: {step: value}}; image summaries give the decoded [H, W, C]."""
+  events = {}
+  for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+      for value in event.summary.value:
+        array = tf.make_ndarray(value.tensor)
+        if value.metadata.plugin_data.plugin_name == "images":
+          array = tf.io.decode_png(array[2]).numpy()
+        events.setdefault(value.tag, {})[event.step] = array
+  return events
+
+
+def event_tags(log_dir):
+  return set(read_events(log_dir))
+
+
+def test_tensorboard_has_scalars_and_image_panels(uninterrupted):
+  run_dir, config, trainer, reference, _ = uninterrupted
+  events = read_events(run_dir / "logs")
+  steps = list(range(1, 13))
+  for t in range(1, RIM_STEPS + 1):
+    assert sorted(events[f"loss_per_rim_step/t{t:02d}"]) == steps
+    assert sorted(events[f"psnr_per_rim_step/t{t:02d}"]) == steps
+  for tag in ("patches_per_second", "gradient_norm"):
+    assert all(v > 0 for v in events[tag].values())
+  # loss/total at TB step g + 1 is the loss of step g, and the sum over t.
+  for g, record in reference.items():
+    assert events["loss/total"][g + 1] == pytest.approx(record["loss"],
+                                                        rel=1e-6)
+    assert events["loss/total"][g + 1] == pytest.approx(sum(
+        events[f"loss_per_rim_step/t{t:02d}"][g + 1]
+        for t in range(1, RIM_STEPS + 1)), rel=1e-5)
+  # The learning rate the update of step g used: cosine from 3e-3.
+  schedule = train.learning_rate_schedule(config.trainer)
+  for g in range(12):
+    assert events["learning_rate"][g + 1] == pytest.approx(
+        float(schedule(g)), rel=1e-6)
+  assert events["learning_rate"][1] == pytest.approx(3e-3)
+  assert events["learning_rate"][12] < 1e-3
+  assert sorted(events["validation/psnr"]) == [4, 8, 12]
+  # Panels: one row per example, truth | measurement | x_1 .. x_T.
+  panels = events["truth_measurement_estimates"]
+  assert sorted(panels) == [4, 8, 12]
+  assert panels[4].shape == (PATCH, (2 + RIM_STEPS) * PATCH, 1)
+  # The resolved config next to the checkpoints.
+  assert configs.ExperimentConfig.from_json(
+      (run_dir / "config.json").read_text()) == config
+  assert (run_dir / "checkpoints" / "checkpoint").exists()
+  assert trainer.manager.latest_checkpoint.endswith("ckpt-12")
+
+
+# -- 5. NaN loss ------------------------------------------------------------------------
+
+
+class PoisonedPatches(rim_data.PatchDataset):
+  """From global step `poison_from` on, every measurement y is NaN.
+
+  Stands for a corrupt input batch; one replica, one stream, so element i
+  of a stream started at `start_batch` is global step start_batch + i.
+  """
+
+  poison_from = 5
+
+  def train_dataset(self, batch_size, corruption=None, start_batch=0,
+                    **kwargs):
+    dataset = super().train_dataset(batch_size, corruption,
+                                    start_batch=start_batch, **kwargs)
+
+    def poison(i, batch):
+      bad = start_batch + i >= self.poison_from
+      nan = tf.fill(tf.shape(batch["y"]), np.float32(np.nan))
+      return {**batch, "y": tf.where(bad, nan, batch["y"])}
+
+    return dataset.enumerate().map(poison)
+
+
+def folder_snapshot(folder):
+  return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_nan_loss_raises_diverged_error_and_keeps_checkpoints(tmp_path):
+  config = tiny_config(**{"trainer.clip_norm": None,"trainer.checkpoint_every": 2,
+                          "trainer.eval_every": 100,
+                          "trainer.image_every": 100})
+  images = tiny_patches()._images  # pylint: disable=protected-access
+  patches = PoisonedPatches(images, patch_size=PATCH, stride=4,
+                            num_validation=2)
+  trainer = train.Trainer(config, tmp_path, patches=patches)
+  assert trainer.train(4)["step"] == 4
+  before = folder_snapshot(tmp_path / "checkpoints")
+  with pytest.raises(train.DivergedError) as error:
+    trainer.train(10)
+  message = str(error.value)
+  assert "at step 5" in message
+  assert str(tmp_path / "checkpoints" / "ckpt-4") in message
+  assert folder_snapshot(tmp_path / "checkpoints") == before
+  assert int(trainer.step) == 5  # Step 4 ran (finite); 5 did not count.
+
+
+# -- 6. Corrupt checkpoints, folders of other models ------------------------------
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+  config = tiny_config(**{"trainer.eval_every": 100,
+                          "trainer.image_every": 100})
+  trainer = train.Trainer(config, tmp_path, patches=tiny_patches())
+  trainer.train(2)
+  return tmp_path, config
+
+
+@pytest.mark.parametrize("part", ["data-00000-of-00001", "index"])
+def test_corrupt_checkpoint_gives_clear_error(finished_run, part):
+  run_dir, config = finished_run
+  target = run_dir / "checkpoints" / f"ckpt-2.{part}"
+  content = target.read_bytes()
+  target.write_bytes(content[:len(content) // 2] + b"\x00garbage")
+  with pytest.raises(ValueError, match=r"ckpt-2 could not be restored"):
+    train.Trainer(config, run_dir, patches=tiny_patches())
+
+
+def test_run_folder_of_another_model_gives_clear_error(finished_run):
+  run_dir, config = finished_run
+  other = configs.override(config, {"model.features": 16})
+  with pytest.raises(ValueError, match="another model"):
+    train.Trainer(other, run_dir, patches=tiny_patches())
+  # Without its config.json, the checkpoint itself does not fit.
+  (run_dir / "config.json").unlink()
+  with pytest.raises(ValueError, match="could not be restored"):
+    train.Trainer(other, run_dir, patches=tiny_patches())
+  assert not (run_dir / "config.json").exists()  # Nothing claimed the folder.
+  superres = configs.override(config, {"task": "superres",
+                                       "task_args": {"patch": PATCH}})
+  (run_dir / "config.json").write_text(superres.to_json())
+  with pytest.raises(ValueError, match="another model or task"):
+    train.Trainer(config, run_dir, patches=tiny_patches())
+  (run_dir / "config.json").write_text("{not json")
+  with pytest.raises(ValueError, match="not a readable rim_tf config"):
+    train.Trainer(config, run_dir, patches=tiny_patches())
+
+
+# -- The binary ---------------------------------------------------------------------
+
+
+def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
+  run_dir, weights = tmp_path / "run", tmp_path / "rim.weights.h5"
+  command = [
+      sys.executable, str(REPO / "experiments" / "train.py"),
+      "--task=denoise", "--preset=smoke", f"--run_dir={run_dir}",
+      "--steps=2", f"--export={weights}", "--set=data.source=builtin",
+      "--set=model.features=8", "--set=model.gru_features=8",
+      "--set=trainer.rim_steps=2", "--set=data.batch_size=4",
+      "--set=data.num_validation=4"]
+  done = subprocess.run(command, capture_output=True, text=True,
+                        timeout=180, env=_python_env(), cwd=str(REPO),
+                        check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "stopped at step 2" in done.stdout
+  assert "validation: {'psnr':" in done.stdout
+  config = configs.ExperimentConfig.from_json(
+      (run_dir / "config.json").read_text())
+  assert (config.model.features, config.trainer.rim_steps) == (8, 2)
+  assert config.data.source == "builtin"
+  assert tf.train.latest_checkpoint(str(run_dir / "checkpoints")).endswith(
+      "ckpt-2")
+  meta = json.loads(weights.with_suffix("").with_suffix(".json").read_text())
+  assert meta["step"] == 2 and meta["patches_seen"] == 8
+  assert weights.exists()
+
+
+if __name__ == "__main__":
+  _child_main(json.loads(sys.argv[1]))
