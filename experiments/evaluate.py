@@ -12,9 +12,6 @@ import sys
 from absl import app
 from absl import flags
 
-from rim_tf import data as rim_data
-from rim_tf import evaluate
-
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", "denoise", ["denoise", "denoise_color", "superres",
                                       "random_projections"],
@@ -46,6 +43,9 @@ flags.DEFINE_string("output", None, "Results JSON path.", required=True)
 
 def main(argv):
   del argv
+  # Imported here so that --help answers without loading TensorFlow.
+  from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+  from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
   try:
     report = evaluate.run_evaluation(
         task=FLAGS.task, methods=FLAGS.methods, subset=FLAGS.subset,

@@ -10,9 +10,6 @@ import sys
 from absl import app
 from absl import flags
 
-from rim_tf import data as rim_data
-from rim_tf import plots
-
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("figure", "2", ["2", "3", "4"], "Paper figure number.")
 flags.DEFINE_string("results", None, "Figure 2: curves JSON written by "
@@ -28,6 +25,9 @@ flags.DEFINE_string("output", None, "PNG path.", required=True)
 
 def main(argv):
   del argv
+  # Imported here so that --help answers without loading TensorFlow.
+  from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+  from rim_tf import plots  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.figure == "2":
       path = plots.figure2_from_results(FLAGS.results, FLAGS.output)

@@ -6,6 +6,16 @@ import numpy as np
 from rim_tf.operators import bicubic
 
 
+def _as_float64(name, image01):
+  """A float image on [0, 1] as float64; integer images are refused (a uint8
+  image on [0, 255] would be denoised at 1/255 of its noise level)."""
+  image = np.asarray(image01)
+  if not np.issubdtype(image.dtype, np.floating):
+    raise ValueError(f"{name} must be a float image on [0, 1], got dtype "
+                     f"{image.dtype}.")
+  return image.astype(np.float64)
+
+
 def bm3d_denoise(noisy01, sigma_255):
   """BM3D (Dabov et al. 2007) of a gray image with the true noise level.
 
@@ -16,7 +26,7 @@ def bm3d_denoise(noisy01, sigma_255):
   Returns:
     float32 [H, W, 1] estimate on the [0, 1] scale (unclipped).
   """
-  noisy = np.asarray(noisy01, np.float64)
+  noisy = _as_float64("noisy01", noisy01)
   if noisy.ndim == 3 and noisy.shape[-1] == 1:
     noisy = noisy[..., 0]
   if noisy.ndim != 2:
@@ -33,7 +43,7 @@ def cbm3d_denoise(noisy01, sigma_255):
 
   Returns float32 [H, W, 3] on [0, 1] (unclipped).
   """
-  noisy = np.asarray(noisy01, np.float64)
+  noisy = _as_float64("noisy01", noisy01)
   if noisy.ndim != 3 or noisy.shape[-1] != 3:
     raise ValueError(f"noisy01 must be an RGB image [H, W, 3], got shape "
                      f"{noisy.shape}.")

@@ -16,6 +16,7 @@ Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
 
 import json
 import time
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -84,6 +85,15 @@ def denoising_setting(sigma_255, quantized):
   return f"sigma{sigma_255:g}" + ("_q8" if quantized else "")
 
 
+def noise_seed(seed, sigma_255, image_id):
+  """The noise seed of one evaluation image: (run seed, sigma, crc32(id)).
+
+  Keyed by the image's id, not its position, so the BSD68 and BSD100 runs
+  (and any subset) give an image the same noise.
+  """
+  return (int(seed), int(sigma_255), zlib.crc32(str(image_id).encode()))
+
+
 def noisy_image(clean_uint8, sigma_255, quantized, seed):
   """The evaluation's noisy image: float32 [H, W, C] on the [0, 1] scale.
 
@@ -100,8 +110,21 @@ def noisy_image(clean_uint8, sigma_255, quantized, seed):
 
 
 def summarize(per_image_psnr, per_image_ssim):
-  """Mean PSNR / SSIM, bootstrap SEM (10,000 resamples) and per-image PSNRs."""
+  """Mean PSNR / SSIM, bootstrap SEM (10,000 resamples) and per-image PSNRs.
+
+  Raises:
+    ValueError: if a PSNR is not finite. PSNR is inf exactly when an estimate
+      equals its reference after rounding to uint8; a mean (and a JSON
+      number) over such values is undefined, and in these benchmarks it
+      means the method saw the clean image.
+  """
   ids = list(per_image_psnr)
+  exact = [i for i in ids if not np.isfinite(per_image_psnr[i])]
+  if exact:
+    raise ValueError(
+        f"PSNR is not finite for images {exact[:5]} (estimate identical to "
+        f"the reference after rounding, or NaN); a mean PSNR over them is "
+        f"undefined.")
   psnr = np.array([per_image_psnr[i] for i in ids])
   ssim = np.array([per_image_ssim[i] for i in ids])
   return {"psnr": float(psnr.mean()), "ssim": float(ssim.mean()),
@@ -198,20 +221,36 @@ def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
   for sigma, quant in settings:
     setting = denoising_setting(sigma, quant)
     scores = {name: ({}, {}) for name in methods}
-    for index, (image_id, clean) in enumerate(images.items()):
-      noisy = noisy_image(clean, sigma, quant, (seed, int(sigma), index))
+    for image_id, clean in images.items():
+      noisy = noisy_image(clean, sigma, quant,
+                          noise_seed(seed, sigma, image_id))
       for name, method in methods.items():
         start = time.perf_counter()
         estimate = method(noisy, sigma)
         seconds[name].append(time.perf_counter() - start)
+        if np.shape(estimate) != clean.shape:
+          raise ValueError(f"method {name!r} returned shape "
+                           f"{np.shape(estimate)} for an image of shape "
+                           f"{clean.shape}.")
         estimate_uint8 = metrics.to_uint8(estimate)
-        scores[name][0][image_id] = metrics.psnr_255(estimate_uint8, clean)
+        scores[name][0][image_id] = _finite_psnr(
+            metrics.psnr_255(estimate_uint8, clean), name, image_id, setting)
         scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
         bar.update(1)
     for name in methods:
       results[name][setting] = summarize(*scores[name])
   bar.close()
   return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def _finite_psnr(psnr, name, image_id, setting):
+  """`psnr`, or a ValueError at once (not after the whole run) if it is inf."""
+  if not np.isfinite(psnr):
+    raise ValueError(
+        f"method {name!r} reproduced image {image_id} exactly at {setting} "
+        f"(PSNR = {psnr}): the mean PSNR and its SEM would be undefined. A "
+        f"restoration method should never see the clean image.")
+  return psnr
 
 
 def _mean_channel_ssim(estimate_uint8, clean_uint8):
@@ -255,7 +294,8 @@ def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
           raise ValueError(f"method {name!r} returned shape {estimate.shape} "
                            f"for an HR image of shape {high.shape}.")
         psnr, ssim = metrics.superres_metrics(estimate, high, scale)
-        scores[name][0][image_id] = psnr
+        scores[name][0][image_id] = _finite_psnr(psnr, name, image_id,
+                                                 f"x{scale}")
         scores[name][1][image_id] = ssim
         bar.update(1)
     for name in methods:
@@ -346,20 +386,23 @@ def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
   Returns the markdown report.
   """
   if task == "random_projections":
+    if not weights:
+      raise ValueError("task 'random_projections' needs --weights (a comma "
+                       "list of shipped names or .weights.h5 paths).")
     return _run_projection_curves(output, data_dir, weights, rim_name, steps,
                                   num_images, seed, ratio)
+  if "rim" in methods and not weights:
+    raise ValueError("method 'rim' needs --weights (a shipped name or a "
+                     ".weights.h5 path).")
+  chosen = baseline_methods(task, methods)
   gray = task == "denoise"
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
       subset="bsd68" if subset == "bsd68" else None)
   if num_images:
     images = dict(list(images.items())[:num_images])
-  chosen = baseline_methods(task, methods)
   metadata = {"command": command or "", "images": len(images)}
   if "rim" in methods:
-    if not weights:
-      raise ValueError("method 'rim' needs --weights (a shipped name or a "
-                       ".weights.h5 path).")
     model, config = pretrained.load(weights)
     steps = steps or config.trainer.rim_steps
     restorer = RIMRestorer(model, steps)
@@ -459,9 +502,10 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
              "weights": weights}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
-  lines = [f"PSNR at steps 0 / {train_steps} / {steps or 50} (ratio {ratio}):"]
+  mid = min(train_steps, steps or 50)
+  lines = [f"PSNR at steps 0 / {mid} / {steps or 50} (ratio {ratio}):"]
   for name, by_kind in curves.items():
     for kind, c in by_kind.items():
       lines.append(f"{name:6s} {kind:9s} {c['mean'][0]:.2f} / "
-                   f"{c['mean'][train_steps]:.2f} / {c['mean'][-1]:.2f}")
+                   f"{c['mean'][mid]:.2f} / {c['mean'][-1]:.2f}")
   return "\n".join(lines)

@@ -32,8 +32,9 @@ class ConvGRU(layers.Layer):
     self.dilation_rate = int(dilation_rate)
     conv = dict(kernel_size=self.kernel_size, padding="same",
                 dilation_rate=self.dilation_rate, dtype=self.dtype_policy)
-    # One convolution for all three input terms and one for both state gates:
-    # fewer, larger matrix products run faster than six small ones.
+    # One convolution for all three input terms and one for both state gates,
+    # so the weights are three kernels; timed on this CPU (fp32 and bf16),
+    # six separate convolutions are no faster.
     self.input_conv = layers.Conv2D(3 * self.features, name="input_conv",
                                     **conv)
     self.gate_conv = layers.Conv2D(2 * self.features, use_bias=False,

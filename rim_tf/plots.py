@@ -91,12 +91,15 @@ def figure2_from_results(results_path, path):
 def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,
             seed=0):
   """Figure 3: noisy (8-bit quantized) / BM3D / RIM on one BSD68 image."""
+  if not weights:
+    raise ValueError("figure 3 needs --weights (a gray denoising RIM).")
   images = bsds.load_images("test", gray=True, data_dir=data_dir,
                             subset=[image_id] if image_id else "bsd68")
   image_id, clean = next(iter(images.items()))
   model, config = pretrained.load(weights)
   restorer = evaluate.RIMRestorer(model, config.trainer.rim_steps)
-  noisy = evaluate.noisy_image(clean, sigma_255, True, (seed, int(sigma_255)))
+  noisy = evaluate.noisy_image(clean, sigma_255, True,
+                               evaluate.noise_seed(seed, sigma_255, image_id))
   panels = [("clean", clean)]
   for label, estimate in (("noisy", noisy),
                           ("BM3D", baselines.bm3d_denoise(noisy, sigma_255)),
@@ -109,6 +112,8 @@ def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,
 
 def figure4(weights, path, image_id=None, scale=3, data_dir=None):
   """Figure 4: LR / bicubic / RIM (PSNR / SSIM on Y) on one test image."""
+  if not weights:
+    raise ValueError("figure 4 needs --weights (a super-resolution RIM).")
   images = bsds.load_images("test", gray=False, data_dir=data_dir,
                             subset=[image_id] if image_id else "bsd68")
   image_id, image = next(iter(images.items()))

@@ -31,6 +31,7 @@ import os
 import pathlib
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -195,6 +196,7 @@ class Trainer:
     if self.is_chief:
       self._write_config()  # Only once the folder is known to fit.
     self._saved_step = int(self.step)
+    self._budget_clock = time.time()
     self._stop_signal = None
     # No shape relaxation: every input stream keeps its static shapes (the
     # super-resolution operator reads its scale from them).
@@ -322,7 +324,26 @@ class Trainer:
     if not self.is_chief:
       shutil.rmtree(self._scratch_dir, ignore_errors=True)
       return None
+    self._write_budget()
     return path
+
+  def _budget_path(self):
+    return self.run_dir / "budget.json"
+
+  def training_seconds(self):
+    """Wall-clock seconds spent training this run, over all its sessions."""
+    previous = 0.0
+    if self._budget_path().exists():
+      previous = json.loads(self._budget_path().read_text())["train_seconds"]
+    return previous + time.time() - self._budget_clock
+
+  def _write_budget(self):
+    # Beside the checkpoint, not in it: old checkpoints stay restorable.
+    seconds = self.training_seconds()
+    self._budget_path().write_text(json.dumps(
+        {"step": int(self.step), "train_seconds": seconds,
+         "patches_seen": int(self.step) * self.config.data.batch_size}))
+    self._budget_clock = time.time()
 
   def _install_signal_handlers(self):
     if threading.current_thread() is not threading.main_thread():
@@ -387,6 +408,11 @@ class Trainer:
             tick, tick_step = time.time(), done
             self._log_scalars(last_loss, per_step, psnr, rate,
                               self.learning_rate_at(g), float(norm))
+            if progress.disable and self.is_chief:
+              # No terminal (nohup, CI): one line per log interval instead.
+              print(f"step {done}/{target} loss {last_loss:.5g} psnr(T) "
+                    f"{float(psnr[-1]):.2f} dB {rate:.1f} patches/s",
+                    flush=True)
           if self.is_chief and done % trainer.image_every == 0:
             self._log_images(batch)
           if self.is_chief and done % trainer.eval_every == 0:
@@ -472,6 +498,8 @@ class Trainer:
     self.model.save_weights(str(path))
     meta = {"step": int(self.step), "patches_seen":
             int(self.step) * self.config.data.batch_size,
+            "train_hours": round(self.training_seconds() / 3600.0, 3),
+            "commit": _git_commit(),
             "config": json.loads(self.config.to_json())}
     name = path.name[:-len(".weights.h5")] if path.name.endswith(
         ".weights.h5") else path.stem
@@ -479,7 +507,12 @@ class Trainer:
     return path
 
 
-def train_from_config(config, run_dir, steps=None):
-  """Builds a Trainer and trains; the binaries' single entry point."""
-  os.makedirs(run_dir, exist_ok=True)
-  return Trainer(config, run_dir).train(steps)
+def _git_commit():
+  """The commit of the rim_tf source tree, or None outside a git checkout."""
+  try:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+        text=True, check=True, timeout=10,
+        cwd=pathlib.Path(__file__).parent).stdout.strip() or None
+  except (OSError, subprocess.SubprocessError):
+    return None

@@ -287,9 +287,14 @@ class TestSaving:
     assert path in str(error.value)
 
   @pytest.mark.parametrize("damage", ["truncate", "garbage"])
-  def test_corrupt_weights_file_raises_a_clear_error(self, tmp_path, damage):
-    path = tmp_path / "rim.weights.h5"
-    _rim().save_weights(str(path))
+  @pytest.mark.parametrize("name", ["rim.weights.h5", "rim.keras"])
+  def test_corrupt_weights_file_raises_a_clear_error(self, tmp_path, damage,
+                                                     name):
+    path = tmp_path / name
+    if name.endswith(".keras"):
+      _rim().save(str(path))
+    else:
+      _rim().save_weights(str(path))
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 2] if damage == "truncate" else
                      np.random.default_rng(0).bytes(len(data)))
@@ -300,6 +305,18 @@ class TestSaving:
   def test_missing_weights_file_raises_a_clear_error(self, tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
       _rim().load_weights(str(tmp_path / "none.weights.h5"))
+    with pytest.raises(ValueError, match=r"\.weights\.h5 or \.keras"):
+      _rim().load_weights(str(tmp_path / "rim.h5"))
+
+  def test_weights_load_from_a_keras_file(self, tmp_path):
+    model = _rim()
+    _randomize_batch_norms(model)
+    model.save(str(tmp_path / "rim.keras"))
+    loaded = _rim()
+    loaded.load_weights(str(tmp_path / "rim.keras"))
+    op, y, sigma, _ = _denoising()
+    np.testing.assert_array_equal(loaded(y, operator=op, sigma=sigma)[0],
+                                  model(y, operator=op, sigma=sigma)[0])
 
   def test_inference_export_reloads_to_the_same_output(self, tmp_path):
     model = _rim(num_steps=3)

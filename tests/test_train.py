@@ -661,3 +661,24 @@ def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
 
 if __name__ == "__main__":
   _child_main(json.loads(sys.argv[1]))
+
+
+def test_budget_accumulates_over_sessions_and_reaches_the_export(tmp_path):
+  config = tiny_config(**{"trainer.train_steps": 4})
+  first = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  first.train(2)
+  budget = json.loads((tmp_path / "run" / "budget.json").read_text())
+  assert budget["step"] == 2 and budget["patches_seen"] == 2 * BATCH
+  assert budget["train_seconds"] > 0
+  second = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  second.train(4)
+  later = json.loads((tmp_path / "run" / "budget.json").read_text())
+  assert later["step"] == 4
+  assert later["train_seconds"] > budget["train_seconds"]
+  path = second.export_weights(tmp_path / "out" / "tiny.weights.h5")
+  meta = json.loads((tmp_path / "out" / "tiny.json").read_text())
+  assert path.exists()
+  assert meta["step"] == 4 and meta["patches_seen"] == 4 * BATCH
+  assert meta["train_hours"] >= later["train_seconds"] / 3600.0 - 1e-3
+  assert meta["commit"] is None or len(meta["commit"]) >= 7
+  assert configs.ExperimentConfig.from_dict(meta["config"]) == config

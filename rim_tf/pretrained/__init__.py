@@ -23,6 +23,9 @@ def shipped():
 
 def resolve(name_or_path):
   """The .weights.h5 path of a shipped name or of a path given as is."""
+  if not name_or_path:
+    raise ValueError(f"no RIM weights given: pass a path to a .weights.h5 "
+                     f"file or one of the shipped names {shipped()}.")
   path = pathlib.Path(name_or_path)
   if not path.name.endswith(".weights.h5"):
     candidate = HERE / f"{name_or_path}.weights.h5"
@@ -32,6 +35,9 @@ def resolve(name_or_path):
     raise FileNotFoundError(
         f"weights {name_or_path!r} not found: give a path to a .weights.h5 "
         f"file or one of the shipped names {shipped()}.")
+  if not path.name.endswith(".weights.h5") or not path.is_file():
+    raise ValueError(f"weights {name_or_path!r} must be a .weights.h5 file "
+                     f"(written by rim_tf.train.Trainer.export_weights).")
   return path
 
 
@@ -43,13 +49,27 @@ def metadata(name_or_path):
     raise FileNotFoundError(
         f"{meta_path} is missing: a RIM weights file needs the JSON of its "
         f"training config beside it to rebuild the model.")
-  return json.loads(meta_path.read_text())
+  try:
+    meta = json.loads(meta_path.read_text())
+  except (OSError, UnicodeDecodeError, ValueError) as error:
+    raise ValueError(f"{meta_path} is not a readable RIM weights JSON "
+                     f"({error}).") from error
+  if not isinstance(meta, dict) or "config" not in meta:
+    raise ValueError(f"{meta_path} has no \"config\": it is not the JSON "
+                     f"that rim_tf.train.Trainer.export_weights writes.")
+  return meta
 
 
 def load(name_or_path):
   """(model, config): the RIM with its weights, and its ExperimentConfig."""
   path = resolve(name_or_path)
-  config = configs.ExperimentConfig.from_dict(metadata(path)["config"])
+  meta_path = path.with_name(path.name[:-len(".weights.h5")] + ".json")
+  meta = metadata(path)
+  try:
+    config = configs.ExperimentConfig.from_dict(meta["config"])
+  except (KeyError, TypeError, ValueError) as error:
+    raise ValueError(f"{meta_path} does not hold a valid rim_tf config "
+                     f"({error!r}).") from error
   train.set_precision(False)
   model = train.build_model(config)
   try:

@@ -1,0 +1,122 @@
+"""Tests of the experiment binaries run as subprocesses: flags, and failures
+that end with one "error: ..." message and no traceback.
+
+All invocations start at once from one module fixture (each failing run pays
+TensorFlow's import; --help does not load it). The machine is made offline for them by a proxy on a closed
+local port, so a missing data folder must fail fast even where the BSDS300
+download would otherwise be tried.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+EVALUATE = str(REPO / "experiments" / "evaluate.py")
+FIGURES = str(REPO / "experiments" / "figures.py")
+TIMEOUT_S = 240
+
+
+def _commands(empty, out):
+  return {
+      "evaluate_help": [EVALUATE, "--help"],
+      "figures_help": [FIGURES, "--help"],
+      "evaluate_no_data": [EVALUATE, "--task=superres", "--methods=bicubic",
+                           "--subset=bsd100", f"--output={out / 'sr.json'}"],
+      "evaluate_no_weights": [EVALUATE, "--task=denoise", "--methods=rim,bm3d",
+                              f"--output={out / 'd.json'}"],
+      "figures_no_results": [FIGURES, "--figure=2",
+                             f"--output={out / 'f2.png'}"],
+      "figures_no_data": [FIGURES, "--figure=4", "--weights=whatever",
+                          f"--data_dir={empty}", f"--output={out / 'f4.png'}"],
+  }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """name -> (command, CompletedProcess-like (returncode, stdout, stderr))."""
+  root = tmp_path_factory.mktemp("binaries")
+  empty, out = root / "empty", root / "out"
+  empty.mkdir()
+  out.mkdir()
+  env = dict(os.environ, RIM_DATA_DIR=str(empty), TF_CPP_MIN_LOG_LEVEL="2",
+             http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
+             HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+             no_proxy="", NO_PROXY="")
+  procs = {name: subprocess.Popen([sys.executable] + args, cwd=root, env=env,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+           for name, args in _commands(empty, out).items()}
+  results = {}
+  for name, proc in procs.items():
+    try:
+      stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      stdout, stderr = proc.communicate()
+      stderr += f"\n<timed out after {TIMEOUT_S} s>"
+    results[name] = (proc.returncode, stdout, stderr)
+  return {"results": results, "empty": empty, "out": out}
+
+
+def _error_lines(stderr):
+  return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def _assert_clean_failure(result, *fragments):
+  code, stdout, stderr = result
+  assert code not in (0, None), (code, stdout, stderr)
+  assert "Traceback" not in stderr, stderr
+  errors = _error_lines(stderr)
+  assert len(errors) == 1, stderr
+  for fragment in fragments:
+    assert fragment in errors[0], (fragment, errors[0])
+  return errors[0]
+
+
+def test_evaluate_help_lists_the_flags(runs):
+  _, stdout, stderr = runs["results"]["evaluate_help"]
+  text = stdout + stderr
+  assert "Traceback" not in text
+  for flag in ("task", "methods", "subset", "data_dir", "weights", "name",
+               "ratio", "steps", "sigmas", "quantized", "scales",
+               "num_images", "seed", "output"):
+    assert f"--{flag}:" in text, flag
+
+
+def test_figures_help_lists_the_flags(runs):
+  _, stdout, stderr = runs["results"]["figures_help"]
+  text = stdout + stderr
+  assert "Traceback" not in text
+  for flag in ("figure", "results", "weights", "image_id", "sigma", "scale",
+               "data_dir", "output"):
+    assert f"--{flag}:" in text, flag
+
+
+def test_evaluate_without_data_fails_fast_with_one_error(runs):
+  empty = runs["empty"]
+  _assert_clean_failure(runs["results"]["evaluate_no_data"],
+                        f"BSDS300 is not in {empty}")
+  _, _, stderr = runs["results"]["evaluate_no_data"]
+  assert f"Put BSDS300 in {empty}" in stderr  # the placement help follows
+  assert list(empty.iterdir()) == []  # no partial download left behind
+  assert not (runs["out"] / "sr.json").exists()
+
+
+def test_evaluate_rim_without_weights_fails_before_the_data(runs):
+  _assert_clean_failure(runs["results"]["evaluate_no_weights"],
+                        "method 'rim' needs --weights")
+
+
+def test_figure2_without_results_fails_with_one_error(runs):
+  _assert_clean_failure(runs["results"]["figures_no_results"],
+                        "figure 2 needs --results")
+  assert not (runs["out"] / "f2.png").exists()
+
+
+def test_figures_without_data_fails_with_one_error(runs):
+  _assert_clean_failure(runs["results"]["figures_no_data"],
+                        f"BSDS300 is not in {runs['empty']}")

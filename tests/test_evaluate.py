@@ -1,0 +1,375 @@
+"""Tests of rim_tf.evaluate: noisy inputs, SR pairs, scoring, tables, RIMs.
+
+Tiny synthetic images and a RIM of 8 features unrolled 2 steps; the paper's
+bicubic Table 3 row is reproduced on BSD100 when RIM_DATA_DIR is set.
+"""
+
+import json
+import os
+import zlib
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from rim_tf import baselines  # pylint: disable=g-import-not-at-top
+from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
+from rim_tf import metrics  # pylint: disable=g-import-not-at-top
+from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+from rim_tf import operators  # pylint: disable=g-import-not-at-top
+from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
+from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
+
+RESULT_KEYS = {"psnr", "ssim", "psnr_sem", "ssim_sem", "n", "per_image"}
+
+
+def smooth_image(height, width, channels, seed=0):
+  """A uint8 image of gradients and a blob, plus mild texture."""
+  rng = np.random.default_rng(seed)
+  yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width),
+                       indexing="ij")
+  planes = []
+  for c in range(channels):
+    blob = np.exp(-((yy - 0.4 - 0.1 * c) ** 2 + (xx - 0.6) ** 2) / 0.05)
+    plane = 40 + 120 * xx * (1 - yy) + 80 * blob + 8 * rng.standard_normal(
+        (height, width))
+    planes.append(plane)
+  return np.clip(np.round(np.stack(planes, -1)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny_rim():
+  tf.keras.utils.set_random_seed(1)
+  return rim_model.build_rim("rim", 1, features=8, gru_features=8,
+                             num_steps=2)
+
+
+# -- noisy_image ------------------------------------------------------------
+
+
+def test_noisy_image_unclipped_has_the_requested_noise_statistics():
+  clean = np.full((128, 128, 1), 6, np.uint8)  # near 0: noise goes below 0
+  noisy = evaluate.noisy_image(clean, 25, quantized=False, seed=(0, 25, 0))
+  assert noisy.dtype == np.float32 and noisy.shape == clean.shape
+  noise = noisy.astype(np.float64) - 6 / 255
+  assert abs(noise.mean()) < 0.01 * 25 / 255 * 5
+  assert noise.std() == pytest.approx(25 / 255, rel=0.03)
+  assert noisy.min() < 0.0  # not clipped
+  assert not np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-3)
+
+
+def test_noisy_image_is_deterministic_per_seed():
+  clean = smooth_image(20, 30, 1)
+  first = evaluate.noisy_image(clean, 15, False, (0, 15, 3))
+  again = evaluate.noisy_image(clean, 15, False, (0, 15, 3))
+  other = evaluate.noisy_image(clean, 15, False, (0, 15, 4))
+  np.testing.assert_array_equal(first, again)
+  assert not np.allclose(first, other)
+
+
+def test_noisy_image_quantized_is_the_clipped_rounded_unquantized_one():
+  clean = np.concatenate([np.full((40, 40, 1), 3, np.uint8),
+                          np.full((40, 40, 1), 252, np.uint8)], axis=1)
+  raw = evaluate.noisy_image(clean, 25, False, (1, 25, 0))
+  quant = evaluate.noisy_image(clean, 25, True, (1, 25, 0))
+  assert quant.dtype == np.float32
+  assert quant.min() == 0.0 and quant.max() == 1.0  # clipped both ways
+  levels = quant.astype(np.float64) * 255
+  np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+  np.testing.assert_array_equal(
+      quant, (metrics.to_uint8(raw) / 255.0).astype(np.float32))
+
+
+# -- superres_pair ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_superres_pair_crops_top_left_and_downscales_in_uint8(scale):
+  image = smooth_image(37, 50, 3)
+  high, low = evaluate.superres_pair(image, scale)
+  height, width = 37 - 37 % scale, 50 - 50 % scale
+  np.testing.assert_array_equal(high, image[:height, :width])
+  assert low.dtype == np.uint8
+  assert low.shape == (height // scale, width // scale, 3)
+  np.testing.assert_array_equal(low, operators.imresize(high, 1.0 / scale))
+
+
+# -- evaluate_denoising -------------------------------------------------------
+
+
+def _denoise_images():
+  return {"a": smooth_image(24, 28, 1, seed=0),
+          "b": smooth_image(26, 24, 1, seed=1)}
+
+
+def test_evaluate_denoising_identity_scores_the_noisy_image():
+  images = _denoise_images()
+  results, timing = evaluate.evaluate_denoising(
+      images, {"identity": lambda noisy, sigma: noisy}, sigmas=(15, 25),
+      quantized=(False, True), seed=7, progress=False)
+  assert set(results) == {"identity"} and set(timing) == {"identity"}
+  by_setting = results["identity"]
+  assert set(by_setting) == {"sigma15", "sigma25", "sigma15_q8", "sigma25_q8"}
+  for setting, sigma, quant in (("sigma15", 15, False),
+                                ("sigma25_q8", 25, True)):
+    r = by_setting[setting]
+    assert set(r) == RESULT_KEYS
+    assert r["n"] == 2
+    for image_id, clean in images.items():
+      noisy = evaluate.noisy_image(clean, sigma, quant,
+                                   (7, sigma, zlib.crc32(image_id.encode())))
+      expected = metrics.psnr_255(metrics.to_uint8(noisy), clean)
+      assert r["per_image"][image_id] == pytest.approx(expected, abs=1e-12)
+    assert r["psnr"] == pytest.approx(np.mean(list(r["per_image"].values())))
+    assert np.isfinite(r["psnr_sem"]) and r["psnr_sem"] >= 0
+    assert np.isfinite(r["ssim_sem"]) and 0 < r["ssim"] < 1
+  # Noisier setting, lower score; the identity at sigma 15 is ~24.6 dB.
+  assert by_setting["sigma25"]["psnr"] < by_setting["sigma15"]["psnr"] - 3
+  assert 23 < by_setting["sigma15"]["psnr"] < 26.5
+  json.dumps(results, allow_nan=False)  # plain JSON
+
+
+def test_evaluate_denoising_same_noise_for_every_method():
+  seen = {"m1": [], "m2": []}
+
+  def recorder(name):
+    def method(noisy, sigma):
+      seen[name].append(noisy.copy())
+      return noisy
+    return method
+
+  evaluate.evaluate_denoising(_denoise_images(),
+                              {"m1": recorder("m1"), "m2": recorder("m2")},
+                              sigmas=(25,), quantized=(True,), progress=False)
+  for a, b in zip(seen["m1"], seen["m2"]):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_denoising_oracle_raises_instead_of_an_inf_mean():
+  images = _denoise_images()
+  # An "oracle" that sees the clean image: PSNR inf, mean/SEM undefined.
+  order = iter(list(images.values()) * 2)
+  oracle = lambda noisy, sigma: next(order).astype(np.float32) / 255.0
+  with pytest.raises(ValueError, match=r"'oracle'.*image a.*sigma15"):
+    evaluate.evaluate_denoising(images, {"oracle": oracle}, sigmas=(15,),
+                                quantized=(False,), progress=False)
+
+
+def test_summarize_rejects_infinite_psnr_and_names_the_image():
+  with pytest.raises(ValueError, match=r"\['b'\]"):
+    evaluate.summarize({"a": 30.0, "b": float("inf")}, {"a": 0.9, "b": 1.0})
+  r = evaluate.summarize({"a": 30.0, "b": 32.0}, {"a": 0.8, "b": 0.9})
+  assert r["psnr"] == 31.0 and r["ssim"] == pytest.approx(0.85)
+  assert r["psnr_sem"] == pytest.approx(1.0 / np.sqrt(2), rel=0.05)
+
+
+def test_evaluate_denoising_rejects_a_wrong_output_shape():
+  with pytest.raises(ValueError, match="'flat' returned shape"):
+    evaluate.evaluate_denoising(
+        _denoise_images(), {"flat": lambda noisy, sigma: noisy[..., 0]},
+        sigmas=(15,), quantized=(False,), progress=False)
+
+
+# -- evaluate_superres --------------------------------------------------------
+
+
+def test_evaluate_superres_bicubic_matches_a_hand_computation():
+  images = {"s1": smooth_image(40, 44, 3, seed=2),
+            "s2": smooth_image(38, 41, 3, seed=3)}
+  results, _ = evaluate.evaluate_superres(
+      images, {"bicubic": baselines.bicubic_upscale_uint8}, scales=(2, 3),
+      progress=False)
+  assert set(results["bicubic"]) == {"x2", "x3"}
+  for scale in (2, 3):
+    r = results["bicubic"][f"x{scale}"]
+    assert set(r) == RESULT_KEYS and r["n"] == 2
+    psnrs, ssims = [], []
+    for image_id, image in images.items():
+      h = image.shape[0] - image.shape[0] % scale
+      w = image.shape[1] - image.shape[1] % scale
+      high = image[:h, :w]
+      low = operators.imresize(high, 1.0 / scale)
+      up = operators.imresize(low, scale)
+      psnr, ssim = metrics.superres_metrics(up, high, scale)
+      assert r["per_image"][image_id] == psnr
+      psnrs.append(psnr)
+      ssims.append(ssim)
+    assert r["psnr"] == pytest.approx(np.mean(psnrs), abs=1e-12)
+    assert r["ssim"] == pytest.approx(np.mean(ssims), abs=1e-12)
+
+
+def test_evaluate_superres_rejects_a_wrong_output_shape():
+  images = {"s": smooth_image(24, 24, 3)}
+  with pytest.raises(ValueError, match="'half' returned shape"):
+    evaluate.evaluate_superres(images, {"half": lambda low, s: low},
+                               scales=(2,), progress=False)
+
+
+def test_bicubic_row_of_table3_on_bsd100(bsds_dir):
+  images = bsds.load_images("test", gray=False, data_dir=bsds_dir,
+                            download=False)
+  assert len(images) == 100
+  results, _ = evaluate.evaluate_superres(
+      images, {"bicubic": baselines.bicubic_upscale_uint8}, progress=False)
+  paper_psnr = evaluate.PAPER["superres"]["bsd100"]["Bicubic"]
+  paper_ssim = evaluate.PAPER_SSIM["superres"]["bsd100"]["Bicubic"]
+  assert paper_psnr == {"x2": 29.55, "x3": 27.20, "x4": 25.96}
+  for setting in ("x2", "x3", "x4"):
+    r = results["bicubic"][setting]
+    assert r["n"] == 100
+    assert round(r["psnr"], 2) == paper_psnr[setting], (setting, r["psnr"])
+    assert round(r["ssim"], 4) == paper_ssim[setting], (setting, r["ssim"])
+
+
+# -- RIMRestorer ----------------------------------------------------------------
+
+
+def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
+  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
+  noisy = evaluate.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
+  out = restorer.denoise(noisy, 25)
+  assert out.shape == (37, 29, 1) and out.dtype == np.float32
+  assert np.all((out > 0) & (out < 1))
+
+
+def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
+  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
+  rgb = evaluate.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
+  rgb[..., 2] = rgb[..., 2][::-1]  # make the channels clearly different
+  out = restorer.denoise(rgb, 15)
+  assert out.shape == (37, 29, 3)
+  for c in range(3):
+    alone = restorer.denoise(rgb[..., c:c + 1], 15)
+    np.testing.assert_allclose(out[..., c], alone[..., 0], atol=1e-5)
+  assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
+
+
+def test_rim_restorer_refuses_gray_images_for_a_colour_model():
+  model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
+                              num_steps=1)
+  restorer = evaluate.RIMRestorer(model, steps=1)
+  with pytest.raises(ValueError, match="3-channel RIM cannot restore a "
+                     "1-channel"):
+    restorer.denoise(np.zeros((16, 16, 1), np.float32), 25)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
+                                                            channels):
+  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
+  low = smooth_image(11, 9, channels)
+  out = restorer.superres_uint8(low, 2)
+  assert out.dtype == np.uint8 and out.shape == (22, 18, channels)
+  # A RIM starting from the bicubic-like initial estimate stays close to LR.
+  down = operators.imresize(out, 0.5)
+  assert np.abs(down.astype(int) - low.astype(int)).mean() < 40
+
+
+# -- tables and files -------------------------------------------------------------
+
+
+def _fake(psnr, ssim):
+  return {"psnr": psnr, "ssim": ssim, "psnr_sem": 0.1, "ssim_sem": 0.001,
+          "n": 100, "per_image": {"1": psnr}}
+
+
+def test_markdown_table_has_our_rows_and_the_paper_rows():
+  results = {"bicubic": {f"x{s}": _fake(30.0 - s, 0.8) for s in (4, 2, 3)}}
+  table = evaluate.markdown_table(results, "superres", "bsd100")
+  lines = table.splitlines()
+  assert lines[0] == "| method | x2 | x3 | x4 |"
+  assert "| bicubic (ours) | 28.00 ± 0.10 | 27.00 ± 0.10 | 26.00 ± 0.10 |" in (
+      lines)
+  assert "| Bicubic (paper) | 29.55 | 27.20 | 25.96 |" in lines
+  assert "| RIM (paper) | 31.39 | 28.51 | 27.01 |" in lines
+  ssim = evaluate.markdown_table(results, "superres", "bsd100", "ssim")
+  assert "| Bicubic (paper) | 0.8425 | 0.7382 | 0.6672 |" in ssim
+  assert "0.8000 ± 0.0010" in ssim
+
+
+def test_markdown_table_orders_denoising_settings():
+  results = {"bm3d": {s: _fake(28.0, 0.8) for s in
+                      ("sigma25_q8", "sigma50", "sigma15", "sigma25")}}
+  lines = evaluate.markdown_table(results, "denoise", "bsd68").splitlines()
+  assert lines[0] == "| method | sigma15 | sigma25 | sigma50 | sigma25_q8 |"
+  assert "| BM3D (paper) | 31.08 | 28.56 | 25.62 | 28.31 |" in lines
+  assert "| RIM-denoise (paper) | 31.31 | 28.91 | 26.06 | 28.76 |" in lines
+
+
+def test_write_results_writes_json_and_markdown(tmp_path):
+  results = {"bicubic": {"x2": _fake(29.5, 0.84)}}
+  path = tmp_path / "out.json"
+  text = evaluate.write_results(results, {"bicubic": 0.5}, path, "superres",
+                                "bsd100", {"command": "cmd"})
+  assert json.loads(path.read_text()) == results
+  md = (tmp_path / "out.md").read_text()
+  assert md == text
+  assert md.startswith("# superres on bsd100")
+  assert "- command: cmd" in md and "Seconds per image: bicubic 0.50" in md
+  assert "| Bicubic (paper) | 29.55 |" in md
+
+
+def test_baseline_methods_pick_per_task_and_refuse_mismatches():
+  assert evaluate.baseline_methods("denoise", ["rim", "bm3d"]) == {
+      "bm3d": baselines.bm3d_denoise}
+  assert evaluate.baseline_methods("denoise_color", ["bm3d"]) == {
+      "cbm3d": baselines.cbm3d_denoise}
+  assert evaluate.baseline_methods("superres", ["bicubic", "rim"]) == {
+      "bicubic": baselines.bicubic_upscale_uint8}
+  for task, name in (("superres", "bm3d"), ("denoise", "bicubic"),
+                     ("denoise", "srcnn")):
+    with pytest.raises(ValueError, match=f"{name!r}.*{task!r}"):
+      evaluate.baseline_methods(task, [name])
+
+
+def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(ValueError, match="needs --weights"):
+    evaluate.run_evaluation("denoise", ["rim"], "bsd68", tmp_path / "o.json",
+                            data_dir=str(empty))
+  with pytest.raises(ValueError, match="needs --weights"):
+    evaluate.run_evaluation("random_projections", ["rim"], "bsd68",
+                            tmp_path / "o.json", data_dir=str(empty))
+  with pytest.raises(ValueError, match="'bicubic'.*'denoise'"):
+    evaluate.run_evaluation("denoise", ["bicubic"], "bsd68",
+                            tmp_path / "o.json", data_dir=str(empty))
+  assert list(empty.iterdir()) == []
+
+
+# -- random projections (Figure 2) ----------------------------------------------
+
+
+def test_evaluate_random_projections_curves(tiny_rim):
+  patches = np.stack([smooth_image(8, 8, 1, seed=s) for s in range(6)])
+  patches = (patches / 255.0).astype(np.float32)
+  other = rim_model.build_rim("rim", 1, features=8, gru_features=8,
+                              ablation="ffn", num_steps=2)
+  steps, ratio, seed = 3, 0.25, 4
+  kinds = ("gaussian", "binary", "fourier")
+  curves = evaluate.evaluate_random_projections(
+      {"rim": tiny_rim, "ffn": other}, patches, kinds=kinds, ratio=ratio,
+      steps=steps, batch_size=4, seed=seed)
+  assert set(curves) == {"rim", "ffn"}
+  for k, kind in enumerate(kinds):
+    # Step 0: the PSNR of the operator's initial estimate, the same for all.
+    per_patch = []
+    for start in (0, 4):
+      batch = corruptions.RandomProjections((kind,), (ratio,), 1.0)(
+          {"x": tf.constant(patches[start:start + 4])},
+          tf.constant([seed * 1000 + k, start], tf.int64))
+      op = operators.MatrixProjection(batch["matrix"], (8, 8, 1))
+      x0 = op.initial_estimate(batch["y"])
+      per_patch.append(metrics.psnr_tf(x0, batch["x"]).numpy())
+    per_patch = np.concatenate(per_patch)
+    for name in ("rim", "ffn"):
+      c = curves[name][kind]
+      assert c["n"] == 6
+      assert len(c["mean"]) == len(c["std"]) == steps + 1
+      assert np.all(np.isfinite(c["mean"]))
+      assert c["mean"][0] == pytest.approx(per_patch.mean(), abs=1e-4)
+      assert c["std"][0] == pytest.approx(per_patch.std(), abs=1e-4)
+    assert curves["rim"][kind]["mean"][1:] != curves["ffn"][kind]["mean"][1:]

@@ -1,0 +1,151 @@
+"""Tests of rim_tf.pretrained: exported RIMs load back exactly; bad files fail
+with the file named.
+
+The export comes from a real 2-step `rim_tf.train.Trainer` run of the smoke
+preset shrunk to an 8-feature RIM on random 24x24 images.
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from rim_tf import configs  # pylint: disable=g-import-not-at-top
+from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+from rim_tf import operators  # pylint: disable=g-import-not-at-top
+from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+from rim_tf import train  # pylint: disable=g-import-not-at-top
+
+BATCH = 4
+
+
+def tiny_config():
+  return configs.override(configs.preset("smoke", "denoise"), {
+      "task_args": {"patch": 8}, "model.features": 8,
+      "model.gru_features": 8, "data.batch_size": BATCH,
+      "data.num_validation": 2, "trainer.rim_steps": 2,
+      "trainer.train_steps": 2, "trainer.strategy": "mirrored",
+      "trainer.checkpoint_every": 100, "trainer.log_every": 1,
+      "trainer.image_every": 100, "trainer.eval_every": 100})
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  """(trainer, path of the exported .weights.h5) after 2 training steps."""
+  root = tmp_path_factory.mktemp("pretrained")
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
+            for _ in range(2)]
+  patches = rim_data.PatchDataset(images, patch_size=8, stride=4,
+                                  num_validation=2)
+  trainer = train.Trainer(tiny_config(), root / "run", patches=patches)
+  trainer.train(2)
+  path = trainer.export_weights(root / "export" / "tiny.weights.h5")
+  return trainer, path
+
+
+def _copy(path, folder, with_json=True):
+  folder.mkdir(parents=True, exist_ok=True)
+  target = folder / path.name
+  shutil.copy(path, target)
+  if with_json:
+    shutil.copy(path.with_name("tiny.json"), folder / "tiny.json")
+  return target
+
+
+def _run(model, x, sigma=0.1):
+  operator = operators.Identity((None, None, 1))
+  return model(tf.constant(x), operator=operator,
+               sigma=tf.fill([x.shape[0]], sigma), steps=2)[1].numpy()
+
+
+def test_export_writes_weights_and_json(exported):
+  trainer, path = exported
+  assert path.name == "tiny.weights.h5" and path.is_file()
+  meta = pretrained.metadata(path)
+  assert meta["step"] == 2 and meta["patches_seen"] == 2 * BATCH
+  assert configs.ExperimentConfig.from_dict(meta["config"]) == trainer.config
+
+
+def test_load_gives_the_trained_model(exported):
+  trainer, path = exported
+  model, config = pretrained.load(str(path))
+  assert config == trainer.config
+  assert model.channels == 1 and model.num_steps == 2
+  # Same architecture, same weight order (names differ by Keras' uniquifying).
+  ours, theirs = model.weights, trainer.model.weights
+  assert len(ours) == len(theirs) > 10
+  for a, b in zip(ours, theirs):
+    assert a.shape == b.shape, (a.path, b.path)
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=b.path)
+  x = np.random.default_rng(1).random((2, 13, 17, 1)).astype(np.float32)
+  np.testing.assert_array_equal(_run(model, x), _run(trainer.model, x))
+  # Training moved the weights: a freshly built RIM answers differently.
+  fresh = train.build_model(config)
+  assert not np.allclose(_run(fresh, x), _run(model, x), atol=1e-4)
+
+
+def test_missing_json_names_the_json(exported, tmp_path):
+  _, path = exported
+  lonely = _copy(path, tmp_path / "nojson", with_json=False)
+  with pytest.raises(FileNotFoundError, match=str(lonely.with_name(
+      "tiny.json"))):
+    pretrained.load(str(lonely))
+
+
+def test_truncated_weights_name_the_file(exported, tmp_path):
+  _, path = exported
+  broken = _copy(path, tmp_path / "broken")
+  data = broken.read_bytes()
+  broken.write_bytes(data[:len(data) // 2])
+  with pytest.raises(ValueError, match=str(broken)):
+    pretrained.load(str(broken))
+
+
+def test_corrupt_json_names_the_json(exported, tmp_path):
+  _, path = exported
+  copy = _copy(path, tmp_path / "badjson")
+  (copy.parent / "tiny.json").write_text("{not json")
+  with pytest.raises(ValueError, match=str(copy.parent / "tiny.json")):
+    pretrained.load(str(copy))
+  (copy.parent / "tiny.json").write_text(json.dumps({"step": 1}))
+  with pytest.raises(ValueError, match="has no \"config\""):
+    pretrained.load(str(copy))
+
+
+def test_json_of_another_architecture_names_the_file(exported, tmp_path):
+  trainer, path = exported
+  copy = _copy(path, tmp_path / "other")
+  other = configs.override(trainer.config, {"model.features": 16})
+  (copy.parent / "tiny.json").write_text(json.dumps(
+      {"step": 2, "config": json.loads(other.to_json())}))
+  with pytest.raises(ValueError, match=f"{copy}.*do not fit"):
+    pretrained.load(str(copy))
+
+
+def test_unknown_name_or_no_name_is_a_clear_error(tmp_path):
+  with pytest.raises(FileNotFoundError,
+                     match="'no_such_rim' not found.*shipped names"):
+    pretrained.load("no_such_rim")
+  with pytest.raises(FileNotFoundError, match="nothere.weights.h5"):
+    pretrained.load(str(tmp_path / "nothere.weights.h5"))
+  with pytest.raises(ValueError, match="no RIM weights given"):
+    pretrained.load(None)
+  other = tmp_path / "model.h5"
+  other.write_bytes(b"x")
+  with pytest.raises(ValueError, match="must be a .weights.h5 file"):
+    pretrained.load(str(other))
+
+
+@pytest.mark.parametrize("name", pretrained.shipped())
+def test_shipped_weights_have_their_json_and_load(name):
+  model, config = pretrained.load(name)
+  meta = pretrained.metadata(name)
+  assert meta["step"] > 0
+  assert model.num_steps == config.trainer.rim_steps
