@@ -28,6 +28,9 @@ test:
 tensorboard:
 	tensorboard --logdir=$(RUNS)
 
+evaluate:
+	$(EVAL) --shipped --output=results/shipped
+
 $(OUT):
 	mkdir -p $(OUT)
 

@@ -38,7 +38,10 @@ flags.DEFINE_integer("num_images", None, "Only the first N images (quick "
                      "looks; tables need all); for random_projections the "
                      "number of test patches (default 5000).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
-flags.DEFINE_string("output", None, "Results JSON path.", required=True)
+flags.DEFINE_string("output", None, "Results JSON path (with --shipped: a "
+                    "folder).", required=True)
+flags.DEFINE_bool("shipped", False, "Evaluate every shipped RIM against its "
+                  "baseline on its table's subsets; --output is a folder.")
 
 
 def main(argv):
@@ -46,7 +49,12 @@ def main(argv):
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
+  command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
   try:
+    if FLAGS.shipped:
+      print(evaluate.evaluate_shipped(FLAGS.output, FLAGS.data_dir,
+                                      FLAGS.num_images, command))
+      return
     report = evaluate.run_evaluation(
         task=FLAGS.task, methods=FLAGS.methods, subset=FLAGS.subset,
         data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
@@ -54,7 +62,7 @@ def main(argv):
         quantized=[q.lower() == "true" for q in FLAGS.quantized],
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
         seed=FLAGS.seed, output=FLAGS.output, ratio=FLAGS.ratio,
-        command="python experiments/evaluate.py " + " ".join(sys.argv[1:]))
+        command=command)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   print(report)

@@ -18,6 +18,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
 from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
 from rim_tf import train  # pylint: disable=g-import-not-at-top
@@ -149,3 +150,30 @@ def test_shipped_weights_have_their_json_and_load(name):
   meta = pretrained.metadata(name)
   assert meta["step"] > 0
   assert model.num_steps == config.trainer.rim_steps
+
+
+def test_evaluate_shipped_runs_every_shipped_model_on_its_subsets(
+    exported, tmp_path, monkeypatch, bsds_dir):
+  _, path = exported
+  shipped_dir = tmp_path / "shipped"
+  _copy(path, shipped_dir)
+  monkeypatch.setattr(pretrained, "HERE", shipped_dir)
+  # BM3D takes ~10 s per image; the protocol's plumbing is what is tested.
+  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
+                      ("denoise", ["rim"], {"sigmas": (25,),
+                                            "quantized": (False,)}))
+  report = evaluate.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1)
+  assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+      "tiny_bsd100.json", "tiny_bsd100.md", "tiny_bsd68.json",
+      "tiny_bsd68.md"]
+  results = json.loads((tmp_path / "out" / "tiny_bsd68.json").read_text())
+  assert list(results) == ["tiny"] and list(results["tiny"]) == ["sigma25"]
+  assert results["tiny"]["sigma25"]["n"] == 1
+  assert "# denoise on bsd68" in report and "# denoise on bsd100" in report
+
+
+def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
+                                                          monkeypatch):
+  monkeypatch.setattr(pretrained, "HERE", tmp_path)
+  with pytest.raises(ValueError, match="no weights are shipped"):
+    evaluate.evaluate_shipped(tmp_path / "out")
