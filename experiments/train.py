@@ -36,7 +36,9 @@ def main(argv):
     result = trainer.train(FLAGS.steps)
   except train.DivergedError as error:
     sys.exit(f"diverged: {error}")
-  print(f"stopped at step {result['step']}, loss {result['loss']:.5g}"
+  last = (f", last loss {result['loss']:.5g}"
+          if result["loss"] == result["loss"] else "")  # NaN: no step taken.
+  print(f"stopped at step {result['step']}{last}"
         + (" (signal)" if result["stopped_by_signal"] else ""))
   if result["stopped_by_signal"]:
     return  # Checkpoint written; exit promptly (preemption grace periods).
