@@ -114,8 +114,8 @@ def training_rate(model, jit_compile, steps, repeats):
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss
 
-  compile_seconds = _best_time(train_step, 1)
-  return compile_seconds, FLAGS.batch_size / _best_time(train_step, repeats)
+  first_call = _best_time(train_step, 1)
+  return first_call, FLAGS.batch_size / _best_time(train_step, repeats)
 
 
 def restoration_time(model, jit_compile):
@@ -125,8 +125,8 @@ def restoration_time(model, jit_compile):
   restore = tf.function(
       lambda: model(noisy, operator=op, sigma=sigma, steps=FLAGS.steps)[1],
       jit_compile=jit_compile)
-  compile_seconds = _best_time(restore, 1)
-  return compile_seconds, _best_time(restore, FLAGS.restore_repeats)
+  first_call = _best_time(restore, 1)
+  return first_call, _best_time(restore, FLAGS.restore_repeats)
 
 
 def _cpu_flags():
@@ -164,21 +164,20 @@ def main(argv):
         jit = {"off": False, "on": True}[xla]
         peak = matmul_peak(model.cell.compute_dtype)
         train_steps = FLAGS.xla_train_steps if jit else FLAGS.steps
-        train_compile, rate = training_rate(
+        train_first, rate = training_rate(
             model, jit, train_steps, 1 if jit else FLAGS.train_batches)
         rate *= train_steps / FLAGS.steps
-        restore_compile, seconds = restoration_time(model, jit)
+        restore_first, seconds = restoration_time(model, jit)
         peak = max(peak, matmul_peak(model.cell.compute_dtype))
         train_gflops = rate * train_flops / 1e9
         restore_gflops = restore_flops / seconds / 1e9
         print(f"{architecture:7s} {policy:15s} {xla:4s} "
               f"{model.count_params():9,d} | {rate:8.2f}{'*' if jit else ' '}"
               f" {train_gflops:7.0f} "
-              f"{100 * train_gflops / peak:5.0f} {train_compile:7.0f}s | "
+              f"{100 * train_gflops / peak:5.0f} {train_first:7.0f}s | "
               f"{seconds:9.2f} {restore_gflops:7.0f} "
-              f"{100 * restore_gflops / peak:5.0f} {restore_compile:7.0f}s | "
+              f"{100 * restore_gflops / peak:5.0f} {restore_first:7.0f}s | "
               f"{peak:5.0f} | {_load()}", flush=True)
-  keras.mixed_precision.set_global_policy("float32")
 
 
 if __name__ == "__main__":
