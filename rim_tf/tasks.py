@@ -33,9 +33,9 @@ class Task(abc.ABC):
     """C of the images."""
 
   @property
-  @abc.abstractmethod
   def patch_size(self):
-    """Side of the training patches."""
+    """Side of the training patches (every task's `patch` field)."""
+    return self.patch
 
   @abc.abstractmethod
   def corruption(self):
@@ -85,10 +85,6 @@ class Denoise(Task):
   def channels(self):
     return 3 if self.color else 1
 
-  @property
-  def patch_size(self):
-    return self.patch
-
   def corruption(self):
     return corruptions.GaussianNoise(self.sigma_range_255, self.quantize)
 
@@ -132,10 +128,6 @@ class SuperResolution(Task):
   @property
   def channels(self):
     return 3 if self.color else 1
-
-  @property
-  def patch_size(self):
-    return self.patch
 
   def corruption(self):
     return corruptions.BicubicDownsampling(self.scales, self.noise_sigma_255)
@@ -186,10 +178,6 @@ class RandomProjections(Task):
   @property
   def channels(self):
     return 1
-
-  @property
-  def patch_size(self):
-    return self.patch
 
   def corruption(self):
     return corruptions.RandomProjections(self.kinds, self.ratios,
