@@ -88,16 +88,25 @@ def figure2_from_results(results_path, path):
   return figure2(saved["curves"], path, saved["train_steps"], saved["ratio"])
 
 
+def _example(weights, gray, image_id, data_dir):
+  """(id, uint8 test image, RIMRestorer at the training T) for a figure.
+
+  The image is `image_id`, or the first BSD68 image when it is None.
+  """
+  images = bsds.load_images("test", gray=gray, data_dir=data_dir,
+                            subset=[image_id] if image_id else "bsd68")
+  image_id, image = next(iter(images.items()))
+  model, config = pretrained.load(weights)
+  return image_id, image, evaluate.RIMRestorer(model,
+                                               config.trainer.rim_steps)
+
+
 def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,
             seed=0):
   """Figure 3: noisy (8-bit quantized) / BM3D / RIM on one BSD68 image."""
   if not weights:
     raise ValueError("figure 3 needs --weights (a gray denoising RIM).")
-  images = bsds.load_images("test", gray=True, data_dir=data_dir,
-                            subset=[image_id] if image_id else "bsd68")
-  image_id, clean = next(iter(images.items()))
-  model, config = pretrained.load(weights)
-  restorer = evaluate.RIMRestorer(model, config.trainer.rim_steps)
+  image_id, clean, restorer = _example(weights, True, image_id, data_dir)
   noisy = evaluate.noisy_image(clean, sigma_255, True,
                                evaluate.noise_seed(seed, sigma_255, image_id))
   panels = [("clean", clean)]
@@ -114,11 +123,7 @@ def figure4(weights, path, image_id=None, scale=3, data_dir=None):
   """Figure 4: LR / bicubic / RIM (PSNR / SSIM on Y) on one test image."""
   if not weights:
     raise ValueError("figure 4 needs --weights (a super-resolution RIM).")
-  images = bsds.load_images("test", gray=False, data_dir=data_dir,
-                            subset=[image_id] if image_id else "bsd68")
-  image_id, image = next(iter(images.items()))
-  model, config = pretrained.load(weights)
-  restorer = evaluate.RIMRestorer(model, config.trainer.rim_steps)
+  image_id, image, restorer = _example(weights, False, image_id, data_dir)
   high, low = evaluate.superres_pair(image, scale)
   panels = [("HR", high), (f"LR (x{scale})", low)]
   for label, estimate in (
