@@ -26,7 +26,9 @@ setuptools.setup(
         "tensorboard",
         "importlib_resources",
         "pillow",
+        "pypng",
+        "tifffile",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["rim-restore=rim_tf.cli:run"]},
 )

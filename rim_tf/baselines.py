@@ -53,6 +53,12 @@ def cbm3d_denoise(noisy01, sigma_255):
   return np.asarray(out, np.float32)
 
 
+def bicubic_upscale(low01, scale):
+  """MATLAB imresize(LR, scale, 'bicubic') on float [H, W, C] -> float32."""
+  low = _as_float64("low01", low01).astype(np.float32)
+  return np.asarray(bicubic.imresize(low, scale), np.float32)
+
+
 def bicubic_upscale_uint8(low_uint8, scale):
   """MATLAB imresize(LR, scale, 'bicubic') on uint8 [H, W, C] -> uint8."""
   low = np.asarray(low_uint8)

@@ -9,6 +9,7 @@ resolved config as JSON next to the checkpoints.
 
 import dataclasses
 import json
+import pathlib
 import types
 import typing
 
@@ -56,6 +57,10 @@ class TrainerConfig:
   image_every: int = 500
   eval_every: int = 1000
   init_weights: str | None = None  # warm start from a .weights.h5
+  # With init_weights: go on with that export's run (its step, hence the
+  # learning-rate schedule and data position, and its training hours)
+  # instead of starting at step 0. Adam's moments start afresh.
+  init_continue: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +96,14 @@ class ExperimentConfig:
   @classmethod
   def from_json(cls, text):
     return cls.from_dict(json.loads(text))
+
+
+def export_json_path(weights_path):
+  """NAME.json beside an exported NAME.weights.h5 (its config and budget)."""
+  path = pathlib.Path(weights_path)
+  name = path.name[:-len(".weights.h5")] if path.name.endswith(
+      ".weights.h5") else path.stem
+  return path.with_name(name + ".json")
 
 
 _SECTIONS = {"model": ModelConfig, "data": DataConfig,

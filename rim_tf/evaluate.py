@@ -27,6 +27,7 @@ from rim_tf import baselines
 from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
+from rim_tf import restoration
 from rim_tf.data import bsds
 from rim_tf.data import corruptions
 from rim_tf.data import patches as rim_patches
@@ -132,70 +133,6 @@ def summarize(per_image_psnr, per_image_ssim):
           "psnr_sem": float(metrics.bootstrap_sem(psnr)),
           "ssim_sem": float(metrics.bootstrap_sem(ssim)), "n": len(ids),
           "per_image": {i: float(v) for i, v in per_image_psnr.items()}}
-
-
-class RIMRestorer:
-  """Runs a trained RIM on whole images, compiled once per input shape.
-
-  Args:
-    model: a `rim_tf.model.RIM`.
-    steps: T at test time.
-  """
-
-  def __init__(self, model, steps):
-    self.model = model
-    self.steps = int(steps)
-    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
-    self._superres = {}
-
-  def _denoise_graph(self, noisy, sigma):
-    operator = operators.Identity((None, None, noisy.shape[-1]))
-    _, final = self.model(noisy, operator=operator, sigma=sigma,
-                          steps=self.steps)
-    return final
-
-  def _as_model_batch(self, image):
-    """[H, W, C] -> [N, H, W, C_model]: colour channels become a batch of
-    gray images when the model is gray."""
-    image = np.asarray(image, np.float32)
-    if image.shape[-1] == self.model.channels:
-      return image[None]
-    if self.model.channels == 1:
-      return np.transpose(image, (2, 0, 1))[..., None]
-    raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
-                     f"{image.shape[-1]}-channel image.")
-
-  def _from_model_batch(self, batch, channels):
-    batch = np.asarray(batch)
-    if batch.shape[0] == 1 and batch.shape[-1] == channels:
-      return batch[0]
-    return np.transpose(batch[..., 0], (1, 2, 0))
-
-  def denoise(self, noisy01, sigma_255):
-    """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate."""
-    batch = self._as_model_batch(noisy01)
-    sigma = tf.fill([batch.shape[0]], np.float32(sigma_255 / 255.0))
-    final = self._denoise(tf.constant(batch), sigma)
-    return self._from_model_batch(final, np.shape(noisy01)[-1])
-
-  def superres_uint8(self, low_uint8, scale):
-    """uint8 LR [h, w, C] -> uint8 [s h, s w, C] (A = imresize(., 1/s))."""
-    batch = self._as_model_batch(np.asarray(low_uint8, np.float32) / 255.0)
-    shape = (batch.shape[1] * scale, batch.shape[2] * scale, batch.shape[3])
-    key = (scale, shape)
-    if key not in self._superres:
-      operator = operators.BicubicDownsample(scale, shape)
-
-      def run(low, operator=operator):
-        _, final = self.model(low, operator=operator,
-                              sigma=tf.zeros([tf.shape(low)[0]]),
-                              steps=self.steps)
-        return final
-
-      self._superres[key] = tf.function(run)
-    final = self._superres[key](tf.constant(batch))
-    return metrics.to_uint8(
-        self._from_model_batch(final, np.shape(low_uint8)[-1]))
 
 
 def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
@@ -404,12 +341,10 @@ def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
     images = dict(list(images.items())[:num_images])
   metadata = {"command": command or "", "images": len(images)}
   if "rim" in methods:
-    model, config = pretrained.load(weights)
-    steps = steps or config.trainer.rim_steps
-    restorer = RIMRestorer(model, steps)
+    restorer, _ = restoration.Restorer.from_weights(weights, steps)
     chosen = {rim_name: (restorer.superres_uint8 if task == "superres"
                          else restorer.denoise), **chosen}
-    metadata.update(weights=str(weights), rim_steps=steps)
+    metadata.update(weights=str(weights), rim_steps=restorer.steps)
   if task == "superres":
     results, timing = evaluate_superres(images, chosen, scales)
   else:

@@ -68,6 +68,19 @@ def _conv(features, name, dtype, strides=1, dilation_rate=1):
                        dilation_rate=dilation_rate, name=name, dtype=dtype)
 
 
+def _pad_to_even(x):
+  """x [N, H, W, C] with a mirrored last row / column added where H / W is odd.
+
+  A "same" stride-2 convolution pads an even size after the end only, but an
+  odd size on both sides, which moves its sampling grid by one pixel; the
+  transposed convolution always undoes the even case. Without this, every
+  RIM step would shift an odd-sized image by a pixel.
+  """
+  shape = tf.shape(x)
+  return tf.pad(x, [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]],
+                mode="SYMMETRIC")
+
+
 class _CellBase(layers.Layer):
   """What every RIM cell shares: inputs, ablation switches, output layer.
 
@@ -78,7 +91,13 @@ class _CellBase(layers.Layer):
     recurrent: False gives the feed-forward (FFN) ablation: each GRU is
       replaced by a ReLU convolution with as many features, and no state is
       carried between steps.
+
+  Attributes:
+    shift_period: the smallest shift of the input (in pixels) that shifts
+      the output alike; 1 unless the cell is strided.
   """
+
+  shift_period = 1
 
   def __init__(self, channels, use_estimate=True, recurrent=True, **kwargs):
     super().__init__(**kwargs)
@@ -118,8 +137,10 @@ class RIMCell(_CellBase):
   concat(eta_t, grad) -> Conv 3x3 stride 2 (`features`) -> BatchNorm -> tanh
   -> ConvGRU (`gru_features`, at half resolution) -> Conv2DTranspose 3x3
   stride 2 (`features`) -> BatchNorm -> tanh -> Conv 3x3 (C) = delta eta.
-  Odd sizes work: the transposed convolution gives 2 ceil(H / 2) rows and
-  the extra one is cropped, so the output is [N, H, W, C] for any H, W.
+  Odd sizes work: an odd H (or W) is first made even by mirroring the last
+  row (column), so every size sees the same sampling grid as the training
+  patches, and the extra row is cropped after the transposed convolution:
+  the output is [N, H, W, C] for any H, W.
   About 2.36 M parameters at the paper's 64 / 256 features.
 
   Args:
@@ -128,6 +149,9 @@ class RIMCell(_CellBase):
     gru_features: width of the ConvGRU state.
     use_estimate, recurrent: ablation switches, see `_CellBase`.
   """
+
+  # Shifting the input by 2 pixels shifts the output by 2 (stride 2).
+  shift_period = 2
 
   def __init__(self, channels, features=64, gru_features=256, **kwargs):
     super().__init__(channels, **kwargs)
@@ -164,8 +188,8 @@ class RIMCell(_CellBase):
 
   def call(self, eta, grad, state, training=False):
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
-    hidden = tf.tanh(self.down_norm(self.down(self._inputs(eta, grad)),
-                                    training=training))
+    inputs = _pad_to_even(self._inputs(eta, grad))
+    hidden = tf.tanh(self.down_norm(self.down(inputs), training=training))
     if self.recurrent:
       hidden = self.memory(hidden, state[0])
       state = (hidden,)

@@ -96,11 +96,24 @@ def rgb2gray_uint8(rgb_uint8, keepdims=False):
   Returns:
     uint8 array [H, W] (or [H, W, 1]).
   """
-  rgb = _as_uint8_image("rgb_uint8", rgb_uint8, channels=3).astype(np.float64)
-  c_r, c_g, c_b = _GRAY_COEFFS
-  gray = c_r * rgb[..., 0] + c_g * rgb[..., 1] + c_b * rgb[..., 2]
-  gray = _to_uint8_saturate(gray)
+  rgb = _as_uint8_image("rgb_uint8", rgb_uint8, channels=3)
+  gray = _to_uint8_saturate(rgb2gray_float64(rgb))
   return gray[..., None] if keepdims else gray
+
+
+def rgb2gray_float64(rgb):
+  """MATLAB `rgb2gray`'s weighted sum of [..., 3] RGB samples, unrounded.
+
+  Any dtype and scale in (uint8, uint16, float); float64 [...] out on the
+  input's scale. `rgb2gray_uint8` rounds it for uint8 images.
+  """
+  rgb = np.asarray(rgb)
+  if rgb.shape[-1:] != (3,):
+    raise ValueError(f"rgb: expected [..., 3] RGB samples, got shape "
+                     f"{rgb.shape}")
+  rgb = rgb.astype(np.float64)
+  c_r, c_g, c_b = _GRAY_COEFFS
+  return c_r * rgb[..., 0] + c_g * rgb[..., 1] + c_b * rgb[..., 2]
 
 
 def rgb2y_uint8(rgb_uint8):

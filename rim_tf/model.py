@@ -60,6 +60,11 @@ class RIM(keras.Model):
   def channels(self):
     return self.cell.channels
 
+  @property
+  def shift_period(self):
+    """Shifts of the input by multiples of this shift the output alike."""
+    return self.cell.shift_period
+
   def initial_eta(self, y, operator):
     """eta_0 = logit(clip(operator.initial_estimate(y))), float32 NHWC."""
     x0 = tf.cast(operator.initial_estimate(y), tf.float32)

@@ -13,7 +13,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 from rim_tf import baselines  # pylint: disable=g-import-not-at-top
 from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
-from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+from rim_tf import restoration  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 
 _TITLES = {"gaussian": "Gaussian RP", "binary": "Binary RP",
@@ -89,16 +89,14 @@ def figure2_from_results(results_path, path):
 
 
 def _example(weights, gray, image_id, data_dir):
-  """(id, uint8 test image, RIMRestorer at the training T) for a figure.
+  """(id, uint8 test image, Restorer at the training T) for a figure.
 
   The image is `image_id`, or the first BSD68 image when it is None.
   """
   images = bsds.load_images("test", gray=gray, data_dir=data_dir,
                             subset=[image_id] if image_id else "bsd68")
   image_id, image = next(iter(images.items()))
-  model, config = pretrained.load(weights)
-  return image_id, image, evaluate.RIMRestorer(model,
-                                               config.trainer.rim_steps)
+  return image_id, image, restoration.Restorer.from_weights(weights)[0]
 
 
 def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,

@@ -3,7 +3,10 @@
 `Trainer(config, run_dir).train()` builds the task, model, optimizer and the
 patch streams, restores the newest checkpoint in `run_dir/checkpoints` (or
 warm-starts from `trainer.init_weights`), and trains until
-`trainer.train_steps`. Everything needed to continue is in the checkpoint:
+`trainer.train_steps`; with `trainer.init_continue` a warm start goes on
+with the exported run's step, schedule and budget (for a run whose folder is
+gone; only Adam's moments start afresh). Everything needed to continue is in
+the checkpoint:
 model, optimizer, global step; the data position is the global step itself
 (the patch stream is a pure function of the step, see
 `rim_tf.data.PatchDataset.train_dataset`). A checkpoint is written every
@@ -105,13 +108,20 @@ class _SummedGradientAdam(keras.optimizers.Adam):
     return list(grads_and_vars)
 
 
-def make_optimizer(trainer):
-  """The optimizer of `trainer` (a TrainerConfig); clip it in the step."""
+def make_optimizer(trainer, step):
+  """The optimizer of `trainer` (a TrainerConfig); clip it in the step.
+
+  The learning rate follows the global `step` (a tf.Variable), not the
+  optimizer's own update count, so a run continued from exported weights
+  (fresh Adam state) goes on with its schedule.
+  """
   if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):
     raise RuntimeError(
         "this Keras no longer has TFOptimizer._all_reduce_sum_gradients; "
         "rim_tf.train must be updated so gradients are summed exactly once.")
-  return _SummedGradientAdam(learning_rate_schedule(trainer), name="adam")
+  schedule = learning_rate_schedule(trainer)
+  rate = (lambda: schedule(step)) if callable(schedule) else schedule
+  return _SummedGradientAdam(rate, name="adam")
 
 
 def build_model(config):
@@ -174,16 +184,18 @@ class Trainer:
     self._multi_worker = isinstance(
         self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     self.checkpoint_dir = self.run_dir / "checkpoints"
+    # Training time of an exported run this one continues (init_continue).
+    self._carried_seconds = 0.0
     self._check_config()
     set_precision(config.trainer.mixed_precision)
     self._schedule = learning_rate_schedule(config.trainer)
-    with self.strategy.scope():
-      self.model = build_model(config)
-      self.optimizer = make_optimizer(config.trainer)
-      self.optimizer.build(self.model.trainable_variables)
     # Outside the scope: one host-side counter, updated between steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                             name="global_step")
+    with self.strategy.scope():
+      self.model = build_model(config)
+      self.optimizer = make_optimizer(config.trainer, self.step)
+      self.optimizer.build(self.model.trainable_variables)
     self.checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, step=self.step)
     # Created by each save and deleted right after it.
@@ -208,6 +220,9 @@ class Trainer:
 
   def _check_config(self):
     """Raises ValueError if run_dir holds a run of another model or task."""
+    if self.config.trainer.init_continue and not self.config.trainer.init_weights:
+      raise ValueError("trainer.init_continue needs trainer.init_weights (the "
+                       "exported weights whose run to continue).")
     path = self.run_dir / "config.json"
     if not path.exists():
       return
@@ -248,7 +263,33 @@ class Trainer:
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
       self.model.load_weights(self.config.trainer.init_weights)
-      print(f"Warm start from {self.config.trainer.init_weights}.")
+      if self.config.trainer.init_continue:
+        exported = self._exported_run(self.config.trainer.init_weights)
+        self.step.assign(exported["step"])
+        self._carried_seconds = 3600.0 * exported.get("train_hours", 0.0)
+        print(f"Continuing the run of {self.config.trainer.init_weights} at "
+              f"step {exported['step']}.")
+      else:
+        print(f"Warm start from {self.config.trainer.init_weights}.")
+
+  def _exported_run(self, weights_path):
+    """The JSON of exported weights, checked to be of this model and task."""
+    path = configs.export_json_path(weights_path)
+    try:
+      meta = json.loads(path.read_text())
+      exported = configs.ExperimentConfig.from_dict(meta["config"])
+      step = int(meta["step"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+      raise ValueError(
+          f"trainer.init_continue needs {path}, the JSON written with the "
+          f"exported weights ({error!r}).") from None
+    if (dataclasses.asdict(exported)["model"] != dataclasses.asdict(
+        self.config)["model"] or exported.task != self.config.task):
+      raise ValueError(
+          f"{weights_path} was exported by a run of another model or task "
+          f"({exported.task}, {exported.model}); trainer.init_continue "
+          f"goes on with the same run only.")
+    return {**meta, "step": step}
 
   def _datasets(self):
     """One distributed iterator per stream, positioned at the global step."""
@@ -332,7 +373,7 @@ class Trainer:
 
   def training_seconds(self):
     """Wall-clock seconds spent training this run, over all its sessions."""
-    previous = 0.0
+    previous = self._carried_seconds
     if self._budget_path().exists():
       previous = json.loads(self._budget_path().read_text())["train_seconds"]
     return previous + time.time() - self._budget_clock
@@ -501,9 +542,7 @@ class Trainer:
             "train_hours": round(self.training_seconds() / 3600.0, 3),
             "commit": _git_commit(),
             "config": json.loads(self.config.to_json())}
-    name = path.name[:-len(".weights.h5")] if path.name.endswith(
-        ".weights.h5") else path.stem
-    path.with_name(name + ".json").write_text(json.dumps(meta, indent=2))
+    configs.export_json_path(path).write_text(json.dumps(meta, indent=2))
     return path
 
 

@@ -17,3 +17,13 @@ def bsds_dir():
     pytest.skip("real-data test: set RIM_DATA_DIR to the folder holding "
                 "BSDS300/ to run it")
   return data_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_rim():
+  """A gray RIM of 8 features unrolled 2 steps, seeded (untrained)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+  tf.keras.utils.set_random_seed(1)
+  return rim_model.build_rim("rim", 1, features=8, gru_features=8,
+                             num_steps=2)

@@ -22,29 +22,9 @@ from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
+from synthetic import smooth_image  # pylint: disable=g-import-not-at-top
 
 RESULT_KEYS = {"psnr", "ssim", "psnr_sem", "ssim_sem", "n", "per_image"}
-
-
-def smooth_image(height, width, channels, seed=0):
-  """A uint8 image of gradients and a blob, plus mild texture."""
-  rng = np.random.default_rng(seed)
-  yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width),
-                       indexing="ij")
-  planes = []
-  for c in range(channels):
-    blob = np.exp(-((yy - 0.4 - 0.1 * c) ** 2 + (xx - 0.6) ** 2) / 0.05)
-    plane = 40 + 120 * xx * (1 - yy) + 80 * blob + 8 * rng.standard_normal(
-        (height, width))
-    planes.append(plane)
-  return np.clip(np.round(np.stack(planes, -1)), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def tiny_rim():
-  tf.keras.utils.set_random_seed(1)
-  return rim_model.build_rim("rim", 1, features=8, gru_features=8,
-                             num_steps=2)
 
 
 # -- noisy_image ------------------------------------------------------------
@@ -222,53 +202,6 @@ def test_bicubic_row_of_table3_on_bsd100(bsds_dir):
     assert r["n"] == 100
     assert round(r["psnr"], 2) == paper_psnr[setting], (setting, r["psnr"])
     assert round(r["ssim"], 4) == paper_ssim[setting], (setting, r["ssim"])
-
-
-# -- RIMRestorer ----------------------------------------------------------------
-
-
-def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
-  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
-  noisy = evaluate.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
-  out = restorer.denoise(noisy, 25)
-  assert out.shape == (37, 29, 1) and out.dtype == np.float32
-  assert np.all((out > 0) & (out < 1))
-
-
-def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
-  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
-  rgb = evaluate.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
-  rgb[..., 2] = rgb[..., 2][::-1]  # make the channels clearly different
-  out = restorer.denoise(rgb, 15)
-  assert out.shape == (37, 29, 3)
-  for c in range(3):
-    alone = restorer.denoise(rgb[..., c:c + 1], 15)
-    np.testing.assert_allclose(out[..., c], alone[..., 0], atol=1e-5)
-  assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
-
-
-def test_rim_restorer_refuses_gray_images_for_a_colour_model():
-  model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
-                              num_steps=1)
-  restorer = evaluate.RIMRestorer(model, steps=1)
-  with pytest.raises(ValueError, match="3-channel RIM cannot restore a "
-                     "1-channel"):
-    restorer.denoise(np.zeros((16, 16, 1), np.float32), 25)
-
-
-@pytest.mark.parametrize("channels", [1, 3])
-def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
-                                                            channels):
-  restorer = evaluate.RIMRestorer(tiny_rim, steps=2)
-  low = smooth_image(11, 9, channels)
-  out = restorer.superres_uint8(low, 2)
-  assert out.dtype == np.uint8 and out.shape == (22, 18, channels)
-  # A RIM starting from the bicubic-like initial estimate stays close to LR.
-  down = operators.imresize(out, 0.5)
-  assert np.abs(down.astype(int) - low.astype(int)).mean() < 40
-
-
-# -- tables and files -------------------------------------------------------------
 
 
 def _fake(psnr, ssim):

@@ -697,3 +697,59 @@ def test_budget_accumulates_over_sessions_and_reaches_the_export(tmp_path):
   assert meta["train_hours"] >= later["train_seconds"] / 3600.0 - 1e-3
   assert meta["commit"] is None or len(meta["commit"]) >= 7
   assert configs.ExperimentConfig.from_dict(meta["config"]) == config
+
+
+# -- continuing an exported run (a run folder that is gone) -------------------------
+
+
+def test_init_continue_goes_on_at_the_exported_step_and_schedule(
+    uninterrupted, tmp_path):
+  _, config, _, reference, _ = uninterrupted
+  first = train.Trainer(config, tmp_path / "a", patches=tiny_patches())
+  first.train(4)
+  export = first.export_weights(tmp_path / "export" / "run.weights.h5")
+  continued_config = configs.override(config, {
+      "trainer.init_weights": str(export), "trainer.init_continue": True})
+  # A new folder: nothing to resume, so the export is continued.
+  second = train.Trainer(continued_config, tmp_path / "b",
+                         patches=tiny_patches())
+  assert int(second.step) == 4
+  assert float(second.optimizer.learning_rate) == pytest.approx(
+      second.learning_rate_at(4))
+  assert second.learning_rate_at(4) < config.trainer.learning_rate
+  assert int(second.optimizer.iterations.numpy()) == 0  # Adam starts afresh
+  lines = []
+  hook_steps(second, log=lines.append)
+  second.train(7)
+  records = step_records(lines)
+  assert sorted(records) == [4, 5, 6]
+  # The same patches as the uninterrupted run at those steps, and at step
+  # 4 the same weights, so the same loss.
+  for g in records:
+    assert records[g]["x_sum"] == reference[g]["x_sum"], g
+  assert records[4]["loss"] == pytest.approx(reference[4]["loss"], rel=1e-5)
+  # The budget carries the exported run's hours.
+  budget = json.loads((tmp_path / "b" / "budget.json").read_text())
+  exported_hours = json.loads(export.with_name("run.json").read_text())[
+      "train_hours"]
+  assert budget["train_seconds"] >= 3600 * exported_hours
+  assert budget["step"] == 7
+
+
+def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
+  config = tiny_config()
+  train.set_precision(config.trainer.mixed_precision)
+  path = tmp_path / "other.weights.h5"
+  train.build_model(config).save_weights(str(path))
+  continued = configs.override(config, {"trainer.init_weights": str(path),
+                                        "trainer.init_continue": True})
+  with pytest.raises(ValueError, match="needs .*other.json"):
+    train.Trainer(continued, tmp_path / "r1", patches=tiny_patches())
+  other_task = tiny_config("superres")  # same cell, another problem
+  (tmp_path / "other.json").write_text(json.dumps(
+      {"config": json.loads(other_task.to_json()), "step": 3}))
+  with pytest.raises(ValueError, match="another model or task"):
+    train.Trainer(continued, tmp_path / "r2", patches=tiny_patches())
+  with pytest.raises(ValueError, match="needs trainer.init_weights"):
+    train.Trainer(configs.override(config, {"trainer.init_continue": True}),
+                  tmp_path / "r3", patches=tiny_patches())

@@ -41,15 +41,9 @@ def resolve(name_or_path):
   return path
 
 
-def _json_path(weights_path):
-  """NAME.json beside NAME.weights.h5."""
-  return weights_path.with_name(
-      weights_path.name[:-len(".weights.h5")] + ".json")
-
-
 def metadata(name_or_path):
   """The exported JSON: {"config": ..., "step": ..., "patches_seen": ...}."""
-  meta_path = _json_path(resolve(name_or_path))
+  meta_path = configs.export_json_path(resolve(name_or_path))
   if not meta_path.exists():
     raise FileNotFoundError(
         f"{meta_path} is missing: a RIM weights file needs the JSON of its "
@@ -68,7 +62,7 @@ def metadata(name_or_path):
 def load(name_or_path):
   """(model, config): the RIM with its weights, and its ExperimentConfig."""
   path = resolve(name_or_path)
-  meta_path = _json_path(path)
+  meta_path = configs.export_json_path(path)
   meta = metadata(path)
   try:
     config = configs.ExperimentConfig.from_dict(meta["config"])

@@ -1,0 +1,5 @@
+"""`python -m rim_tf`: the same as the `rim-restore` command."""
+
+from rim_tf import cli
+
+cli.run()

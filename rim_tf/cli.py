@@ -1,0 +1,329 @@
+"""`rim-restore`: restore your own images with a RIM from the command line.
+
+  rim-restore denoise IN.png -o OUT.png --sigma 25
+  rim-restore superres IN.png -o OUT.png --scale 3
+  rim-restore denoise photos/ -o restored/          # every image of a folder
+
+Reads PNG, JPEG and TIFF, 8 and 16 bits, gray and RGB, and writes the same
+bit depth. Every failure is one line on stderr and a non-zero exit; an
+output file is only ever replaced by a complete result.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+from rim_tf import image_files
+from rim_tf import restoration
+from rim_tf import tiling
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+_BASELINE_NAMES = {"denoise": "bm3d", "superres": "bicubic"}
+
+
+def build_parser():
+  """The argparse parser of `rim-restore` (every option shows its default)."""
+  parser = argparse.ArgumentParser(
+      prog="rim-restore",
+      description="Restore images with a Recurrent Inference Machine "
+                  "(Putzky & Welling, 2017): remove Gaussian noise or "
+                  "upscale. Reads PNG, JPEG, TIFF (8/16-bit, gray/RGB) and "
+                  "writes the input's bit depth.",
+      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser.add_argument("task", choices=restoration.TASKS,
+                      help="what to do: denoise, or superres (upscale)")
+  parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                      help="image files and/or folders of images")
+  parser.add_argument("-o", "--output", required=True,
+                      help="output file (one input) or folder (several "
+                           "inputs or a folder; created if missing)")
+  parser.add_argument("--sigma", type=float, default=None,
+                      help="denoise: noise std on the 0-255 scale (for "
+                           "16-bit images too); omitted: estimated from each "
+                           "image and reported on stderr")
+  parser.add_argument("--scale", type=int, default=None,
+                      help="superres: the upscaling factor (an integer >= 2)")
+  parser.add_argument("--steps", type=int, default=None,
+                      help="RIM steps T; omitted: the T the weights were "
+                           "trained with")
+  parser.add_argument("--weights", default=None,
+                      help="a .weights.h5 file or a shipped name; omitted: "
+                           "the shipped RIM for the task (denoise_color for "
+                           "RGB when shipped, else denoise_gray per channel)")
+  colour = parser.add_mutually_exclusive_group()
+  colour.add_argument("--color", dest="color", action="store_true",
+                      default=None, help="treat the input as RGB (it must "
+                                         "be RGB); default: from the input")
+  colour.add_argument("--gray", dest="color", action="store_false",
+                      help="convert an RGB input to gray first; default: "
+                           "from the input")
+  parser.add_argument("--compare", action="store_true",
+                      help="also write the classical baseline (BM3D for "
+                           "denoise, bicubic for superres) as "
+                           "OUT_bm3d/OUT_bicubic and a side-by-side "
+                           "OUT_compare.png, with PSNRs when --reference is "
+                           "given")
+  parser.add_argument("--reference", default=None,
+                      help="clean image (one input) or folder of clean "
+                           "images with the inputs' names, for the PSNRs of "
+                           "--compare")
+  parser.add_argument("--tile", type=int, default=restoration.DEFAULT_TILE,
+                      help="tile side in input pixels: larger images are "
+                           "restored in overlapping, blended tiles so "
+                           "memory stays bounded")
+  parser.add_argument("--overlap", type=int,
+                      default=restoration.DEFAULT_OVERLAP,
+                      help="minimum overlap of neighbouring tiles in input "
+                           "pixels")
+  return parser
+
+
+class UsageError(ValueError):
+  """A bad combination of arguments (exit code 2)."""
+
+
+def _check_arguments(args):
+  if args.task == "denoise":
+    if args.scale is not None:
+      raise UsageError("--scale applies to superres only.")
+    if args.sigma is not None and not args.sigma > 0:
+      raise UsageError(f"--sigma must be > 0 (on the 0-255 scale), got "
+                       f"{args.sigma:g}.")
+  else:
+    if args.scale is None or args.scale < 2:
+      raise UsageError("superres needs --scale, an integer >= 2.")
+    if args.sigma is not None:
+      raise UsageError("--sigma applies to denoise only.")
+  if args.steps is not None and args.steps < 1:
+    raise UsageError(f"--steps must be >= 1, got {args.steps}.")
+  if args.reference and not args.compare:
+    raise UsageError("--reference is used by --compare; add --compare.")
+  try:
+    tiling.check_tiling(args.tile, args.overlap)
+  except ValueError as error:
+    raise UsageError(f"--tile / --overlap: {error}") from None
+
+
+def collect_inputs(inputs):
+  """The image files named by `inputs` (files as given, folders' images
+  sorted); raises FileNotFoundError / ValueError for bad entries."""
+  files = []
+  for entry in inputs:
+    path = pathlib.Path(entry)
+    if path.is_dir():
+      found = sorted(p for p in path.iterdir()
+                     if p.is_file() and image_files.is_image_file(p))
+      if not found:
+        raise ValueError(f"{path}: the folder holds no "
+                         f"{'/'.join(image_files.SUFFIXES)} images.")
+      files.extend(found)
+    elif path.exists():
+      files.append(path)
+    else:
+      raise FileNotFoundError(f"{path}: no such file or folder.")
+  return files
+
+
+def plan_outputs(files, output, several):
+  """{input: output path}; `several` (or an existing folder) makes
+  `output` a folder of files named like the inputs."""
+  output = pathlib.Path(output)
+  if several or output.is_dir():
+    if output.exists() and not output.is_dir():
+      raise UsageError(f"{output} is a file; several inputs need an output "
+                       f"folder.")
+    names = [f.name for f in files]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+      raise UsageError(f"several inputs are named {clashes[0]!r}; their "
+                       f"outputs would overwrite each other.")
+    plan = {f: output / f.name for f in files}
+  else:
+    plan = {files[0]: output}
+  for source, target in plan.items():
+    if target.exists() and os.path.samefile(source, target):
+      raise UsageError(f"{target} is the input itself; choose another "
+                       f"output so the input is kept.")
+  return plan
+
+
+def _to_gray(image):
+  """RGB uint8/uint16 [H, W, 3] -> [H, W, 1] by MATLAB rgb2gray's weights."""
+  from rim_tf import metrics  # pylint: disable=g-import-not-at-top
+  if image.dtype == np.uint8:
+    return metrics.rgb2gray_uint8(image, keepdims=True)
+  gray = metrics.rgb2gray_float64(image)
+  return np.clip(np.floor(gray + 0.5), 0, 65535).astype(np.uint16)[..., None]
+
+
+class _Job:
+  """One input file: read, check, restore, write (and compare)."""
+
+  def __init__(self, args, source, target, reference):
+    self.args = args
+    self.source = source
+    self.target = target
+    self.reference = reference
+
+  def _image(self):
+    image = image_files.read_image(self.source)
+    if self.args.color and image.shape[-1] != 3:
+      raise ValueError(f"{self.source}: --color needs an RGB image; this one "
+                       f"is gray.")
+    if self.args.color is False and image.shape[-1] == 3:
+      image = _to_gray(image)
+    return image
+
+  def run(self, log):
+    """Restores the file; returns the output path. Raises on any error.
+
+    Nothing is written until every result is computed, and each file is
+    written atomically, so a failure leaves existing outputs untouched.
+    """
+    args = self.args
+    image = self._image()
+    image_files.check_writable(self.target, image.dtype)
+    image01, dtype = restoration.as_float01(image)
+    weights = args.weights or restoration.default_weights(
+        args.task, image.shape[-1])
+    restorer, config = restoration.load_restorer(str(weights), args.steps)
+    restoration.check_serves(config, args.task, weights)
+    sigma = args.sigma
+    if args.task == "denoise" and sigma is None:
+      sigma = restoration.estimate_noise_255(image01)
+      log(f"{self.source}: no --sigma given; estimated noise sigma "
+          f"{sigma:.2f} (0-255 scale).")
+    if restorer.channels == 1 and image.shape[-1] == 3:
+      log(f"{self.source}: restoring the RGB channels one by one with the "
+          f"gray RIM {weights}.")
+    if args.task == "denoise":
+      out01 = restorer.denoise(image01, sigma, tile=args.tile,
+                               overlap=args.overlap)
+    else:
+      out01 = restorer.superres(image01, args.scale, tile=args.tile,
+                                overlap=args.overlap)
+    result = restoration.from_float01(out01, dtype)
+    writes = [(self.target, result)]
+    panel = None
+    if args.compare:
+      baseline_path, baseline, panel = self._compare(image, image01, sigma,
+                                                     result)
+      writes.append((baseline_path, baseline))
+    for path, array in writes:
+      image_files.write_image(path, array)
+    if panel is not None:
+      _write_panel(*panel)
+    return self.target
+
+  def _compare(self, image, image01, sigma, result):
+    """(baseline path, baseline image, (panels, panel path))."""
+    from rim_tf import baselines  # pylint: disable=g-import-not-at-top
+    args = self.args
+    name = _BASELINE_NAMES[args.task]
+    if args.task == "superres":
+      baseline = (baselines.bicubic_upscale_uint8(image, args.scale)
+                  if image.dtype == np.uint8 else restoration.from_float01(
+                      baselines.bicubic_upscale(image01, args.scale),
+                      image.dtype))
+    else:
+      denoise = (baselines.bm3d_denoise if image.shape[-1] == 1 else
+                 baselines.cbm3d_denoise)
+      baseline = restoration.from_float01(denoise(image01, sigma),
+                                          image.dtype)
+    reference = None
+    if self.reference is not None:
+      reference = image_files.read_image(self.reference)
+      if reference.shape != result.shape or reference.dtype != result.dtype:
+        raise ValueError(
+            f"{self.reference}: the reference is {reference.dtype} "
+            f"{reference.shape}, the result {result.dtype} {result.shape}; "
+            f"they must match.")
+    first = "input" if args.task == "denoise" else f"input (x1/{args.scale})"
+    panels = [(first, image), (name, baseline), ("RIM", result)]
+    if reference is not None:
+      panels = [(f"{title} {_psnr(p, reference):.2f} dB"
+                 if title != first or args.task == "denoise" else title, p)
+                for title, p in panels] + [("reference", reference)]
+    stem = self.target.stem
+    return (self.target.with_name(f"{stem}_{name}{self.target.suffix}"),
+            baseline, (panels, self.target.with_name(f"{stem}_compare.png")))
+
+
+def _psnr(estimate, reference):
+  """PSNR in dB on the 0-255 scale of two images of one integer dtype."""
+  from rim_tf import metrics  # pylint: disable=g-import-not-at-top
+  to_255 = 255.0 / np.iinfo(reference.dtype).max
+  return metrics.psnr_255(estimate.astype(np.float64) * to_255,
+                          reference.astype(np.float64) * to_255)
+
+
+def _write_panel(panels, path):
+  """The side-by-side PNG of --compare (images shown on [0, 1])."""
+  from rim_tf import plots  # pylint: disable=g-import-not-at-top
+  plots.example_panel(
+      [(title, image.astype(np.float32) / np.iinfo(image.dtype).max)
+       for title, image in panels], path)
+
+
+def _references(args, plan):
+  if not args.reference:
+    return {source: None for source in plan}
+  reference = pathlib.Path(args.reference)
+  if reference.is_dir():
+    refs = {source: reference / source.name for source in plan}
+  elif len(plan) == 1:
+    refs = {source: reference for source in plan}
+  else:
+    raise UsageError("with several inputs --reference must be a folder of "
+                     "clean images named like the inputs.")
+  missing = [str(p) for p in refs.values() if not p.is_file()]
+  if missing:
+    raise FileNotFoundError(f"{missing[0]}: reference image not found.")
+  return refs
+
+
+def main(argv=None):
+  """Entry point of `rim-restore` and `python -m rim_tf`; returns the exit
+  code (0 success, 1 a file failed, 2 bad arguments)."""
+  parser = build_parser()
+  args = parser.parse_args(argv)
+
+  def fail(code, message):
+    print(f"rim-restore: error: {' '.join(str(message).split())}",
+          file=sys.stderr)
+    return code
+
+  try:
+    _check_arguments(args)
+    files = collect_inputs(args.inputs)
+    several = len(files) > 1 or any(pathlib.Path(i).is_dir()
+                                    for i in args.inputs)
+    plan = plan_outputs(files, args.output, several)
+    references = _references(args, plan)
+  except UsageError as error:
+    return fail(EXIT_USAGE, error)
+  except (FileNotFoundError, ValueError) as error:
+    return fail(EXIT_ERROR, error)
+  if several:
+    pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
+  import tqdm  # pylint: disable=g-import-not-at-top
+  failures = 0
+  bar = tqdm.tqdm(plan.items(), unit="image", disable=len(plan) == 1,
+                  file=sys.stderr)
+  for source, target in bar:
+    job = _Job(args, source, target, references[source])
+    try:
+      job.run(log=lambda message: bar.write(message, file=sys.stderr))
+    except (OSError, ValueError) as error:
+      failures += 1
+      fail(EXIT_ERROR, error)
+  return EXIT_ERROR if failures else 0
+
+
+def run():
+  """Console-script wrapper: exits with `main`'s code."""
+  sys.exit(main())

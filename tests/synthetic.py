@@ -1,0 +1,40 @@
+"""Small synthetic images the tests share (no real data needed)."""
+
+import numpy as np
+
+
+def smooth_image(height, width, channels, seed=0):
+  """A uint8 image of gradients and a blob, plus mild texture."""
+  rng = np.random.default_rng(seed)
+  yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width),
+                       indexing="ij")
+  planes = []
+  for c in range(channels):
+    blob = np.exp(-((yy - 0.4 - 0.1 * c) ** 2 + (xx - 0.6) ** 2) / 0.05)
+    plane = 40 + 120 * xx * (1 - yy) + 80 * blob + 8 * rng.standard_normal(
+        (height, width))
+    planes.append(plane)
+  return np.clip(np.round(np.stack(planes, -1)), 0, 255).astype(np.uint8)
+
+
+def export_untrained_rim(folder, task="denoise", steps=2, seed=0):
+  """Writes an untrained tiny RIM for `task` as folder/TASK.weights.h5 + .json.
+
+  8 features, T = `steps`; the JSON holds only what the loader reads (the
+  config). Returns the .weights.h5 path.
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=g-import-not-at-top
+  from rim_tf import configs  # pylint: disable=g-import-not-at-top
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  config = configs.override(configs.preset("smoke", task), {
+      "model.features": 8, "model.gru_features": 8,
+      "trainer.rim_steps": steps})
+  keras.utils.set_random_seed(seed)
+  train.set_precision(False)
+  model = train.build_model(config)
+  path = folder / f"{task}.weights.h5"
+  model.save_weights(str(path))
+  (folder / f"{task}.json").write_text(json.dumps(
+      {"config": json.loads(config.to_json()), "step": 0}))
+  return path

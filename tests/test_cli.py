@@ -1,0 +1,275 @@
+"""Tests of `rim-restore` (rim_tf.cli): files in, files out, one-line errors.
+
+In-process calls of `cli.main` with tiny untrained RIMs; two subprocess
+calls check the installed entry points.
+"""
+
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+import pytest
+
+import rim_tf
+from rim_tf import cli
+from rim_tf import image_files
+from synthetic import export_untrained_rim
+from synthetic import smooth_image
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("weights")
+  return {task: str(export_untrained_rim(folder, task, steps=2))
+          for task in ("denoise", "superres")}
+
+
+def _noisy(channels=1, size=(40, 36), seed=0, dtype=np.uint8):
+  image = smooth_image(*size, channels, seed=seed)
+  rng = np.random.default_rng(seed)
+  noisy = np.clip(image + 25 * rng.standard_normal(image.shape), 0, 255)
+  if dtype == np.uint16:
+    return np.round(noisy * 257).astype(np.uint16)
+  return np.round(noisy).astype(np.uint8)
+
+
+def _run(capsys, *argv):
+  code = cli.main([str(a) for a in argv])
+  captured = capsys.readouterr()
+  return code, captured.err
+
+
+def _one_line_error(code, err, expected_code, fragment):
+  assert code == expected_code, err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1 and lines[0].startswith("rim-restore: error: "), err
+  assert fragment in lines[0], err
+
+
+def test_denoise_writes_what_the_python_api_returns(tmp_path, capsys,
+                                                    weights):
+  noisy = _noisy()
+  image_files.write_image(tmp_path / "in.png", noisy)
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--sigma", 25, "--weights",
+                   weights["denoise"])
+  assert code == 0, err
+  out = image_files.read_image(tmp_path / "out.png")
+  expected = rim_tf.restore(noisy, sigma=25, weights=weights["denoise"])
+  np.testing.assert_array_equal(out, expected)
+
+
+def test_16_bit_rgb_tiff_comes_back_16_bit_rgb(tmp_path, capsys, weights):
+  image_files.write_image(tmp_path / "in.tif", _noisy(3, dtype=np.uint16))
+  code, err = _run(capsys, "denoise", tmp_path / "in.tif", "-o",
+                   tmp_path / "out.tif", "--sigma", 20, "--weights",
+                   weights["denoise"])
+  assert code == 0, err
+  assert "channels one by one" in err
+  out = image_files.read_image(tmp_path / "out.tif")
+  assert out.dtype == np.uint16 and out.shape == (40, 36, 3)
+
+
+def test_superres_upscales_by_the_scale(tmp_path, capsys, weights):
+  image_files.write_image(tmp_path / "lr.jpg", _noisy(3, size=(20, 24)))
+  code, err = _run(capsys, "superres", tmp_path / "lr.jpg", "-o",
+                   tmp_path / "hr.png", "--scale", 3, "--weights",
+                   weights["superres"], "--steps", 1)
+  assert code == 0, err
+  assert image_files.read_image(tmp_path / "hr.png").shape == (60, 72, 3)
+
+
+def test_a_folder_restores_every_image_into_the_output_folder(
+    tmp_path, capsys, weights):
+  source = tmp_path / "in"
+  source.mkdir()
+  for i, suffix in enumerate([".png", ".jpg", ".tif"]):
+    image_files.write_image(source / f"img{i}{suffix}", _noisy(seed=i))
+  (source / "notes.txt").write_text("not an image")
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
+                   "--sigma", 25, "--weights", weights["denoise"])
+  assert code == 0, err
+  assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+      "img0.png", "img1.jpg", "img2.tif"]
+  assert "3/3" in err  # the progress bar
+
+
+def test_omitted_sigma_is_estimated_and_reported(tmp_path, capsys, weights):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--weights", weights["denoise"])
+  assert code == 0, err
+  assert "estimated noise sigma" in err
+
+
+def test_gray_converts_rgb_and_color_refuses_gray(tmp_path, capsys, weights):
+  image_files.write_image(tmp_path / "rgb.png", _noisy(3))
+  code, err = _run(capsys, "denoise", tmp_path / "rgb.png", "-o",
+                   tmp_path / "g.png", "--sigma", 25, "--gray", "--weights",
+                   weights["denoise"])
+  assert code == 0, err
+  assert image_files.read_image(tmp_path / "g.png").shape == (40, 36, 1)
+  image_files.write_image(tmp_path / "gray.png", _noisy(1))
+  code, err = _run(capsys, "denoise", tmp_path / "gray.png", "-o",
+                   tmp_path / "c.png", "--sigma", 25, "--color", "--weights",
+                   weights["denoise"])
+  _one_line_error(code, err, 1, "--color needs an RGB image")
+
+
+def test_compare_writes_the_baseline_and_a_panel_with_psnrs(tmp_path, capsys,
+                                                            weights):
+  clean = smooth_image(40, 36, 1)
+  image_files.write_image(tmp_path / "clean.png", clean)
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--sigma", 25, "--weights",
+                   weights["denoise"], "--compare", "--reference",
+                   tmp_path / "clean.png")
+  assert code == 0, err
+  assert image_files.read_image(tmp_path / "out_bm3d.png").shape == clean.shape
+  panel = Image.open(tmp_path / "out_compare.png")
+  assert panel.size[0] > 3 * panel.size[1]  # four panels side by side
+
+
+def test_compare_superres_writes_bicubic(tmp_path, capsys, weights):
+  image_files.write_image(tmp_path / "lr.png", _noisy(size=(16, 16)))
+  code, err = _run(capsys, "superres", tmp_path / "lr.png", "-o",
+                   tmp_path / "hr.png", "--scale", 2, "--weights",
+                   weights["superres"], "--compare")
+  assert code == 0, err
+  assert image_files.read_image(tmp_path / "hr_bicubic.png").shape == (
+      32, 32, 1)
+  assert (tmp_path / "hr_compare.png").is_file()
+
+
+def test_the_shipped_weights_are_the_default(tmp_path, capsys):
+  image_files.write_image(tmp_path / "in.png", _noisy(size=(24, 24)))
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--sigma", 25)
+  assert code == 0, err
+  assert image_files.read_image(tmp_path / "out.png").shape == (24, 24, 1)
+
+
+# -- bad input: one line, non-zero exit, existing output untouched --------------
+
+
+@pytest.fixture
+def existing_output(tmp_path):
+  path = tmp_path / "out.png"
+  image_files.write_image(path, np.full((8, 8, 1), 7, np.uint8))
+  return path
+
+
+def _bad_inputs(tmp_path):
+  truncated = tmp_path / "truncated.png"
+  image_files.write_image(truncated, _noisy())
+  truncated.write_bytes(truncated.read_bytes()[:200])
+  Image.new("RGBA", (16, 16)).save(tmp_path / "rgba.png")
+  Image.new("L", (1, 1)).save(tmp_path / "tiny.png")
+  (tmp_path / "garbage.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+  return {"missing": (tmp_path / "missing.png", "no such file"),
+          "truncated": (truncated, "cannot decode"),
+          "garbage": (tmp_path / "garbage.jpg", "cannot decode"),
+          "rgba": (tmp_path / "rgba.png", "has 4 channels"),
+          "tiny": (tmp_path / "tiny.png", "at least 8x8")}
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "rgba",
+                                  "tiny"])
+def test_bad_images_fail_in_one_line(tmp_path, capsys, weights,
+                                     existing_output, case):
+  path, fragment = _bad_inputs(tmp_path)[case]
+  before = existing_output.read_bytes()
+  code, err = _run(capsys, "denoise", path, "-o", existing_output, "--sigma",
+                   25, "--weights", weights["denoise"])
+  _one_line_error(code, err, 1, fragment)
+  assert existing_output.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv,code,fragment", [
+    (["--sigma", "0"], 2, "--sigma must be > 0"),
+    (["--sigma", "-5"], 2, "--sigma must be > 0"),
+    (["--scale", "2"], 2, "--scale applies to superres only"),
+    (["--steps", "0"], 2, "--steps must be >= 1"),
+    (["--tile", "32", "--overlap", "16"], 2, "more than twice"),
+    (["--reference", "x.png"], 2, "add --compare"),
+    (["--weights", "nowhere.weights.h5"], 1, "not found"),
+])
+def test_bad_options_fail_in_one_line(tmp_path, capsys, existing_output, argv,
+                                      code, fragment):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  before = existing_output.read_bytes()
+  result, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                     existing_output, *argv)
+  _one_line_error(result, err, code, fragment)
+  assert existing_output.read_bytes() == before
+
+
+def test_weights_for_another_task_fail_and_keep_the_output(
+    tmp_path, capsys, weights, existing_output):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  before = existing_output.read_bytes()
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   existing_output, "--sigma", 25, "--weights",
+                   weights["superres"])
+  _one_line_error(code, err, 1, "trained for 'superres', not for 'denoise'")
+  assert existing_output.read_bytes() == before
+
+
+def test_superres_without_scale_and_16_bit_jpeg_output_fail(tmp_path, capsys,
+                                                            weights):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, "superres", tmp_path / "in.png", "-o",
+                   tmp_path / "o.png")
+  _one_line_error(code, err, 2, "needs --scale")
+  image_files.write_image(tmp_path / "deep.png", _noisy(dtype=np.uint16))
+  code, err = _run(capsys, "denoise", tmp_path / "deep.png", "-o",
+                   tmp_path / "o.jpg", "--sigma", 25, "--weights",
+                   weights["denoise"])
+  _one_line_error(code, err, 1, "JPEG holds 8 bits")
+  assert not (tmp_path / "o.jpg").exists()
+
+
+def test_the_input_is_never_the_output(tmp_path, capsys):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   tmp_path / "in.png", "--sigma", 25)
+  _one_line_error(code, err, 2, "is the input itself")
+
+
+def test_one_bad_file_among_several_fails_the_run_but_not_the_others(
+    tmp_path, capsys, weights):
+  source = tmp_path / "in"
+  source.mkdir()
+  image_files.write_image(source / "good.png", _noisy())
+  Image.new("RGBA", (16, 16)).save(source / "rgba.png")
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
+                   "--sigma", 25, "--weights", weights["denoise"])
+  assert code == 1 and "rgba.png: has 4 channels" in err
+  assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
+
+
+# -- the installed commands -------------------------------------------------------
+
+
+def test_help_lists_every_option_with_its_default():
+  result = subprocess.run(["rim-restore", "--help"], capture_output=True,
+                          text=True, timeout=60, check=True)
+  text = " ".join(result.stdout.split())
+  for option in ("--output", "--sigma", "--scale", "--steps", "--weights",
+                 "--color", "--gray", "--compare", "--reference", "--tile",
+                 "--overlap"):
+    assert option in text, option
+  assert text.count("(default:") >= 10
+  assert "(default: 512)" in text and "(default: 32)" in text
+
+
+def test_python_dash_m_is_the_same_command(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "rim_tf", "deblur", "x.png", "-o", "y.png"],
+      capture_output=True, text=True, timeout=60,
+      cwd=pathlib.Path(__file__).parent)
+  assert result.returncode == 2
+  assert "invalid choice: 'deblur'" in result.stderr

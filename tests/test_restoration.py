@@ -1,0 +1,237 @@
+"""Tests of rim_tf.restoration: the Restorer, tiling with a RIM, `restore`.
+
+Tiny untrained RIMs on synthetic images; the round trip against the
+evaluation binary's per-image PSNR uses the shipped weights and a BSD68
+image when RIM_DATA_DIR is set.
+"""
+
+import numpy as np
+import pytest
+
+import rim_tf
+from rim_tf import evaluate
+from rim_tf import metrics
+from rim_tf import model as rim_model
+from rim_tf import operators
+from rim_tf import pretrained
+from rim_tf import restoration
+from synthetic import export_untrained_rim
+from synthetic import smooth_image
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+  """{task: path} of untrained tiny exported RIMs (T = 3)."""
+  folder = tmp_path_factory.mktemp("weights")
+  return {task: export_untrained_rim(folder, task, steps=3)
+          for task in ("denoise", "superres", "denoise_color")}
+
+
+# -- Restorer ------------------------------------------------------------------
+
+
+def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
+  restorer = restoration.Restorer(tiny_rim, steps=2)
+  noisy = evaluate.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
+  out = restorer.denoise(noisy, 25)
+  assert out.shape == (37, 29, 1) and out.dtype == np.float32
+  assert np.all((out > 0) & (out < 1))
+
+
+def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
+  restorer = restoration.Restorer(tiny_rim, steps=2)
+  rgb = evaluate.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
+  rgb[..., 2] = rgb[..., 2][::-1]  # make the channels clearly different
+  out = restorer.denoise(rgb, 15)
+  assert out.shape == (37, 29, 3)
+  for c in range(3):
+    alone = restorer.denoise(rgb[..., c:c + 1], 15)
+    np.testing.assert_allclose(out[..., c], alone[..., 0], atol=1e-5)
+  assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
+
+
+def test_rim_restorer_refuses_gray_images_for_a_colour_model():
+  model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
+                              num_steps=1)
+  restorer = restoration.Restorer(model, steps=1)
+  with pytest.raises(ValueError, match="3-channel RIM cannot restore a "
+                     "1-channel"):
+    restorer.denoise(np.zeros((16, 16, 1), np.float32), 25)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
+                                                            channels):
+  restorer = restoration.Restorer(tiny_rim, steps=2)
+  low = smooth_image(11, 9, channels)
+  out = restorer.superres_uint8(low, 2)
+  assert out.dtype == np.uint8 and out.shape == (22, 18, channels)
+  # A RIM starting from the bicubic-like initial estimate stays close to LR.
+  down = operators.imresize(out, 0.5)
+  assert np.abs(down.astype(int) - low.astype(int)).mean() < 40
+
+
+# -- tables and files -------------------------------------------------------------
+
+
+# -- tiled passes ---------------------------------------------------------------
+
+
+def test_tiled_denoising_matches_the_whole_image_pass(weights):
+  restorer, _ = restoration.Restorer.from_weights(str(weights["denoise"]))
+  noisy = evaluate.noisy_image(smooth_image(150, 171, 1, seed=2), 25, False,
+                               (3,))
+  whole = restorer.denoise(noisy, 25)
+  tiled = restorer.denoise(noisy, 25, tile=80, overlap=32)
+  assert tiled.shape == whole.shape
+  # The bound users are promised is 1/255; here it is 0.04 / 255.
+  assert np.abs(tiled - whole).max() < 0.25 / 255
+  # Odd tile offsets would put tiles on another sampling grid of the
+  # stride-2 cell: alignment is what makes the tiles agree.
+  misaligned = restoration.tiling.apply_tiled(
+      lambda t: restorer.denoise(t, 25), noisy, 80, 32, align=1)
+  assert np.abs(misaligned - whole).max() > 1e-3
+
+
+def test_tiled_superres_matches_the_whole_image_pass(weights):
+  restorer, _ = restoration.Restorer.from_weights(str(weights["superres"]))
+  low = smooth_image(61, 75, 1, seed=3).astype(np.float32) / 255
+  for scale in (2, 3):
+    whole = restorer.superres(low, scale)
+    tiled = restorer.superres(low, scale, tile=48, overlap=20)
+    assert tiled.shape == whole.shape == (scale * 61, scale * 75, 1)
+    assert np.abs(tiled - whole).max() < 1 / 255, scale
+
+
+def test_superres_uses_the_training_noise_level(tmp_path):
+  path = export_untrained_rim(tmp_path, "superres")
+  meta = pretrained.metadata(path)
+  meta["config"]["task_args"]["noise_sigma_255"] = 7.0
+  path.with_name("superres.json").write_text(__import__("json").dumps(meta))
+  restorer, _ = restoration.Restorer.from_weights(str(path))
+  assert restorer.superres_sigma_255 == 7.0
+
+
+# -- the Python API ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
+  clean = smooth_image(40, 44, 1, seed=4)[..., 0]  # [H, W]: no channel axis
+  if dtype == np.uint16:
+    image = clean.astype(np.uint16) * 257
+  elif dtype == np.float32:
+    image = clean.astype(np.float32) / 255
+  else:
+    image = clean
+  out = rim_tf.restore(image, task="denoise", sigma=25,
+                       weights=str(weights["denoise"]))
+  assert out.dtype == dtype and out.shape == (40, 44)
+  restorer, _ = restoration.load_restorer(str(weights["denoise"]))
+  expected = restorer.denoise(clean[..., None].astype(np.float32) / 255, 25)
+  scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
+  np.testing.assert_allclose(out.astype(np.float64) / scale,
+                             expected[..., 0], atol=0.51 / scale + 1e-6)
+
+
+def test_restore_superres_gives_the_scaled_size(weights):
+  out = rim_tf.restore(smooth_image(20, 30, 3), task="superres", scale=3,
+                       weights=str(weights["superres"]))
+  assert out.shape == (60, 90, 3) and out.dtype == np.uint8
+
+
+def test_restore_estimates_sigma_when_omitted(weights, monkeypatch):
+  seen = []
+  original = restoration.Restorer.denoise
+
+  def spy(self, noisy01, sigma_255, **kwargs):
+    seen.append(sigma_255)
+    return original(self, noisy01, sigma_255, **kwargs)
+
+  monkeypatch.setattr(restoration.Restorer, "denoise", spy)
+  clean = np.full((96, 96, 1), 0.5, np.float32)
+  noisy = clean + 20 / 255 * np.random.default_rng(0).standard_normal(
+      clean.shape).astype(np.float32)
+  rim_tf.restore(noisy, sigma=None, weights=str(weights["denoise"]))
+  assert seen and seen[0] == pytest.approx(20, rel=0.1)
+
+
+def test_estimate_noise_255_is_close_on_a_flat_image():
+  rng = np.random.default_rng(1)
+  image = 0.4 + 15 / 255 * rng.standard_normal((128, 128, 3))
+  assert restoration.estimate_noise_255(image) == pytest.approx(15, rel=0.05)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(task="deblur"), "task must be one of"),
+    (dict(sigma=0), "sigma must be > 0"),
+    (dict(sigma=-3), "sigma must be > 0"),
+    (dict(task="superres"), "integer scale >= 2"),
+    (dict(task="superres", scale=1), "integer scale >= 2"),
+    (dict(sigma=25, scale=2), "scale applies to task 'superres'"),
+])
+def test_restore_rejects_bad_arguments(weights, kwargs, message):
+  with pytest.raises(ValueError, match=message):
+    rim_tf.restore(smooth_image(16, 16, 1), weights=str(weights["denoise"]),
+                   **kwargs)
+
+
+@pytest.mark.parametrize("image,message", [
+    (np.zeros((1, 1, 1), np.uint8), "at least 8x8"),
+    (np.zeros((16, 16, 4), np.uint8), "gray .* or RGB"),
+    (np.zeros((16, 16), np.int32), "uint8, uint16 or float"),
+    (np.full((16, 16), 200.0), "divide an 8-bit-scale image by 255"),
+    (np.full((16, 16), np.nan), "NaN"),
+])
+def test_restore_rejects_bad_images(weights, image, message):
+  with pytest.raises(ValueError, match=message):
+    rim_tf.restore(image, sigma=25, weights=str(weights["denoise"]))
+
+
+def test_restore_rejects_weights_of_another_task(weights):
+  with pytest.raises(ValueError, match="trained for 'superres', not for "
+                     "'denoise'"):
+    rim_tf.restore(smooth_image(16, 16, 1), sigma=25,
+                   weights=str(weights["superres"]))
+
+
+def test_default_weights_prefer_a_colour_model_and_name_what_is_missing(
+    monkeypatch):
+  monkeypatch.setattr(pretrained, "shipped", lambda: ["denoise_gray"])
+  assert restoration.default_weights("denoise", 3) == "denoise_gray"
+  monkeypatch.setattr(pretrained, "shipped",
+                      lambda: ["denoise_color", "denoise_gray"])
+  assert restoration.default_weights("denoise", 3) == "denoise_color"
+  assert restoration.default_weights("denoise", 1) == "denoise_gray"
+  monkeypatch.setattr(pretrained, "shipped", lambda: ["denoise_gray"])
+  with pytest.raises(ValueError, match="no shipped RIM for 'superres'"):
+    restoration.default_weights("superres", 1)
+
+
+# -- real data ----------------------------------------------------------------------
+
+
+def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
+    bsds_dir, tmp_path):
+  # The evaluation binary's per-image PSNR (8-bit quantized sigma 25, the
+  # shipped gray RIM) and the API on the same noisy uint8 image agree.
+  from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
+  image_id = bsds.BSD68[0]
+  output = tmp_path / "eval.json"
+  evaluate.run_evaluation("denoise", ["rim"], "bsd68", str(output),
+                          data_dir=bsds_dir, weights="denoise_gray",
+                          sigmas=(25,), quantized=(True,), num_images=1)
+  reported = __import__("json").loads(output.read_text())["rim"][
+      "sigma25_q8"]["per_image"][image_id]
+  clean = bsds.load_images("test", gray=True, data_dir=bsds_dir,
+                           subset=[image_id])[image_id]
+  noisy = metrics.to_uint8(evaluate.noisy_image(
+      clean, 25, True, evaluate.noise_seed(0, 25, image_id)))
+  restored = rim_tf.restore(noisy, task="denoise", sigma=25,
+                            weights="denoise_gray")
+  # oneDNN's threaded sums may differ in the last float bit between two
+  # processes' runs and flip the rounding of a pixel or two (1e-5 dB each).
+  assert metrics.psnr_255(restored, clean) == pytest.approx(reported,
+                                                            abs=1e-3)
+  # A trained denoiser must clearly beat the noisy input on a real image.
+  assert reported > metrics.psnr_255(noisy, clean) + 3
