@@ -286,6 +286,26 @@ def _references(args, plan):
   return refs
 
 
+def _load_tensorflow_quietly():
+  """Imports TensorFlow and starts its devices with stderr (fd 2) muted.
+
+  TensorFlow's C++ start-up writes lines (oneDNN, CUDA, CPU features) to
+  stderr whatever TF_CPP_MIN_LOG_LEVEL says; a command whose errors are one
+  line must keep them off. Python errors cannot arise in this window.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  sys.stderr.flush()
+  saved = os.dup(2)
+  try:
+    with open(os.devnull, "w", encoding="utf-8") as devnull:
+      os.dup2(devnull.fileno(), 2)
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      tf.config.list_logical_devices()
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
 def main(argv=None):
   """Entry point of `rim-restore` and `python -m rim_tf`; returns the exit
   code (0 success, 1 a file failed, 2 bad arguments)."""
@@ -310,6 +330,7 @@ def main(argv=None):
     return fail(EXIT_ERROR, error)
   if several:
     pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
+  _load_tensorflow_quietly()
   import tqdm  # pylint: disable=g-import-not-at-top
   failures = 0
   bar = tqdm.tqdm(plan.items(), unit="image", disable=len(plan) == 1,

@@ -27,7 +27,7 @@ from rim_tf import baselines
 from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
-from rim_tf import restoration
+from rim_tf import restorer
 from rim_tf.data import bsds
 from rim_tf.data import corruptions
 from rim_tf.data import patches as rim_patches
@@ -341,10 +341,10 @@ def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
     images = dict(list(images.items())[:num_images])
   metadata = {"command": command or "", "images": len(images)}
   if "rim" in methods:
-    restorer, _ = restoration.Restorer.from_weights(weights, steps)
-    chosen = {rim_name: (restorer.superres_uint8 if task == "superres"
-                         else restorer.denoise), **chosen}
-    metadata.update(weights=str(weights), rim_steps=restorer.steps)
+    rim, _ = restorer.Restorer.from_weights(weights, steps)
+    chosen = {rim_name: (rim.superres_uint8 if task == "superres"
+                         else rim.denoise), **chosen}
+    metadata.update(weights=str(weights), rim_steps=rim.steps)
   if task == "superres":
     results, timing = evaluate_superres(images, chosen, scales)
   else:

@@ -13,7 +13,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 from rim_tf import baselines  # pylint: disable=g-import-not-at-top
 from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
-from rim_tf import restoration  # pylint: disable=g-import-not-at-top
+from rim_tf import restorer  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 
 _TITLES = {"gaussian": "Gaussian RP", "binary": "Binary RP",
@@ -96,7 +96,7 @@ def _example(weights, gray, image_id, data_dir):
   images = bsds.load_images("test", gray=gray, data_dir=data_dir,
                             subset=[image_id] if image_id else "bsd68")
   image_id, image = next(iter(images.items()))
-  return image_id, image, restoration.Restorer.from_weights(weights)[0]
+  return image_id, image, restorer.Restorer.from_weights(weights)[0]
 
 
 def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,
@@ -104,13 +104,13 @@ def figure3(weights, path, image_id=None, sigma_255=50.0, data_dir=None,
   """Figure 3: noisy (8-bit quantized) / BM3D / RIM on one BSD68 image."""
   if not weights:
     raise ValueError("figure 3 needs --weights (a gray denoising RIM).")
-  image_id, clean, restorer = _example(weights, True, image_id, data_dir)
+  image_id, clean, rim = _example(weights, True, image_id, data_dir)
   noisy = evaluate.noisy_image(clean, sigma_255, True,
                                evaluate.noise_seed(seed, sigma_255, image_id))
   panels = [("clean", clean)]
   for label, estimate in (("noisy", noisy),
                           ("BM3D", baselines.bm3d_denoise(noisy, sigma_255)),
-                          ("RIM", restorer.denoise(noisy, sigma_255))):
+                          ("RIM", rim.denoise(noisy, sigma_255))):
     out = metrics.to_uint8(estimate)
     panels.append((f"{label} {metrics.psnr_255(out, clean):.2f} dB", out))
   return example_panel(panels, path, f"BSDS300 {image_id}, sigma = "
@@ -121,12 +121,12 @@ def figure4(weights, path, image_id=None, scale=3, data_dir=None):
   """Figure 4: LR / bicubic / RIM (PSNR / SSIM on Y) on one test image."""
   if not weights:
     raise ValueError("figure 4 needs --weights (a super-resolution RIM).")
-  image_id, image, restorer = _example(weights, False, image_id, data_dir)
+  image_id, image, rim = _example(weights, False, image_id, data_dir)
   high, low = evaluate.superres_pair(image, scale)
   panels = [("HR", high), (f"LR (x{scale})", low)]
   for label, estimate in (
       ("bicubic", baselines.bicubic_upscale_uint8(low, scale)),
-      ("RIM", restorer.superres_uint8(low, scale))):
+      ("RIM", rim.superres_uint8(low, scale))):
     psnr, ssim = metrics.superres_metrics(estimate, high, scale)
     panels.append((f"{label} {psnr:.2f} / {ssim:.4f}", estimate))
   return example_panel(panels, path, f"BSDS300 {image_id}, x{scale}")

@@ -1,20 +1,17 @@
-"""Restoring images with a trained RIM: denoising and super-resolution.
+"""Restoring images with a trained RIM: the Python API behind `rim-restore`.
 
-`Restorer` runs a RIM on whole images or in overlapping tiles (float32
-[H, W, C] on [0, 1]); the evaluation, the figures and `rim-restore` all use
-it. `restore(image, task=..., ...)` is the Python API behind `rim-restore`:
-any uint8 / uint16 / float image in, the same dtype out.
+`restore(image, task=..., ...)` takes any uint8 / uint16 / float image and
+returns the same dtype; the conversions, checks and defaults here serve it
+and the command line. TensorFlow loads only when a RIM is (`load_restorer`,
+the engine in `rim_tf.restorer`), so that the command line answers --help
+and argument errors at once.
 """
 
 import functools
-import math
 
 import numpy as np
-import tensorflow as tf
 
 from rim_tf import metrics
-from rim_tf import operators
-from rim_tf import pretrained
 from rim_tf import tiling
 
 TASKS = ("denoise", "superres")
@@ -26,131 +23,9 @@ SERVING_TASKS = {"denoise": ("denoise", "denoise_color", "random_projections"),
 DEFAULT_WEIGHTS = {"denoise": {3: ("denoise_color", "denoise_gray"),
                                1: ("denoise_gray",)},
                    "superres": {3: ("superres",), 1: ("superres",)}}
-DEFAULT_TILE = 512
-DEFAULT_OVERLAP = 32
+DEFAULT_TILE = tiling.DEFAULT_TILE
+DEFAULT_OVERLAP = tiling.DEFAULT_OVERLAP
 MIN_SIDE = 8
-
-
-class Restorer:
-  """A RIM that restores whole images, compiled once per input shape.
-
-  A gray RIM restores a colour image channel by channel (the channels go
-  through the model as a batch).
-
-  Args:
-    model: a `rim_tf.model.RIM`.
-    steps: T at test time.
-    superres_sigma_255: the noise level the super-resolution model was
-      trained with (its likelihood's sigma at test time).
-  """
-
-  def __init__(self, model, steps, superres_sigma_255=0.0):
-    self.model = model
-    self.steps = int(steps)
-    if self.steps < 1:
-      raise ValueError(f"steps must be >= 1, got {steps}.")
-    self.superres_sigma_255 = float(superres_sigma_255)
-    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
-    self._superres = {}
-
-  @classmethod
-  def from_weights(cls, weights, steps=None):
-    """(Restorer, config) of exported weights (shipped name or path).
-
-    `steps` defaults to the T the weights were trained with.
-    """
-    model, config = pretrained.load(weights)
-    sigma = (config.task_args.get("noise_sigma_255", 0.0)
-             if config.task == "superres" else 0.0)
-    return cls(model, steps or config.trainer.rim_steps, sigma), config
-
-  @property
-  def channels(self):
-    return self.model.channels
-
-  def _denoise_graph(self, noisy, sigma):
-    operator = operators.Identity((None, None, noisy.shape[-1]))
-    _, final = self.model(noisy, operator=operator, sigma=sigma,
-                          steps=self.steps)
-    return final
-
-  def _as_model_batch(self, image):
-    """[H, W, C] -> [N, H, W, C_model]: colour channels become a batch of
-    gray images when the model is gray."""
-    image = np.asarray(image, np.float32)
-    if image.shape[-1] == self.model.channels:
-      return image[None]
-    if self.model.channels == 1:
-      return np.transpose(image, (2, 0, 1))[..., None]
-    raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
-                     f"{image.shape[-1]}-channel image.")
-
-  def _from_model_batch(self, batch, channels):
-    batch = np.asarray(batch)
-    if batch.shape[0] == 1 and batch.shape[-1] == channels:
-      return batch[0]
-    return np.transpose(batch[..., 0], (1, 2, 0))
-
-  def _denoise_whole(self, noisy01, sigma_255):
-    batch = self._as_model_batch(noisy01)
-    sigma = tf.fill([batch.shape[0]], np.float32(sigma_255 / 255.0))
-    final = self._denoise(tf.constant(batch), sigma)
-    return self._from_model_batch(final, np.shape(noisy01)[-1])
-
-  def denoise(self, noisy01, sigma_255, tile=None, overlap=DEFAULT_OVERLAP):
-    """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
-
-    `tile`: None for one whole-image pass, else the side of overlapping
-    tiles (see `rim_tf.tiling.apply_tiled`).
-    """
-    if not sigma_255 > 0:
-      raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "
-                       f"{sigma_255}.")
-    run = functools.partial(self._denoise_whole, sigma_255=sigma_255)
-    if tile is None:
-      return run(noisy01)
-    return tiling.apply_tiled(run, noisy01, tile, overlap,
-                              align=self.model.shift_period)
-
-  def _superres_whole(self, low01, scale):
-    batch = self._as_model_batch(low01)
-    shape = (batch.shape[1] * scale, batch.shape[2] * scale, batch.shape[3])
-    key = (scale, shape)
-    if key not in self._superres:
-      operator = operators.BicubicDownsample(scale, shape)
-
-      def run(low, operator=operator):
-        sigma = tf.fill([tf.shape(low)[0]],
-                        np.float32(self.superres_sigma_255 / 255.0))
-        _, final = self.model(low, operator=operator, sigma=sigma,
-                              steps=self.steps)
-        return final
-
-      self._superres[key] = tf.function(run)
-    final = self._superres[key](tf.constant(batch))
-    return self._from_model_batch(final, np.shape(low01)[-1])
-
-  def superres(self, low01, scale, tile=None, overlap=DEFAULT_OVERLAP):
-    """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C] (A = imresize(., 1/s)).
-
-    `tile` and `overlap` are in low-resolution pixels (see `denoise`).
-    """
-    if int(scale) != scale or scale < 2:
-      raise ValueError(f"scale must be an integer >= 2, got {scale!r}.")
-    scale = int(scale)
-    run = functools.partial(self._superres_whole, scale=scale)
-    if tile is None:
-      return run(low01)
-    # The cell runs on the high-resolution grid: a tile's HR start,
-    # scale * start, must be a multiple of the model's shift period.
-    period = self.model.shift_period
-    return tiling.apply_tiled(run, low01, tile, overlap, scale=scale,
-                              align=period // math.gcd(period, scale))
-
-  def superres_uint8(self, low_uint8, scale):
-    """uint8 LR [h, w, C] -> uint8 [s h, s w, C], one whole-image pass."""
-    low = np.asarray(low_uint8, np.float32) / 255.0
-    return metrics.to_uint8(self.superres(low, scale))
 
 
 # -- the Python API ----------------------------------------------------------
@@ -162,6 +37,7 @@ def default_weights(task, channels):
   Raises:
     ValueError: no shipped RIM serves this task yet.
   """
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
   _check_task(task)
   shipped = pretrained.shipped()
   for name in DEFAULT_WEIGHTS[task][channels]:
@@ -179,8 +55,10 @@ def _check_task(task):
 
 @functools.lru_cache(maxsize=4)
 def load_restorer(weights, steps=None):
-  """(Restorer, config) of `weights`, cached: repeated calls reuse the model."""
-  return Restorer.from_weights(weights, steps)
+  """(rim_tf.restorer.Restorer, config) of `weights`, cached: repeated calls
+  reuse the model."""
+  from rim_tf import restorer  # pylint: disable=g-import-not-at-top
+  return restorer.Restorer.from_weights(weights, steps)
 
 
 def check_serves(config, task, weights):

@@ -18,6 +18,12 @@ import math
 
 import numpy as np
 
+# Defaults for a RIM (`rim-restore`): 512-pixel tiles keep a 64/128 cell's
+# activations at tens of MB; 32 pixels of overlap keep tiled results within
+# a fraction of 1/255 of a whole-image pass (docs/results.md).
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 32
+
 
 def tile_starts(size, tile, overlap, align=1):
   """Start offsets of tiles of side `tile` covering [0, size).

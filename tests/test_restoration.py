@@ -15,6 +15,8 @@ from rim_tf import model as rim_model
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import restoration
+from rim_tf import restorer
+from rim_tf import tiling
 from synthetic import export_untrained_rim
 from synthetic import smooth_image
 
@@ -31,21 +33,21 @@ def weights(tmp_path_factory):
 
 
 def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
-  restorer = restoration.Restorer(tiny_rim, steps=2)
+  rim = restorer.Restorer(tiny_rim, steps=2)
   noisy = evaluate.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
-  out = restorer.denoise(noisy, 25)
+  out = rim.denoise(noisy, 25)
   assert out.shape == (37, 29, 1) and out.dtype == np.float32
   assert np.all((out > 0) & (out < 1))
 
 
 def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
-  restorer = restoration.Restorer(tiny_rim, steps=2)
+  rim = restorer.Restorer(tiny_rim, steps=2)
   rgb = evaluate.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
   rgb[..., 2] = rgb[..., 2][::-1]  # make the channels clearly different
-  out = restorer.denoise(rgb, 15)
+  out = rim.denoise(rgb, 15)
   assert out.shape == (37, 29, 3)
   for c in range(3):
-    alone = restorer.denoise(rgb[..., c:c + 1], 15)
+    alone = rim.denoise(rgb[..., c:c + 1], 15)
     np.testing.assert_allclose(out[..., c], alone[..., 0], atol=1e-5)
   assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
 
@@ -53,18 +55,18 @@ def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
 def test_rim_restorer_refuses_gray_images_for_a_colour_model():
   model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
                               num_steps=1)
-  restorer = restoration.Restorer(model, steps=1)
+  rim = restorer.Restorer(model, steps=1)
   with pytest.raises(ValueError, match="3-channel RIM cannot restore a "
                      "1-channel"):
-    restorer.denoise(np.zeros((16, 16, 1), np.float32), 25)
+    rim.denoise(np.zeros((16, 16, 1), np.float32), 25)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
                                                             channels):
-  restorer = restoration.Restorer(tiny_rim, steps=2)
+  rim = restorer.Restorer(tiny_rim, steps=2)
   low = smooth_image(11, 9, channels)
-  out = restorer.superres_uint8(low, 2)
+  out = rim.superres_uint8(low, 2)
   assert out.dtype == np.uint8 and out.shape == (22, 18, channels)
   # A RIM starting from the bicubic-like initial estimate stays close to LR.
   down = operators.imresize(out, 0.5)
@@ -78,27 +80,27 @@ def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
 
 
 def test_tiled_denoising_matches_the_whole_image_pass(weights):
-  restorer, _ = restoration.Restorer.from_weights(str(weights["denoise"]))
+  rim, _ = restorer.Restorer.from_weights(str(weights["denoise"]))
   noisy = evaluate.noisy_image(smooth_image(150, 171, 1, seed=2), 25, False,
                                (3,))
-  whole = restorer.denoise(noisy, 25)
-  tiled = restorer.denoise(noisy, 25, tile=80, overlap=32)
+  whole = rim.denoise(noisy, 25)
+  tiled = rim.denoise(noisy, 25, tile=80, overlap=32)
   assert tiled.shape == whole.shape
   # The bound users are promised is 1/255; here it is 0.04 / 255.
   assert np.abs(tiled - whole).max() < 0.25 / 255
   # Odd tile offsets would put tiles on another sampling grid of the
   # stride-2 cell: alignment is what makes the tiles agree.
-  misaligned = restoration.tiling.apply_tiled(
-      lambda t: restorer.denoise(t, 25), noisy, 80, 32, align=1)
+  misaligned = tiling.apply_tiled(
+      lambda t: rim.denoise(t, 25), noisy, 80, 32, align=1)
   assert np.abs(misaligned - whole).max() > 1e-3
 
 
 def test_tiled_superres_matches_the_whole_image_pass(weights):
-  restorer, _ = restoration.Restorer.from_weights(str(weights["superres"]))
+  rim, _ = restorer.Restorer.from_weights(str(weights["superres"]))
   low = smooth_image(61, 75, 1, seed=3).astype(np.float32) / 255
   for scale in (2, 3):
-    whole = restorer.superres(low, scale)
-    tiled = restorer.superres(low, scale, tile=48, overlap=20)
+    whole = rim.superres(low, scale)
+    tiled = rim.superres(low, scale, tile=48, overlap=20)
     assert tiled.shape == whole.shape == (scale * 61, scale * 75, 1)
     assert np.abs(tiled - whole).max() < 1 / 255, scale
 
@@ -108,8 +110,8 @@ def test_superres_uses_the_training_noise_level(tmp_path):
   meta = pretrained.metadata(path)
   meta["config"]["task_args"]["noise_sigma_255"] = 7.0
   path.with_name("superres.json").write_text(__import__("json").dumps(meta))
-  restorer, _ = restoration.Restorer.from_weights(str(path))
-  assert restorer.superres_sigma_255 == 7.0
+  rim, _ = restorer.Restorer.from_weights(str(path))
+  assert rim.superres_sigma_255 == 7.0
 
 
 # -- the Python API ---------------------------------------------------------------
@@ -127,8 +129,8 @@ def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
   out = rim_tf.restore(image, task="denoise", sigma=25,
                        weights=str(weights["denoise"]))
   assert out.dtype == dtype and out.shape == (40, 44)
-  restorer, _ = restoration.load_restorer(str(weights["denoise"]))
-  expected = restorer.denoise(clean[..., None].astype(np.float32) / 255, 25)
+  rim, _ = restoration.load_restorer(str(weights["denoise"]))
+  expected = rim.denoise(clean[..., None].astype(np.float32) / 255, 25)
   scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
   np.testing.assert_allclose(out.astype(np.float64) / scale,
                              expected[..., 0], atol=0.51 / scale + 1e-6)
@@ -142,13 +144,13 @@ def test_restore_superres_gives_the_scaled_size(weights):
 
 def test_restore_estimates_sigma_when_omitted(weights, monkeypatch):
   seen = []
-  original = restoration.Restorer.denoise
+  original = restorer.Restorer.denoise
 
   def spy(self, noisy01, sigma_255, **kwargs):
     seen.append(sigma_255)
     return original(self, noisy01, sigma_255, **kwargs)
 
-  monkeypatch.setattr(restoration.Restorer, "denoise", spy)
+  monkeypatch.setattr(restorer.Restorer, "denoise", spy)
   clean = np.full((96, 96, 1), 0.5, np.float32)
   noisy = clean + 20 / 255 * np.random.default_rng(0).standard_normal(
       clean.shape).astype(np.float32)

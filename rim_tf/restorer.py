@@ -1,0 +1,141 @@
+"""The RIM restoration engine: whole-image and tiled passes of a trained RIM.
+
+`Restorer` runs a RIM on float32 images [H, W, C] on [0, 1], in one pass or
+in overlapping tiles (`rim_tf.tiling`); the evaluation, the figures and
+`rim-restore` (through `rim_tf.restoration`) all use it.
+"""
+
+import functools
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from rim_tf import metrics
+from rim_tf import operators
+from rim_tf import pretrained
+from rim_tf import tiling
+
+DEFAULT_OVERLAP = tiling.DEFAULT_OVERLAP
+
+
+class Restorer:
+  """A RIM that restores whole images, compiled once per input shape.
+
+  A gray RIM restores a colour image channel by channel (the channels go
+  through the model as a batch).
+
+  Args:
+    model: a `rim_tf.model.RIM`.
+    steps: T at test time.
+    superres_sigma_255: the noise level the super-resolution model was
+      trained with (its likelihood's sigma at test time).
+  """
+
+  def __init__(self, model, steps, superres_sigma_255=0.0):
+    self.model = model
+    self.steps = int(steps)
+    if self.steps < 1:
+      raise ValueError(f"steps must be >= 1, got {steps}.")
+    self.superres_sigma_255 = float(superres_sigma_255)
+    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
+    self._superres = {}
+
+  @classmethod
+  def from_weights(cls, weights, steps=None):
+    """(Restorer, config) of exported weights (shipped name or path).
+
+    `steps` defaults to the T the weights were trained with.
+    """
+    model, config = pretrained.load(weights)
+    sigma = (config.task_args.get("noise_sigma_255", 0.0)
+             if config.task == "superres" else 0.0)
+    return cls(model, steps or config.trainer.rim_steps, sigma), config
+
+  @property
+  def channels(self):
+    return self.model.channels
+
+  def _denoise_graph(self, noisy, sigma):
+    operator = operators.Identity((None, None, noisy.shape[-1]))
+    _, final = self.model(noisy, operator=operator, sigma=sigma,
+                          steps=self.steps)
+    return final
+
+  def _as_model_batch(self, image):
+    """[H, W, C] -> [N, H, W, C_model]: colour channels become a batch of
+    gray images when the model is gray."""
+    image = np.asarray(image, np.float32)
+    if image.shape[-1] == self.model.channels:
+      return image[None]
+    if self.model.channels == 1:
+      return np.transpose(image, (2, 0, 1))[..., None]
+    raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
+                     f"{image.shape[-1]}-channel image.")
+
+  def _from_model_batch(self, batch, channels):
+    batch = np.asarray(batch)
+    if batch.shape[0] == 1 and batch.shape[-1] == channels:
+      return batch[0]
+    return np.transpose(batch[..., 0], (1, 2, 0))
+
+  def _denoise_whole(self, noisy01, sigma_255):
+    batch = self._as_model_batch(noisy01)
+    sigma = tf.fill([batch.shape[0]], np.float32(sigma_255 / 255.0))
+    final = self._denoise(tf.constant(batch), sigma)
+    return self._from_model_batch(final, np.shape(noisy01)[-1])
+
+  def denoise(self, noisy01, sigma_255, tile=None, overlap=DEFAULT_OVERLAP):
+    """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
+
+    `tile`: None for one whole-image pass, else the side of overlapping
+    tiles (see `rim_tf.tiling.apply_tiled`).
+    """
+    if not sigma_255 > 0:
+      raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "
+                       f"{sigma_255}.")
+    run = functools.partial(self._denoise_whole, sigma_255=sigma_255)
+    if tile is None:
+      return run(noisy01)
+    return tiling.apply_tiled(run, noisy01, tile, overlap,
+                              align=self.model.shift_period)
+
+  def _superres_whole(self, low01, scale):
+    batch = self._as_model_batch(low01)
+    shape = (batch.shape[1] * scale, batch.shape[2] * scale, batch.shape[3])
+    key = (scale, shape)
+    if key not in self._superres:
+      operator = operators.BicubicDownsample(scale, shape)
+
+      def run(low, operator=operator):
+        sigma = tf.fill([tf.shape(low)[0]],
+                        np.float32(self.superres_sigma_255 / 255.0))
+        _, final = self.model(low, operator=operator, sigma=sigma,
+                              steps=self.steps)
+        return final
+
+      self._superres[key] = tf.function(run)
+    final = self._superres[key](tf.constant(batch))
+    return self._from_model_batch(final, np.shape(low01)[-1])
+
+  def superres(self, low01, scale, tile=None, overlap=DEFAULT_OVERLAP):
+    """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C] (A = imresize(., 1/s)).
+
+    `tile` and `overlap` are in low-resolution pixels (see `denoise`).
+    """
+    if int(scale) != scale or scale < 2:
+      raise ValueError(f"scale must be an integer >= 2, got {scale!r}.")
+    scale = int(scale)
+    run = functools.partial(self._superres_whole, scale=scale)
+    if tile is None:
+      return run(low01)
+    # The cell runs on the high-resolution grid: a tile's HR start,
+    # scale * start, must be a multiple of the model's shift period.
+    period = self.model.shift_period
+    return tiling.apply_tiled(run, low01, tile, overlap, scale=scale,
+                              align=period // math.gcd(period, scale))
+
+  def superres_uint8(self, low_uint8, scale):
+    """uint8 LR [h, w, C] -> uint8 [s h, s w, C], one whole-image pass."""
+    low = np.asarray(low_uint8, np.float32) / 255.0
+    return metrics.to_uint8(self.superres(low, scale))
