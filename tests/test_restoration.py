@@ -235,5 +235,27 @@ def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
   # processes' runs and flip the rounding of a pixel or two (1e-5 dB each).
   assert metrics.psnr_255(restored, clean) == pytest.approx(reported,
                                                             abs=1e-3)
+  # And through files and the command line.
+  from rim_tf import cli  # pylint: disable=g-import-not-at-top
+  from rim_tf import image_files  # pylint: disable=g-import-not-at-top
+  image_files.write_image(tmp_path / "noisy.png", noisy)
+  assert cli.main(["denoise", str(tmp_path / "noisy.png"), "-o",
+                   str(tmp_path / "restored.png"), "--sigma", "25"]) == 0
+  from_file = image_files.read_image(tmp_path / "restored.png")
+  assert metrics.psnr_255(from_file, clean) == pytest.approx(reported,
+                                                             abs=1e-3)
   # A trained denoiser must clearly beat the noisy input on a real image.
   assert reported > metrics.psnr_255(noisy, clean) + 3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_as_float01_is_exactly_k_over_peak_for_every_value(dtype):
+  peak = np.iinfo(dtype).max
+  values = np.arange(peak + 1, dtype=dtype)
+  image = np.resize(values, (max(8, len(values) // 256), 256))
+  image01, kind = restoration.as_float01(image)
+  assert kind == dtype and image01.dtype == np.float32
+  expected = (image.astype(np.float64) / peak).astype(np.float32)
+  np.testing.assert_array_equal(image01[..., 0], expected)
+  np.testing.assert_array_equal(restoration.from_float01(image01, dtype)[..., 0],
+                                image)

@@ -23,7 +23,7 @@ from absl import flags
 from rim_tf import baselines
 from rim_tf import evaluate
 from rim_tf import metrics
-from rim_tf import restoration
+from rim_tf import restorer
 from rim_tf.data import bsds
 
 FLAGS = flags.FLAGS
@@ -59,10 +59,10 @@ def main(argv):
         f"{metrics.psnr_255(metrics.to_uint8(noisy), clean):.2f} dB")
   print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8}")
   for steps in (int(s) for s in FLAGS.steps):
-    restorer, _ = restoration.Restorer.from_weights(FLAGS.weights, steps)
-    restorer.denoise(noisy, FLAGS.sigma)  # compile outside the timing
+    rim, _ = restorer.Restorer.from_weights(FLAGS.weights, steps)
+    rim.denoise(noisy, FLAGS.sigma)  # compile outside the timing
     seconds, estimate = _best_seconds(
-        lambda r=restorer: r.denoise(noisy, FLAGS.sigma), FLAGS.repeats)
+        lambda r=rim: r.denoise(noisy, FLAGS.sigma), FLAGS.repeats)
     psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
     print(f"{f'RIM {FLAGS.weights} T={steps}':<24} {seconds:>8.2f} "
           f"{psnr:>8.2f}", flush=True)

@@ -6,7 +6,7 @@
 
 Denoises one BSDS300 test image (481 x 321, gray, sigma 25, the evaluation's
 noise) with a shipped RIM in one pass and in overlapping tiles
-(`rim_tf.restoration.Restorer.denoise(..., tile=, overlap=)`), and prints
+(`rim_tf.restorer.Restorer.denoise(..., tile=, overlap=)`), and prints
 for every tile size, overlap and T the largest absolute difference (on the
 0-255 scale), how many pixels differ after rounding to uint8, and seconds.
 """
@@ -22,7 +22,7 @@ import numpy as np
 
 from rim_tf import evaluate
 from rim_tf import metrics
-from rim_tf import restoration
+from rim_tf import restorer
 from rim_tf.data import bsds
 
 FLAGS = flags.FLAGS
@@ -46,9 +46,9 @@ def main(argv):
   print(f"{'T':>3} {'tile':>5} {'overlap':>7} {'max|diff|*255':>13} "
         f"{'uint8 px differ':>15} {'seconds':>8}")
   for steps in (int(s) for s in FLAGS.steps):
-    restorer, _ = restoration.Restorer.from_weights(FLAGS.weights, steps)
+    rim, _ = restorer.Restorer.from_weights(FLAGS.weights, steps)
     start = time.perf_counter()
-    whole = restorer.denoise(noisy, 25)
+    whole = rim.denoise(noisy, 25)
     print(f"{steps:>3} {'whole':>5} {'':>7} {'':>13} {'':>15} "
           f"{time.perf_counter() - start:>8.1f}   PSNR "
           f"{metrics.psnr_255(metrics.to_uint8(whole), clean):.2f} dB",
@@ -56,7 +56,7 @@ def main(argv):
     for tile in (int(t) for t in FLAGS.tiles):
       for overlap in (int(o) for o in FLAGS.overlaps):
         start = time.perf_counter()
-        tiled = restorer.denoise(noisy, 25, tile=tile, overlap=overlap)
+        tiled = rim.denoise(noisy, 25, tile=tile, overlap=overlap)
         seconds = time.perf_counter() - start
         differ = int(np.sum(metrics.to_uint8(tiled) !=
                             metrics.to_uint8(whole)))
