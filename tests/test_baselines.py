@@ -29,9 +29,10 @@ def test_bm3d_denoise_improves_psnr_clearly():
   after = metrics.denoising_psnr(out, clean)
   assert before == pytest.approx(20.4, abs=0.6)
   assert after > before + 8, (before, after)
-  # [H, W] input gives the same [H, W, 1] estimate.
+  # [H, W] input gives the same [H, W, 1] estimate (to a few float32 steps:
+  # bm3d's threaded transforms do not always sum in one order).
   np.testing.assert_allclose(baselines.bm3d_denoise(noisy[..., 0], 25), out,
-                             atol=1e-6)
+                             atol=1e-5)
 
 
 def test_cbm3d_denoise_improves_psnr_clearly():
