@@ -23,6 +23,9 @@ flags.DEFINE_integer("steps", None, "Train to this global step (default: the "
                      "config's trainer.train_steps).")
 flags.DEFINE_string("export", None, "After training, write the weights here "
                     "(.weights.h5) with a .json of the training budget.")
+flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
+                   "training (checkpointed; then validate and --export as at "
+                   "the end), e.g. to end a working session on time.")
 
 
 def main(argv):
@@ -33,13 +36,15 @@ def main(argv):
   except rim_data.DataNotFoundError as error:
     sys.exit(str(error))
   try:
-    result = trainer.train(FLAGS.steps)
+    result = trainer.train(FLAGS.steps, max_seconds=(
+        None if FLAGS.max_minutes is None else 60.0 * FLAGS.max_minutes))
   except train.DivergedError as error:
     sys.exit(f"diverged: {error}")
   last = (f", last loss {result['loss']:.5g}"
           if result["loss"] == result["loss"] else "")  # NaN: no step taken.
   print(f"stopped at step {result['step']}{last}"
-        + (" (signal)" if result["stopped_by_signal"] else ""))
+        + (" (signal)" if result["stopped_by_signal"] else "")
+        + (" (--max_minutes)" if result["stopped_by_time"] else ""))
   if result["stopped_by_signal"]:
     return  # Checkpoint written; exit promptly (preemption grace periods).
   print("validation:", trainer.validate())

@@ -119,7 +119,7 @@ class Restorer:
     return self._from_model_batch(final, np.shape(low01)[-1])
 
   def superres(self, low01, scale, tile=None, overlap=DEFAULT_OVERLAP):
-    """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C] (A = imresize(., 1/s)).
+    """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C], A = imresize(., 1/s).
 
     `tile` and `overlap` are in low-resolution pixels (see `denoise`).
     """

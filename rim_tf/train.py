@@ -220,7 +220,8 @@ class Trainer:
 
   def _check_config(self):
     """Raises ValueError if run_dir holds a run of another model or task."""
-    if self.config.trainer.init_continue and not self.config.trainer.init_weights:
+    trainer = self.config.trainer
+    if trainer.init_continue and not trainer.init_weights:
       raise ValueError("trainer.init_continue needs trainer.init_weights (the "
                        "exported weights whose run to continue).")
     path = self.run_dir / "config.json"
@@ -398,17 +399,26 @@ class Trainer:
       return float(self._schedule(step))
     return float(self._schedule)
 
-  def train(self, steps=None):
+  def train(self, steps=None, max_seconds=None):
     """Trains to `steps` (default `trainer.train_steps`) global steps.
 
+    `max_seconds` bounds the wall-clock time of this call: the run stops at
+    the first step boundary after it (all workers at the same step) and
+    checkpoints, as for a signal, so a session can end on time.
+
     Returns:
-      dict with the final step, last loss and whether a signal stopped it.
+      dict with the final step, last loss, and whether a signal or the time
+      limit stopped it.
 
     Raises:
       DivergedError: the loss became NaN or inf (nothing of that step saved).
     """
     trainer = self.config.trainer
     target = trainer.train_steps if steps is None else steps
+    deadline = None if max_seconds is None else time.time() + max_seconds
+    out_of_time = False
+    # The budget counts time in this call, not the time between calls.
+    self._budget_clock = time.time()
     keys, iterators = self._datasets()
     writer = (tf.summary.create_file_writer(str(self.run_dir / "logs"))
               if self.is_chief else tf.summary.create_noop_writer())
@@ -423,12 +433,14 @@ class Trainer:
                          disable=None if self.is_chief else True)
     try:
       while int(self.step) < target and not stopped:
-        if self._stop_signal is not None and not self._multi_worker:
+        out_of_time = deadline is not None and time.time() >= deadline
+        asked_to_stop = self._stop_signal is not None or out_of_time
+        if asked_to_stop and not self._multi_worker:
           stopped = True  # One process: stop now; workers agree in the step.
           break
         g = int(self.step)
         batch = next(iterators[keys[g % len(keys)]])
-        flag = tf.constant(0 if self._stop_signal is None else 1, tf.int32)
+        flag = tf.constant(int(asked_to_stop), tf.int32)
         loss, per_step, psnr, norm, stop = self._train_step(batch, flag)
         last_loss = float(loss)
         if not math.isfinite(last_loss):
@@ -467,8 +479,10 @@ class Trainer:
       writer.flush()
       for s, handler in previous.items():
         signal.signal(s, handler)
+    by_signal = self._stop_signal is not None or (stopped and not out_of_time)
     return {"step": int(self.step), "loss": last_loss,
-            "stopped_by_signal": stopped or self._stop_signal is not None}
+            "stopped_by_signal": by_signal,
+            "stopped_by_time": stopped and not by_signal}
 
   # -- summaries --------------------------------------------------------
 
@@ -510,22 +524,24 @@ class Trainer:
     """(estimates [T, N, H, W, C], initial estimate) of a batch, compiled."""
     return self._infer_fn(batch, steps or self.config.trainer.rim_steps)
 
-  def validate(self, steps=None):
+  def validate(self, steps=None, corruption=None):
     """Mean PSNR (dB, peak 1) of the final estimate on the held-out patches.
 
     The validation patches are corrupted with fixed seeds, so numbers are
-    comparable across runs of one task. Returns {stream: psnr} ("psnr", or
-    "psnr_x2" ... for super-resolution).
+    comparable across runs of one task. `corruption` replaces the task's
+    own (e.g. one fixed sigma, to compare runs trained on different sigma
+    ranges). Returns {stream: psnr} ("psnr", or "psnr_x2" ... for
+    super-resolution).
     """
     steps = steps or self.config.trainer.rim_steps
     clean = self.patches.validation()
     results = {}
     for key in self.task.stream_keys():
-      corruption = self.task.stream_corruption(key)
+      corrupt = corruption or self.task.stream_corruption(key)
       values = []
       for start in range(0, len(clean), 100):
-        batch = corruption({"x": tf.constant(clean[start:start + 100])},
-                           tf.constant([12345, start], tf.int64))
+        batch = corrupt({"x": tf.constant(clean[start:start + 100])},
+                        tf.constant([12345, start], tf.int64))
         estimates, _ = self._infer(batch, steps)
         values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
       name = "psnr" if key is None else f"psnr_x{key}"

@@ -152,7 +152,7 @@ def test_the_shipped_weights_are_the_default(tmp_path, capsys):
   assert image_files.read_image(tmp_path / "out.png").shape == (24, 24, 1)
 
 
-# -- bad input: one line, non-zero exit, existing output untouched --------------
+# -- bad input: one line, non-zero exit, existing output untouched ------------
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_one_bad_file_among_several_fails_the_run_but_not_the_others(
   assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
 
 
-# -- the installed commands -------------------------------------------------------
+# -- the installed commands ---------------------------------------------------
 
 
 def test_help_lists_every_option_with_its_default():

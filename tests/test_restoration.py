@@ -29,7 +29,7 @@ def weights(tmp_path_factory):
           for task in ("denoise", "superres", "denoise_color")}
 
 
-# -- Restorer ------------------------------------------------------------------
+# -- Restorer -----------------------------------------------------------------
 
 
 def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
@@ -73,10 +73,10 @@ def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
   assert np.abs(down.astype(int) - low.astype(int)).mean() < 40
 
 
-# -- tables and files -------------------------------------------------------------
+# -- tables and files ---------------------------------------------------------
 
 
-# -- tiled passes ---------------------------------------------------------------
+# -- tiled passes -------------------------------------------------------------
 
 
 def test_tiled_denoising_matches_the_whole_image_pass(weights):
@@ -114,7 +114,7 @@ def test_superres_uses_the_training_noise_level(tmp_path):
   assert rim.superres_sigma_255 == 7.0
 
 
-# -- the Python API ---------------------------------------------------------------
+# -- the Python API -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
@@ -210,7 +210,7 @@ def test_default_weights_prefer_a_colour_model_and_name_what_is_missing(
     restoration.default_weights("superres", 1)
 
 
-# -- real data ----------------------------------------------------------------------
+# -- real data ----------------------------------------------------------------
 
 
 def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
@@ -257,5 +257,5 @@ def test_as_float01_is_exactly_k_over_peak_for_every_value(dtype):
   assert kind == dtype and image01.dtype == np.float32
   expected = (image.astype(np.float64) / peak).astype(np.float32)
   np.testing.assert_array_equal(image01[..., 0], expected)
-  np.testing.assert_array_equal(restoration.from_float01(image01, dtype)[..., 0],
-                                image)
+  back = restoration.from_float01(image01, dtype)
+  np.testing.assert_array_equal(back[..., 0], image)

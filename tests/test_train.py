@@ -415,7 +415,7 @@ def test_multi_worker_two_processes_train_as_one_device(
     assert header(lines)["replicas"] == 2
     result = final_result(lines)
     assert result == {"step": DIST_STEPS, "loss": result["loss"],
-                      "stopped_by_signal": True}
+                      "stopped_by_signal": True, "stopped_by_time": False}
   assert header(lines0)["chief"] and not header(lines1)["chief"]
   losses, state = load_state(tmp_path / "worker0.npz")
   assert_same_training(losses, state, ghost_batch_reference)
@@ -753,3 +753,23 @@ def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
   with pytest.raises(ValueError, match="needs trainer.init_weights"):
     train.Trainer(configs.override(config, {"trainer.init_continue": True}),
                   tmp_path / "r3", patches=tiny_patches())
+
+
+def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+  config = tiny_config(**{"trainer.checkpoint_every": 100})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  inner = trainer._train_step  # pylint: disable=protected-access
+
+  def slow_step(batch, flag):
+    time.sleep(0.3)
+    return inner(batch, flag)
+
+  trainer._train_step = slow_step  # pylint: disable=protected-access
+  result = trainer.train(max_seconds=1.0)
+  assert result["stopped_by_time"] and not result["stopped_by_signal"]
+  assert 1 <= result["step"] < config.trainer.train_steps
+  latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+  assert latest.endswith(f"ckpt-{result['step']}")
+  # Without a limit the run goes on from there to the end.
+  assert not trainer.train()["stopped_by_time"]
+  assert int(trainer.step) == config.trainer.train_steps

@@ -70,10 +70,11 @@ def main(argv):
     sys.exit(f"rim-restore failed with exit code {result.returncode}.")
   peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
   megapixels = FLAGS.height * FLAGS.width / 1e6
+  verdict = "within" if peak_gb <= FLAGS.bound_gb else "ABOVE"
   print(f"image {FLAGS.width}x{FLAGS.height}x{FLAGS.channels} "
         f"({megapixels:.1f} MP): peak RSS {peak_gb:.2f} GB (bound "
-        f"{FLAGS.bound_gb:g} GB: {'within' if peak_gb <= FLAGS.bound_gb else 'ABOVE'}), "
-        f"{seconds:.0f} s ({seconds / megapixels:.1f} s/MP)")
+        f"{FLAGS.bound_gb:g} GB: {verdict}), {seconds:.0f} s "
+        f"({seconds / megapixels:.1f} s/MP)")
   for path in folder.iterdir():
     path.unlink()
   folder.rmdir()

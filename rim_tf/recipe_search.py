@@ -1,0 +1,108 @@
+"""Comparing denoising training recipes by held-out PSNR against wall clock.
+
+A candidate is a name and config overrides on the `cpu` preset (see
+`CANDIDATES`). `run_candidate` trains it in chunks of `chunk_minutes` until
+`budget_minutes` of training, and after every chunk scores the held-out
+patches at fixed noise levels (the same noisy patches for every candidate,
+whatever sigma range it trains on), appending a row to RUN_DIR/search.json.
+Everything resumes: checkpoints and budget live in the run folder, the rows
+in the JSON. `markdown_table` lays the rows of several candidates side by
+side at common minutes.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+
+from rim_tf import configs
+from rim_tf import train
+from rim_tf.data import corruptions
+
+# The recipe questions of issue 6, one change to the cpu preset each.
+CANDIDATES = {
+  "cpu": {},
+  "gru64": {"model.gru_features": 64},
+  "gru256": {"model.gru_features": 256},
+  "atrous32": {"model.architecture": "atrous", "model.features": 32,
+                 "model.gru_features": 32},
+  "float32": {"trainer.mixed_precision": False},
+  "T5": {"trainer.rim_steps": 5},
+  "T20": {"trainer.rim_steps": 20},
+  "batch16": {"data.batch_size": 16},
+  "lr_constant": {"trainer.lr_schedule": "constant"},
+  "lr3e-3": {"trainer.learning_rate": 3e-3},
+  "sigma15-50": {"task_args.sigma_range_255": [15.0, 50.0]},
+}
+VALIDATION_SIGMAS = (15.0, 25.0, 50.0)
+_LOG = "search.json"
+
+
+def candidate_config(name, base=None, extra=None):
+  """The ExperimentConfig of candidate `name` (overrides on `base`)."""
+  if name not in CANDIDATES:
+    raise ValueError(f"candidate must be one of {sorted(CANDIDATES)}, "
+                     f"got {name!r}.")
+  base = base or configs.preset("cpu", "denoise")
+  return configs.override(base, {**CANDIDATES[name], **(extra or {})})
+
+
+def read_rows(run_dir):
+  """The rows logged so far in RUN_DIR/search.json ([] if none)."""
+  path = pathlib.Path(run_dir) / _LOG
+  return json.loads(path.read_text()) if path.exists() else []
+
+
+def score(trainer, sigmas=VALIDATION_SIGMAS):
+  """{"psnr_sigma15": dB, ...}: held-out PSNR at each fixed noise level."""
+  return {f"psnr_sigma{s:g}": trainer.validate(
+      corruption=corruptions.GaussianNoise((s, s)))["psnr"] for s in sigmas}
+
+
+def run_candidate(config, run_dir, budget_minutes, chunk_minutes,
+                  patches=None, sigmas=VALIDATION_SIGMAS):
+  """Trains `config` in RUN_DIR to `budget_minutes`, scoring every chunk.
+
+  Returns the rows: {"minutes", "step", "patches", "psnr_sigmaS"...}, the
+  minutes being this run's training wall clock (validation excluded).
+  """
+  run_dir = pathlib.Path(run_dir)
+  trainer = train.Trainer(config, run_dir, patches=patches)
+  rows = read_rows(run_dir)
+  while trainer.training_seconds() < 60.0 * budget_minutes:
+    left = 60.0 * budget_minutes - trainer.training_seconds()
+    result = trainer.train(max_seconds=min(60.0 * chunk_minutes, left))
+    if result["stopped_by_signal"] or not result["stopped_by_time"]:
+      break  # Interrupted, or the config's train_steps were reached.
+    rows.append(_row(trainer, sigmas))
+    (run_dir / _LOG).write_text(json.dumps(rows, indent=1))
+  if not rows or rows[-1]["step"] != int(trainer.step):
+    rows.append(_row(trainer, sigmas))
+    (run_dir / _LOG).write_text(json.dumps(rows, indent=1))
+  return rows
+
+
+def _row(trainer, sigmas):
+  return {"minutes": round(trainer.training_seconds() / 60.0, 2),
+      "step": int(trainer.step),
+      "patches": int(trainer.step) * trainer.config.data.batch_size,
+      **score(trainer, sigmas)}
+
+
+def markdown_table(rows_by_name, at_minutes, sigma=25.0):
+  """PSNR at `sigma` of each candidate at the given minutes (the last row
+  at or before each), and its patches/s; a markdown table."""
+  key = f"psnr_sigma{sigma:g}"
+  header = (["candidate", "patches/s"] +
+              [f"{m:g} min" for m in at_minutes])
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for name, rows in rows_by_name.items():
+    cells = []
+    for minutes in at_minutes:
+      done = [r for r in rows if r["minutes"] <= minutes + 0.5]
+      cells.append(f"{done[-1][key]:.2f}" if done else "")
+    last = rows[-1] if rows else None
+    rate = (last["patches"] / (60.0 * last["minutes"])
+        if last and last["minutes"] else np.nan)
+    lines.append(f"| {name} | {rate:.1f} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)

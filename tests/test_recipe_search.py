@@ -1,0 +1,74 @@
+"""Tests of rim_tf.recipe_search: chunked, resumable, scored runs and tables."""
+
+import numpy as np
+import pytest
+
+from rim_tf import configs
+from rim_tf import data as rim_data
+from rim_tf import recipe_search
+
+
+def _patches():
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
+            for _ in range(2)]
+  return rim_data.PatchDataset(images, patch_size=8, stride=4,
+                               num_validation=4)
+
+
+def _tiny(name):
+  return recipe_search.candidate_config(
+      name, base=configs.preset("smoke", "denoise"),
+      extra={"task_args.patch": 8, "model.features": 8,
+             "model.gru_features": 8, "data.batch_size": 4,
+             "data.num_validation": 4, "trainer.rim_steps": 2,
+             "trainer.train_steps": 10_000, "trainer.log_every": 1000,
+             "trainer.image_every": 1000, "trainer.eval_every": 1000,
+             "trainer.checkpoint_every": 1000})
+
+
+def test_every_candidate_is_a_valid_override_of_the_cpu_preset():
+  base = configs.preset("cpu", "denoise")
+  for name in recipe_search.CANDIDATES:
+    config = recipe_search.candidate_config(name)
+    assert (config == base) == (name == "cpu"), name
+  with pytest.raises(ValueError, match="candidate must be one of"):
+    recipe_search.candidate_config("bigger")
+
+
+def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
+  config = _tiny("cpu")
+  # The first chunk also traces the step (seconds): give the rest room.
+  rows = recipe_search.run_candidate(config, tmp_path / "run", 0.15, 0.05,
+                                     patches=_patches(), sigmas=(25.0,))
+  assert len(rows) >= 2
+  assert [r["step"] for r in rows] == sorted({r["step"] for r in rows})
+  assert all(np.isfinite(r["psnr_sigma25"]) for r in rows)
+  assert rows[-1]["minutes"] >= 0.15 - 0.01
+  assert recipe_search.read_rows(tmp_path / "run") == rows
+  # A second call with a larger budget goes on from the last row.
+  more = recipe_search.run_candidate(config, tmp_path / "run", 0.2, 0.05,
+                                     patches=_patches(), sigmas=(25.0,))
+  assert more[:len(rows)] == rows and more[-1]["step"] > rows[-1]["step"]
+
+
+def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
+    tmp_path):
+  a = _tiny("cpu")
+  b = configs.override(a, {"task_args.sigma_range_255": [40.0, 50.0]})
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  first = train.Trainer(a, tmp_path / "a", patches=_patches())
+  second = train.Trainer(b, tmp_path / "b", patches=_patches())
+  second.model.set_weights(first.model.get_weights())
+  assert recipe_search.score(first, (25.0,)) == recipe_search.score(
+      second, (25.0,))
+
+
+def test_markdown_table_picks_the_last_row_before_each_time():
+  rows = {"cpu": [{"minutes": 5.0, "step": 10, "patches": 320,
+                   "psnr_sigma25": 27.0},
+                  {"minutes": 10.1, "step": 20, "patches": 640,
+                   "psnr_sigma25": 28.0}]}
+  table = recipe_search.markdown_table(rows, [5, 10, 15])
+  assert "| candidate | patches/s | 5 min | 10 min | 15 min |" in table
+  assert "| cpu | 1.1 | 27.00 | 28.00 | 28.00 |" in table
