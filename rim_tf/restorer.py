@@ -62,28 +62,23 @@ class Restorer:
                           steps=self.steps)
     return final
 
-  def _as_model_batch(self, image):
-    """[H, W, C] -> [N, H, W, C_model]: colour channels become a batch of
-    gray images when the model is gray."""
+  def _through_model(self, run, image):
+    """run(float32 [1, H, W, C_model]) -> [1, H', W', C_model] on `image`
+    [H, W, C]: whole when C is the model's, else (a gray model) one channel
+    at a time, so only one channel's activations are ever in memory."""
     image = np.asarray(image, np.float32)
     if image.shape[-1] == self.model.channels:
-      return image[None]
+      return np.asarray(run(image[None]))[0]
     if self.model.channels == 1:
-      return np.transpose(image, (2, 0, 1))[..., None]
+      return np.concatenate([np.asarray(run(image[None, ..., c:c + 1]))[0]
+                             for c in range(image.shape[-1])], axis=-1)
     raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
                      f"{image.shape[-1]}-channel image.")
 
-  def _from_model_batch(self, batch, channels):
-    batch = np.asarray(batch)
-    if batch.shape[0] == 1 and batch.shape[-1] == channels:
-      return batch[0]
-    return np.transpose(batch[..., 0], (1, 2, 0))
-
   def _denoise_whole(self, noisy01, sigma_255):
-    batch = self._as_model_batch(noisy01)
-    sigma = tf.fill([batch.shape[0]], np.float32(sigma_255 / 255.0))
-    final = self._denoise(tf.constant(batch), sigma)
-    return self._from_model_batch(final, np.shape(noisy01)[-1])
+    sigma = tf.constant([sigma_255 / 255.0], tf.float32)
+    return self._through_model(
+        lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)
 
   def denoise(self, noisy01, sigma_255, tile=None, overlap=DEFAULT_OVERLAP):
     """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
@@ -101,22 +96,20 @@ class Restorer:
                               align=self.model.shift_period)
 
   def _superres_whole(self, low01, scale):
-    batch = self._as_model_batch(low01)
-    shape = (batch.shape[1] * scale, batch.shape[2] * scale, batch.shape[3])
-    key = (scale, shape)
-    if key not in self._superres:
+    height, width = np.shape(low01)[:2]
+    shape = (height * scale, width * scale, self.model.channels)
+    if shape not in self._superres:
       operator = operators.BicubicDownsample(scale, shape)
+      sigma = tf.constant([self.superres_sigma_255 / 255.0], tf.float32)
 
-      def run(low, operator=operator):
-        sigma = tf.fill([tf.shape(low)[0]],
-                        np.float32(self.superres_sigma_255 / 255.0))
+      def run(low, operator=operator, sigma=sigma):
         _, final = self.model(low, operator=operator, sigma=sigma,
                               steps=self.steps)
         return final
 
-      self._superres[key] = tf.function(run)
-    final = self._superres[key](tf.constant(batch))
-    return self._from_model_batch(final, np.shape(low01)[-1])
+      self._superres[shape] = tf.function(run)
+    return self._through_model(
+        lambda batch: self._superres[shape](tf.constant(batch)), low01)
 
   def superres(self, low01, scale, tile=None, overlap=DEFAULT_OVERLAP):
     """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C], A = imresize(., 1/s).
