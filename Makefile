@@ -17,7 +17,8 @@ EVAL = $(EVAL_ALL) $(EVAL_IMAGES)
 FIG = $(PYTHON) experiments/figures.py --data_dir=$(DATA_DIR)
 
 .PHONY: install test evaluate tensorboard reproduce-denoise reproduce-color \
-	reproduce-sr reproduce-rp benchmark-model benchmark-pipeline
+	reproduce-sr reproduce-rp benchmark-model benchmark-pipeline \
+	benchmark-inference benchmark-tiling benchmark-cli-memory recipe-search
 
 install:
 	pip install -e ".[test]"
@@ -80,3 +81,17 @@ benchmark-model:
 
 benchmark-pipeline:
 	$(PYTHON) experiments/benchmarks/pipeline_speed.py --data_dir=$(DATA_DIR)
+
+benchmark-inference:
+	$(PYTHON) experiments/benchmarks/inference_speed.py --data_dir=$(DATA_DIR)
+
+benchmark-tiling:
+	$(PYTHON) experiments/benchmarks/tiling_agreement.py --data_dir=$(DATA_DIR)
+
+benchmark-cli-memory:
+	$(PYTHON) experiments/benchmarks/cli_memory.py
+
+# The cpu recipe's search (docs/training.md): each candidate trains 30 minutes.
+recipe-search: | $(OUT)
+	$(PYTHON) experiments/recipe_search.py --data_dir=$(DATA_DIR) \
+	  --runs=$(RUNS)/search --output=$(OUT)/recipe_search
