@@ -186,6 +186,7 @@ class Trainer:
     self.checkpoint_dir = self.run_dir / "checkpoints"
     # Training time of an exported run this one continues (init_continue).
     self._carried_seconds = 0.0
+    self._clock_running = False
     self._check_config()
     set_precision(config.trainer.mixed_precision)
     self._schedule = learning_rate_schedule(config.trainer)
@@ -377,6 +378,8 @@ class Trainer:
     previous = self._carried_seconds
     if self._budget_path().exists():
       previous = json.loads(self._budget_path().read_text())["train_seconds"]
+    if not self._clock_running:
+      return previous  # train() saved its time before returning.
     return previous + time.time() - self._budget_clock
 
   def _write_budget(self):
@@ -419,6 +422,7 @@ class Trainer:
     out_of_time = False
     # The budget counts time in this call, not the time between calls.
     self._budget_clock = time.time()
+    self._clock_running = True
     keys, iterators = self._datasets()
     writer = (tf.summary.create_file_writer(str(self.run_dir / "logs"))
               if self.is_chief else tf.summary.create_noop_writer())
@@ -475,6 +479,7 @@ class Trainer:
       if int(self.step) != self._saved_step:
         self.save()  # The step reached, also when a signal stopped the run.
     finally:
+      self._clock_running = False
       progress.close()
       writer.flush()
       for s, handler in previous.items():
