@@ -71,12 +71,12 @@ def build_parser():
                       help="clean image (one input) or folder of clean "
                            "images with the inputs' names, for the PSNRs of "
                            "--compare")
-  parser.add_argument("--tile", type=int, default=restoration.DEFAULT_TILE,
+  parser.add_argument("--tile", type=int, default=tiling.DEFAULT_TILE,
                       help="tile side in input pixels: larger images are "
                            "restored in overlapping, blended tiles so "
                            "memory stays bounded")
   parser.add_argument("--overlap", type=int,
-                      default=restoration.DEFAULT_OVERLAP,
+                      default=tiling.DEFAULT_OVERLAP,
                       help="minimum overlap of neighbouring tiles in input "
                            "pixels")
   return parser
@@ -156,8 +156,8 @@ def _to_gray(image):
   from rim_tf import metrics  # pylint: disable=g-import-not-at-top
   if image.dtype == np.uint8:
     return metrics.rgb2gray_uint8(image, keepdims=True)
-  gray = metrics.rgb2gray_float64(image)
-  return np.clip(np.floor(gray + 0.5), 0, 65535).astype(np.uint16)[..., None]
+  gray = metrics.rgb2gray_float64(image) / 65535.0
+  return restoration.from_float01(gray, np.uint16)[..., None]
 
 
 class _Job:
@@ -188,24 +188,16 @@ class _Job:
     image = self._image()
     image_files.check_writable(self.target, image.dtype)
     image01, dtype = restoration.as_float01(image)
-    weights = args.weights or restoration.default_weights(
-        args.task, image.shape[-1])
-    restorer, config = restoration.load_restorer(str(weights), args.steps)
-    restoration.check_serves(config, args.task, weights)
     sigma = args.sigma
     if args.task == "denoise" and sigma is None:
+      # Estimated here, not in restore(), because --compare needs it too.
       sigma = restoration.estimate_noise_255(image01)
       log(f"{self.source}: no --sigma given; estimated noise sigma "
           f"{sigma:.2f} (0-255 scale).")
-    if restorer.channels == 1 and image.shape[-1] == 3:
-      log(f"{self.source}: restoring the RGB channels one by one with the "
-          f"gray RIM {weights}.")
-    if args.task == "denoise":
-      out01 = restorer.denoise(image01, sigma, tile=args.tile,
-                               overlap=args.overlap)
-    else:
-      out01 = restorer.superres(image01, args.scale, tile=args.tile,
-                                overlap=args.overlap)
+    out01 = restoration.restore(
+        image01, args.task, sigma=sigma, scale=args.scale, steps=args.steps,
+        weights=args.weights, tile=args.tile, overlap=args.overlap,
+        log=lambda message: log(f"{self.source}: {message}"))
     result = restoration.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
@@ -331,6 +323,12 @@ def main(argv=None):
   if several:
     pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
   _load_tensorflow_quietly()
+  try:
+    if args.weights:  # Checked once, before any file is read.
+      _, config = restoration.load_restorer(args.weights, args.steps)
+      restoration.check_serves(config, args.task, args.weights)
+  except (FileNotFoundError, ValueError) as error:
+    return fail(EXIT_ERROR, error)
   import tqdm  # pylint: disable=g-import-not-at-top
   failures = 0
   bar = tqdm.tqdm(plan.items(), unit="image", disable=len(plan) == 1,

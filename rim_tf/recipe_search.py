@@ -13,8 +13,6 @@ side at common minutes.
 import json
 import pathlib
 
-import numpy as np
-
 from rim_tf import configs
 from rim_tf import train
 from rim_tf.data import corruptions
@@ -103,6 +101,6 @@ def markdown_table(rows_by_name, at_minutes, sigma=25.0):
       cells.append(f"{done[-1][key]:.2f}" if done else "")
     last = rows[-1] if rows else None
     rate = (last["patches"] / (60.0 * last["minutes"])
-        if last and last["minutes"] else np.nan)
+        if last and last["minutes"] else float("nan"))
     lines.append(f"| {name} | {rate:.1f} | " + " | ".join(cells) + " |")
   return "\n".join(lines)

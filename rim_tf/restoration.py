@@ -23,8 +23,6 @@ SERVING_TASKS = {"denoise": ("denoise", "denoise_color", "random_projections"),
 DEFAULT_WEIGHTS = {"denoise": {3: ("denoise_color", "denoise_gray"),
                                1: ("denoise_gray",)},
                    "superres": {3: ("superres",), 1: ("superres",)}}
-DEFAULT_TILE = tiling.DEFAULT_TILE
-DEFAULT_OVERLAP = tiling.DEFAULT_OVERLAP
 MIN_SIDE = 8
 
 
@@ -99,7 +97,7 @@ def as_float01(image):
     raise ValueError(f"a float image must be on [0, 1] (noise may overshoot "
                      f"a little), got values in [{low:g}, {high:g}]; divide "
                      f"an 8-bit-scale image by 255.")
-  return image.astype(np.float32), image.dtype
+  return np.asarray(image, np.float32), image.dtype  # float32: no copy
 
 
 def from_float01(image01, dtype):
@@ -122,7 +120,8 @@ def estimate_noise_255(image01):
 
 
 def restore(image, task="denoise", sigma=None, scale=None, steps=None,
-            weights=None, tile=DEFAULT_TILE, overlap=DEFAULT_OVERLAP):
+            weights=None, tile=tiling.DEFAULT_TILE,
+            overlap=tiling.DEFAULT_OVERLAP, log=None):
   """Restores one image with a RIM.
 
   Args:
@@ -137,6 +136,8 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       for the task, `default_weights`).
     tile, overlap: tile side and minimum overlap in input pixels; images no
       larger than `tile` go through in one pass. None: always one pass.
+    log: optional callable(str) told what was chosen for the user (an
+      estimated sigma, colour channels through a gray RIM).
 
   Returns:
     numpy array of the input's dtype: [H, W, C] for denoising,
@@ -150,15 +151,18 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       raise ValueError("scale applies to task 'superres' only.")
     if sigma is None:
       sigma = estimate_noise_255(image01)
-    if not sigma > 0:
-      raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "
-                       f"{sigma}.")
+      if log:
+        log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
+            f"scale).")
   elif scale is None or int(scale) != scale or scale < 2:
     raise ValueError(f"task 'superres' needs an integer scale >= 2, got "
                      f"{scale!r}.")
   weights = weights or default_weights(task, image01.shape[-1])
   restorer, config = load_restorer(str(weights), steps)
   check_serves(config, task, weights)
+  if log and restorer.channels == 1 and image01.shape[-1] == 3:
+    log(f"restoring the RGB channels one by one with the gray RIM "
+        f"{weights}.")
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap)
   else:

@@ -108,8 +108,8 @@ class _SummedGradientAdam(keras.optimizers.Adam):
     return list(grads_and_vars)
 
 
-def make_optimizer(trainer, step):
-  """The optimizer of `trainer` (a TrainerConfig); clip it in the step.
+def make_optimizer(schedule, step):
+  """Adam with `schedule` (`learning_rate_schedule`); clip in the step.
 
   The learning rate follows the global `step` (a tf.Variable), not the
   optimizer's own update count, so a run continued from exported weights
@@ -119,7 +119,6 @@ def make_optimizer(trainer, step):
     raise RuntimeError(
         "this Keras no longer has TFOptimizer._all_reduce_sum_gradients; "
         "rim_tf.train must be updated so gradients are summed exactly once.")
-  schedule = learning_rate_schedule(trainer)
   rate = (lambda: schedule(step)) if callable(schedule) else schedule
   return _SummedGradientAdam(rate, name="adam")
 
@@ -195,7 +194,7 @@ class Trainer:
                             name="global_step")
     with self.strategy.scope():
       self.model = build_model(config)
-      self.optimizer = make_optimizer(config.trainer, self.step)
+      self.optimizer = make_optimizer(self._schedule, self.step)
       self.optimizer.build(self.model.trainable_variables)
     self.checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, step=self.step)
