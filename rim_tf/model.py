@@ -160,20 +160,25 @@ class RIM(keras.Model):
     return cls(**config)
 
 
-def rim_loss(estimates, target, weights=None):
+def rim_loss(estimates, target, weights=None, example_weights=None):
   """Paper eq. 13: sum_t w_t MSE(x_t, x), w_t = 1 by default.
 
   Args:
     estimates: [T, N, H, W, C] from `RIM`.
     target: [N, H, W, C] ground truth.
     weights: optional [T] step weights.
+    example_weights: optional [N] weights of the examples' MSEs (the batch
+      mean becomes sum_n v_n MSE_n / N); None weighs all alike.
 
   Returns:
-    (total, per_step): a float32 scalar and the [T] per-step MSEs.
+    (total, per_step): a float32 scalar and the [T] per-step (weighted) MSEs.
   """
   target = tf.cast(target, tf.float32)
-  per_step = tf.reduce_mean(
-      tf.square(estimates - target[tf.newaxis]), axis=[1, 2, 3, 4])
+  per_example = tf.reduce_mean(
+      tf.square(estimates - target[tf.newaxis]), axis=[2, 3, 4])
+  if example_weights is not None:
+    per_example *= tf.cast(example_weights, tf.float32)[tf.newaxis]
+  per_step = tf.reduce_mean(per_example, axis=1)
   if weights is None:
     return tf.reduce_sum(per_step), per_step
   return tf.reduce_sum(tf.cast(weights, tf.float32) * per_step), per_step

@@ -31,6 +31,7 @@ CANDIDATES = {
   "lr_constant": {"trainer.lr_schedule": "constant"},
   "lr3e-3": {"trainer.learning_rate": 3e-3},
   "sigma15-50": {"task_args.sigma_range_255": [15.0, 50.0]},
+  "loss_sigma1": {"task_args.loss_sigma_power": 1.0},
 }
 VALIDATION_SIGMAS = (15.0, 25.0, 50.0)
 _LOG = "search.json"

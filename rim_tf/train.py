@@ -319,7 +319,9 @@ class Trainer:
       estimates, _ = self.model(
           batch["y"], operator=operator, sigma=batch["sigma"],
           steps=self.config.trainer.rim_steps, training=True)
-      loss, per_step = rim_model.rim_loss(estimates, batch["x"])
+      loss, per_step = rim_model.rim_loss(
+          estimates, batch["x"],
+          example_weights=self.task.example_weights(batch))
       scaled = loss / self.strategy.num_replicas_in_sync
     variables = self.model.trainable_variables
     gradients = tape.gradient(scaled, variables)

@@ -246,6 +246,21 @@ def test_loss_is_the_weighted_sum_of_per_step_mse():
   np.testing.assert_allclose(weighted, 0.04, atol=1e-7)
 
 
+def test_example_weights_weigh_each_examples_mse():
+  target = tf.zeros((2, 2, 2, 1))
+  # Example 0 is off by 0.1 everywhere, example 1 by 0.3, at both steps.
+  one = tf.stack([tf.fill((2, 2, 1), 0.1), tf.fill((2, 2, 1), 0.3)])
+  estimates = tf.stack([one, one])
+  total, per_step = rim_model.rim_loss(estimates, target,
+                                       example_weights=[1.5, 0.5])
+  expected = (1.5 * 0.01 + 0.5 * 0.09) / 2
+  np.testing.assert_allclose(per_step, [expected, expected], rtol=1e-6)
+  np.testing.assert_allclose(total, 2 * expected, rtol=1e-6)
+  plain, _ = rim_model.rim_loss(estimates, target, example_weights=[1, 1])
+  np.testing.assert_allclose(plain, rim_model.rim_loss(estimates, target)[0],
+                             rtol=1e-7)
+
+
 class TestSaving:
 
   @pytest.mark.parametrize("architecture", ["rim", "atrous"])

@@ -138,3 +138,29 @@ def test_make_task_rejects_unknown_names_and_arguments():
   with pytest.raises(ValueError, match=r"no arguments \['scales'\]"):
     tasks.make_task("denoise", scales=(2,))
   assert tasks.make_task("superres", scales=[2, 3]).scales == (2, 3)
+
+
+class TestExampleWeights:
+
+  def test_sigma_power_weights_are_sigma_to_minus_p_with_mean_one(self):
+    task = tasks.make_task("denoise", sigma_range_255=(5.0, 55.0),
+                           loss_sigma_power=1.0)
+    sigma = np.array([5.0, 10.0, 20.0, 40.0], np.float32) / 255.0
+    weights = task.example_weights({"sigma": tf.constant(sigma)}).numpy()
+    expected = (1.0 / sigma) / np.mean(1.0 / sigma)
+    np.testing.assert_allclose(weights, expected, rtol=1e-6)
+    np.testing.assert_allclose(weights.mean(), 1.0, rtol=1e-6)
+
+  def test_plain_mse_by_default_and_for_other_tasks(self):
+    batch = {"sigma": tf.constant([0.1, 0.2])}
+    assert tasks.make_task("denoise").example_weights(batch) is None
+    assert tasks.make_task("superres").example_weights(batch) is None
+
+  @pytest.mark.parametrize("args, match", [
+      ({"loss_sigma_power": -1.0}, "loss_sigma_power must be >= 0"),
+      ({"loss_sigma_power": 1.0, "sigma_range_255": (0.0, 50.0)},
+       "needs sigma > 0"),
+  ])
+  def test_bad_power_is_refused(self, args, match):
+    with pytest.raises(ValueError, match=match):
+      tasks.make_task("denoise", **args)

@@ -755,6 +755,26 @@ def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
                   tmp_path / "r3", patches=tiny_patches())
 
 
+def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
+  config = tiny_config(**{"task_args.loss_sigma_power": 1.0})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  batch = next(iter(tiny_patches().train_dataset(
+      BATCH, trainer.task.stream_corruption(None), seed=config.data.seed,
+      num_batches=1)))
+  # Independent of rim_loss: per-example MSEs summed over the RIM steps.
+  estimates, _ = trainer.model(batch["y"], operator=trainer.task.operator(batch),
+                               sigma=batch["sigma"], training=True)
+  mse = np.mean(np.square(estimates.numpy() - batch["x"].numpy()[None]),
+                axis=(2, 3, 4)).sum(axis=0)
+  inverse_sigma = 1.0 / batch["sigma"].numpy()
+  weighted = np.mean(mse * inverse_sigma / inverse_sigma.mean())
+  assert abs(weighted / mse.mean() - 1.0) > 0.01  # The weights matter here.
+  lines = []
+  hook_steps(trainer, log=lines.append)
+  trainer.train(1)
+  assert step_records(lines)[0]["loss"] == pytest.approx(weighted, rel=1e-5)
+
+
 def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
   config = tiny_config(**{"trainer.checkpoint_every": 100})
   trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
