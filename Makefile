@@ -91,7 +91,7 @@ benchmark-tiling:
 benchmark-cli-memory:
 	$(PYTHON) experiments/benchmarks/cli_memory.py
 
-# The cpu recipe's search (docs/training.md): each candidate trains 30 minutes.
+# The cpu recipe's search (docs/training.md): each candidate trains 10 minutes.
 recipe-search: | $(OUT)
 	$(PYTHON) experiments/recipe_search.py --data_dir=$(DATA_DIR) \
 	  --runs=$(RUNS)/search --output=$(OUT)/recipe_search

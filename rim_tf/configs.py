@@ -166,7 +166,7 @@ def _cpu(task):
       model=ModelConfig(architecture="rim", features=64, gru_features=128),
       data=DataConfig(batch_size=32),
       trainer=TrainerConfig(train_steps=20000, rim_steps=10,
-                            learning_rate=1e-3, lr_schedule="cosine",
+                            learning_rate=3e-3, lr_schedule="cosine",
                             mixed_precision=True, checkpoint_every=100,
                             eval_every=500))
 

@@ -1,5 +1,8 @@
 """Tests of rim_tf.recipe_search: chunked, resumable, scored runs and tables."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -27,17 +30,22 @@ def _tiny(name):
              "trainer.checkpoint_every": 1000})
 
 
-def test_every_candidate_is_a_valid_override_of_the_cpu_preset():
-  base = configs.preset("cpu", "denoise")
+def test_every_candidate_is_one_valid_change_to_the_search_base():
+  base = configs.override(configs.preset("cpu", "denoise"),
+                          recipe_search.BASE)
+  assert base.trainer.learning_rate == 1e-3
   for name in recipe_search.CANDIDATES:
     config = recipe_search.candidate_config(name)
-    assert (config == base) == (name == "cpu"), name
+    assert (config == base) == (name == "base"), name
+  # The search's winner is the preset.
+  assert recipe_search.candidate_config("lr3e-3") == configs.preset(
+      "cpu", "denoise")
   with pytest.raises(ValueError, match="candidate must be one of"):
     recipe_search.candidate_config("bigger")
 
 
 def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
-  config = _tiny("cpu")
+  config = _tiny("base")
   # The first chunk also traces the step (seconds): give the rest room.
   rows = recipe_search.run_candidate(config, tmp_path / "run", 0.15, 0.05,
                                      patches=_patches(), sigmas=(25.0,))
@@ -52,9 +60,31 @@ def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
   assert more[:len(rows)] == rows and more[-1]["step"] > rows[-1]["step"]
 
 
+def test_a_signal_stops_the_search_with_a_checkpoint_and_no_new_row(
+    tmp_path, monkeypatch):
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  config = _tiny("base")
+  recipe_search.run_candidate(config, tmp_path / "run", 0.02, 0.02,
+                              patches=_patches(), sigmas=(25.0,))
+  rows = recipe_search.read_rows(tmp_path / "run")
+  install = train.Trainer._install_signal_handlers  # pylint: disable=protected-access
+
+  def install_then_signal(trainer):
+    previous = install(trainer)
+    os.kill(os.getpid(), signal.SIGTERM)  # To the handler just installed.
+    return previous
+
+  monkeypatch.setattr(train.Trainer, "_install_signal_handlers",
+                      install_then_signal)
+  with pytest.raises(recipe_search.Interrupted, match="rerun to resume"):
+    recipe_search.run_candidate(config, tmp_path / "run", 0.2, 0.05,
+                                patches=_patches(), sigmas=(25.0,))
+  assert recipe_search.read_rows(tmp_path / "run") == rows
+
+
 def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
     tmp_path):
-  a = _tiny("cpu")
+  a = _tiny("base")
   b = configs.override(a, {"task_args.sigma_range_255": [40.0, 50.0]})
   from rim_tf import train  # pylint: disable=g-import-not-at-top
   first = train.Trainer(a, tmp_path / "a", patches=_patches())
@@ -65,10 +95,12 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
 
 
 def test_markdown_table_picks_the_last_row_before_each_time():
-  rows = {"cpu": [{"minutes": 5.0, "step": 10, "patches": 320,
-                   "psnr_sigma25": 27.0},
-                  {"minutes": 10.1, "step": 20, "patches": 640,
-                   "psnr_sigma25": 28.0}]}
-  table = recipe_search.markdown_table(rows, [5, 10, 15])
-  assert "| candidate | patches/s | 5 min | 10 min | 15 min |" in table
-  assert "| cpu | 1.1 | 27.00 | 28.00 | 28.00 |" in table
+  rows = {"gru64": [{"minutes": 5.0, "step": 10, "patches": 320,
+                     "psnr_sigma15": 30.0, "psnr_sigma25": 27.0},
+                    {"minutes": 10.1, "step": 20, "patches": 640,
+                     "psnr_sigma15": 31.0, "psnr_sigma25": 28.0}]}
+  table = recipe_search.markdown_table(rows, [5, 10, 15], sigmas=(15, 25))
+  assert ("| candidate | change | patches/s | 5 min (sigma 15 / 25) | "
+          "10 min (sigma 15 / 25) | 15 min (sigma 15 / 25) |") in table
+  assert ("| gru64 | model.gru_features=64 | 1.1 | 30.00 / 27.00 | "
+          "31.00 / 28.00 | 31.00 / 28.00 |") in table
