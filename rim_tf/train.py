@@ -108,19 +108,30 @@ class _SummedGradientAdam(keras.optimizers.Adam):
     return list(grads_and_vars)
 
 
-def make_optimizer(schedule, step):
+def make_optimizer(schedule, step, ramp_steps=0):
   """Adam with `schedule` (`learning_rate_schedule`); clip in the step.
 
   The learning rate follows the global `step` (a tf.Variable), not the
   optimizer's own update count, so a run continued from exported weights
-  (fresh Adam state) goes on with its schedule.
+  (fresh Adam state) goes on with its schedule. With `ramp_steps` > 0 it is
+  scaled by min(1, (k + 1) / ramp_steps) at the optimizer's update k.
   """
   if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):
     raise RuntimeError(
         "this Keras no longer has TFOptimizer._all_reduce_sum_gradients; "
         "rim_tf.train must be updated so gradients are summed exactly once.")
-  rate = (lambda: schedule(step)) if callable(schedule) else schedule
-  return _SummedGradientAdam(rate, name="adam")
+  optimizer = []  # The rate reads the optimizer's update count.
+
+  def rate():
+    value = schedule(step) if callable(schedule) else schedule
+    if not ramp_steps:
+      return value
+    done = tf.cast(optimizer[0].iterations + 1, tf.float32)
+    return value * tf.minimum(1.0, done / float(ramp_steps))
+
+  optimizer.append(_SummedGradientAdam(
+      rate if callable(schedule) or ramp_steps else schedule, name="adam"))
+  return optimizer[0]
 
 
 def build_model(config):
@@ -194,7 +205,10 @@ class Trainer:
                             name="global_step")
     with self.strategy.scope():
       self.model = build_model(config)
-      self.optimizer = make_optimizer(self._schedule, self.step)
+      self.optimizer = make_optimizer(
+          self._schedule, self.step,
+          ramp_steps=(config.trainer.init_ramp_steps
+                      if config.trainer.init_weights else 0))
       self.optimizer.build(self.model.trainable_variables)
     self.checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, step=self.step)
@@ -398,7 +412,8 @@ class Trainer:
             for s in (signal.SIGINT, signal.SIGTERM)}
 
   def learning_rate_at(self, step):
-    """The learning rate the update of global step `step` (0-based) uses."""
+    """The scheduled learning rate of global step `step` (0-based), before
+    the ramp of a run started from init_weights (`make_optimizer`)."""
     if callable(self._schedule):
       return float(self._schedule(step))
     return float(self._schedule)

@@ -714,8 +714,10 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
   second = train.Trainer(continued_config, tmp_path / "b",
                          patches=tiny_patches())
   assert int(second.step) == 4
+  # The schedule at step 4, ramped in over the fresh Adam's first updates.
+  ramp = continued_config.trainer.init_ramp_steps
   assert float(second.optimizer.learning_rate) == pytest.approx(
-      second.learning_rate_at(4))
+      second.learning_rate_at(4) / ramp)
   assert second.learning_rate_at(4) < config.trainer.learning_rate
   assert int(second.optimizer.iterations.numpy()) == 0  # Adam starts afresh
   lines = []
@@ -734,6 +736,26 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
       "train_hours"]
   assert budget["train_seconds"] >= 3600 * exported_hours
   assert budget["step"] == 7
+
+
+def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
+  config = tiny_config(**{"trainer.learning_rate": 1e-2,
+                          "trainer.lr_schedule": "constant"})
+  train.set_precision(config.trainer.mixed_precision)
+  path = tmp_path / "init.weights.h5"
+  train.build_model(config).save_weights(str(path))
+  ramped = configs.override(config, {"trainer.init_weights": str(path),
+                                     "trainer.init_ramp_steps": 4})
+  trainer = train.Trainer(ramped, tmp_path / "run", patches=tiny_patches())
+  rates = []
+  for k in range(6):
+    rates.append(float(trainer.optimizer.learning_rate))
+    trainer.train(k + 1)
+  np.testing.assert_allclose(rates, [2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2],
+                             rtol=1e-6)
+  # A run from scratch has no ramp.
+  fresh = train.Trainer(config, tmp_path / "fresh", patches=tiny_patches())
+  assert float(fresh.optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
 
 
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
