@@ -81,6 +81,9 @@ def distributed_config(init_weights, strategy):
   return tiny_config(
       "superres", **{"trainer.clip_norm": CLIP,
                      "trainer.init_weights": str(init_weights),
+                     # The shared start, not a warm start: the reference
+                     # Adam has no ramp.
+                     "trainer.init_ramp_steps": 0,
                      "trainer.strategy": strategy,
                      "trainer.image_every": 2,
                      "trainer.checkpoint_every": 100})
