@@ -1,8 +1,8 @@
 """Comparing denoising training recipes by held-out PSNR against wall clock.
 
 A candidate is a name and config overrides on `BASE`, the `cpu` preset as
-the search found it (see `CANDIDATES`). `run_candidate` trains it in chunks of `chunk_minutes` until
-`budget_minutes` of training, and after every chunk scores the held-out
+the session-3 search found it (see `CANDIDATES`). `run_candidate` trains it
+in chunks of `chunk_minutes` until `budget_minutes` of training, and after every chunk scores the held-out
 patches at fixed noise levels (the same noisy patches for every candidate,
 whatever sigma range it trains on), appending a row to RUN_DIR/search.json.
 Everything resumes: checkpoints and budget live in the run folder, the rows

@@ -77,7 +77,8 @@ class Restorer:
     return self._through_model(
         lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)
 
-  def denoise(self, noisy01, sigma_255, tile=None, overlap=tiling.DEFAULT_OVERLAP):
+  def denoise(self, noisy01, sigma_255, tile=None,
+              overlap=tiling.DEFAULT_OVERLAP):
     """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
 
     `tile`: None for one whole-image pass, else the side of overlapping
@@ -108,7 +109,8 @@ class Restorer:
     return self._through_model(
         lambda batch: self._superres[shape](tf.constant(batch)), low01)
 
-  def superres(self, low01, scale, tile=None, overlap=tiling.DEFAULT_OVERLAP):
+  def superres(self, low01, scale, tile=None,
+               overlap=tiling.DEFAULT_OVERLAP):
     """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C], A = imresize(., 1/s).
 
     `tile` and `overlap` are in low-resolution pixels (see `denoise`).
