@@ -66,6 +66,10 @@ class TrainerConfig:
   # the learning rate (at 3e-3 that wrecked a trained model: its training
   # PSNR fell from 28.9 to 9.9 dB in 20 steps). 0 disables the ramp.
   init_ramp_steps: int = 200
+  # Decay d of an exponential moving average of the weights, updated after
+  # every step (rim_tf.weight_average); validation and exports use it.
+  # 0 disables it.
+  average_decay: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +177,7 @@ def _cpu(task):
       trainer=TrainerConfig(train_steps=20000, rim_steps=10,
                             learning_rate=3e-3, lr_schedule="cosine",
                             mixed_precision=True, checkpoint_every=100,
-                            eval_every=500))
+                            eval_every=500, average_decay=0.999))
 
 
 def _smoke(task):

@@ -14,7 +14,9 @@ model, optimizer, global step; the data position is the global step itself
 reached; under MultiWorkerMirroredStrategy a signal to any worker stops all
 of them after the same step); a NaN or inf loss stops the run with
 `DivergedError` before anything is saved, so the last checkpoint stays good.
-TensorBoard logs go to `run_dir/logs`.
+TensorBoard logs go to `run_dir/logs`. With `trainer.average_decay` the
+checkpoint also holds a moving average of the weights, which validation and
+exports use (`rim_tf.weight_average`).
 
 Gradients are summed over replicas exactly once (by the trainer) and the
 global-norm clip acts on that sum, i.e. on the gradient of the global batch.
@@ -27,6 +29,7 @@ checkpoints; other workers save to a scratch folder they delete, as
 tf.distribute requires.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -49,6 +52,7 @@ from rim_tf import data as rim_data
 from rim_tf import metrics
 from rim_tf import model as rim_model
 from rim_tf import tasks as rim_tasks
+from rim_tf import weight_average
 
 
 class DivergedError(RuntimeError):
@@ -210,8 +214,12 @@ class Trainer:
           ramp_steps=(config.trainer.init_ramp_steps
                       if config.trainer.init_weights else 0))
       self.optimizer.build(self.model.trainable_variables)
+      self.average = (weight_average.WeightAverage(
+          self.model.trainable_variables, config.trainer.average_decay)
+                      if config.trainer.average_decay else None)
     self.checkpoint = tf.train.Checkpoint(
-        model=self.model, optimizer=self.optimizer, step=self.step)
+        model=self.model, optimizer=self.optimizer, step=self.step,
+        **({"weight_average": self.average.shadows} if self.average else {}))
     # Created by each save and deleted right after it.
     self._scratch_dir = None if self.is_chief else os.path.join(
         tempfile.gettempdir(), f"rim_worker_checkpoints_{os.getpid()}")
@@ -267,7 +275,8 @@ class Trainer:
     latest = tf.train.latest_checkpoint(str(self.checkpoint_dir))
     if latest:
       try:
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        checkpoint, start_average = self._checkpoint_of(latest)
+        checkpoint.restore(latest).assert_existing_objects_matched()
       except Exception as error:  # pylint: disable=broad-except
         # The reader fails in many ways (OpError, IndexError on a truncated
         # file, ValueError on a shape mismatch, AssertionError on missing
@@ -278,6 +287,11 @@ class Trainer:
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
       self.model.load_weights(self.config.trainer.init_weights)
+      start_average = self.average is not None
+    else:
+      start_average = False
+    if start_average:
+      self.average.reset()
       if self.config.trainer.init_continue:
         exported = self._exported_run(self.config.trainer.init_weights)
         self.step.assign(exported["step"])
@@ -286,6 +300,17 @@ class Trainer:
               f"step {exported['step']}.")
       else:
         print(f"Warm start from {self.config.trainer.init_weights}.")
+
+  def _checkpoint_of(self, path):
+    """(what to restore from checkpoint `path`, whether the weight average
+    starts afresh): a run that switches averaging on goes on from its older
+    checkpoints, its average starting at the restored weights."""
+    if self.average is None or any(
+        name.startswith("weight_average/")
+        for name, _ in tf.train.list_variables(path)):
+      return self.checkpoint, False
+    return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                               step=self.step), True
 
   def _exported_run(self, weights_path):
     """The JSON of exported weights, checked to be of this model and task."""
@@ -364,6 +389,8 @@ class Trainer:
     stop = self.strategy.reduce(
         tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (stop,)),
         axis=None)
+    if self.average is not None:
+      self.average.update()  # Cross-replica: every copy takes the same value.
     return mean(loss), mean(per_step), mean(psnr), mean(norm), stop
 
   # -- the loop ---------------------------------------------------------
@@ -534,6 +561,16 @@ class Trainer:
   def _log_validation(self, step):
     for name, value in self.validate().items():
       tf.summary.scalar(f"validation/{name}", value, step=step)
+    if self.average is not None:
+      for name, value in self.validate(raw=True).items():
+        tf.summary.scalar(f"validation_raw_weights/{name}", value, step=step)
+
+  def _weights(self, raw=False):
+    """Context in which the model holds the weights validated and exported:
+    the weight average when trainer.average_decay is set (unless `raw`)."""
+    if self.average is None or raw:
+      return contextlib.nullcontext()
+    return self.average.applied()
 
   def _infer_graph(self, batch, steps):
     operator = self.task.operator(batch)
@@ -545,35 +582,39 @@ class Trainer:
     """(estimates [T, N, H, W, C], initial estimate) of a batch, compiled."""
     return self._infer_fn(batch, steps or self.config.trainer.rim_steps)
 
-  def validate(self, steps=None, corruption=None):
+  def validate(self, steps=None, corruption=None, raw=False):
     """Mean PSNR (dB, peak 1) of the final estimate on the held-out patches.
 
     The validation patches are corrupted with fixed seeds, so numbers are
     comparable across runs of one task. `corruption` replaces the task's
     own (e.g. one fixed sigma, to compare runs trained on different sigma
-    ranges). Returns {stream: psnr} ("psnr", or "psnr_x2" ... for
+    ranges). The weights are their average when trainer.average_decay is
+    set, unless `raw`. Returns {stream: psnr} ("psnr", or "psnr_x2" ... for
     super-resolution).
     """
     steps = steps or self.config.trainer.rim_steps
     clean = self.patches.validation()
     results = {}
-    for key in self.task.stream_keys():
-      corrupt = corruption or self.task.stream_corruption(key)
-      values = []
-      for start in range(0, len(clean), 100):
-        batch = corrupt({"x": tf.constant(clean[start:start + 100])},
-                        tf.constant([12345, start], tf.int64))
-        estimates, _ = self._infer(batch, steps)
-        values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
-      name = "psnr" if key is None else f"psnr_x{key}"
-      results[name] = float(np.mean(np.concatenate(values)))
+    with self._weights(raw):
+      for key in self.task.stream_keys():
+        corrupt = corruption or self.task.stream_corruption(key)
+        values = []
+        for start in range(0, len(clean), 100):
+          batch = corrupt({"x": tf.constant(clean[start:start + 100])},
+                          tf.constant([12345, start], tf.int64))
+          estimates, _ = self._infer(batch, steps)
+          values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
+        name = "psnr" if key is None else f"psnr_x{key}"
+        results[name] = float(np.mean(np.concatenate(values)))
     return results
 
   def export_weights(self, path):
-    """Writes the model's weights (weights only, .weights.h5) to `path`."""
+    """Writes the model's weights (weights only, .weights.h5) to `path`: their
+    average when trainer.average_decay is set, as validated."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    self.model.save_weights(str(path))
+    with self._weights():
+      self.model.save_weights(str(path))
     meta = {"step": int(self.step), "patches_seen":
             int(self.step) * self.config.data.batch_size,
             "train_hours": round(self.training_seconds() / 3600.0, 3),

@@ -50,6 +50,9 @@ RIM_STEPS = 2
 # Clip far below the gradient norm (~0.1 here) so clipping is always active.
 CLIP = 1e-3
 DIST_STEPS = 3  # Steps of the multi-replica comparisons.
+# Far from 1, so that after DIST_STEPS steps the average is far from the
+# weights.
+AVERAGE_DECAY = 0.5
 
 
 def tiny_patches(channels=1, seed=0):
@@ -84,6 +87,7 @@ def distributed_config(init_weights, strategy):
                      # The shared start, not a warm start: the reference
                      # Adam has no ramp.
                      "trainer.init_ramp_steps": 0,
+                     "trainer.average_decay": AVERAGE_DECAY,
                      "trainer.strategy": strategy,
                      "trainer.image_every": 2,
                      "trainer.checkpoint_every": 100})
@@ -116,16 +120,20 @@ def hook_steps(trainer, pause_after=None, log=print):
   trainer._train_step = step  # pylint: disable=protected-access
 
 
-STATE_KINDS = ("weights", "momentum", "velocity")
+STATE_KINDS = ("weights", "momentum", "velocity", "average")
 
 
-def state_arrays(model, optimizer):
-  """Trainable weights and Adam's moments m ("momentum"), v ("velocity")."""
+def state_arrays(model, optimizer, average):
+  """Trainable weights, Adam's moments m ("momentum"), v ("velocity") and
+  the weight average (a list of arrays, or a WeightAverage)."""
   state = {"weights": [v.numpy() for v in model.trainable_variables]}
-  for kind in STATE_KINDS[1:]:
+  for kind in ("momentum", "velocity"):
     state[kind] = [v.numpy() for v in optimizer.variables
                    if v.path.endswith(f"_{kind}")]
-    assert len(state[kind]) == len(state["weights"])
+  state["average"] = [np.asarray(a) for a in getattr(
+      average, "shadows", average)]
+  for kind in STATE_KINDS:
+    assert len(state[kind]) == len(state["weights"]), kind
   return state
 
 
@@ -173,19 +181,25 @@ def _child_main(options):
   print(json.dumps({"result": result}), flush=True)
   if options.get("out"):
     save_state(options["out"], losses,
-               state_arrays(trainer.model, trainer.optimizer))
+               state_arrays(trainer.model, trainer.optimizer, trainer.average))
   if options.get("check_restore"):
     # A second Trainer restores the checkpoint just written: every replica's
     # copy of every weight and Adam moment equals the live state.
     again = train.Trainer(config, options["run_dir"], strategy=strategy,
                           patches=tiny_patches(options.get("channels", 1)))
     def copies(variable):
+      # A Keras variable wraps the distributed tf.Variable (the averages
+      # are tf.Variables themselves).
+      distributed = (variable if isinstance(variable, tf.Variable)
+                     else variable.value)
       return [c.numpy() for c in
-              strategy.experimental_local_results(variable.value)]
+              strategy.experimental_local_results(distributed)]
 
-    pairs = list(zip(trainer.model.weights + trainer.optimizer.variables,
-                     again.model.weights + again.optimizer.variables,
-                     strict=True))
+    pairs = list(zip(
+        trainer.model.weights + trainer.optimizer.variables +
+        trainer.average.shadows,
+        again.model.weights + again.optimizer.variables +
+        again.average.shadows, strict=True))
     equal = int(again.step) == int(trainer.step) and all(
         np.array_equal(c, copies(live)[0])
         for live, restored in pairs for c in copies(restored))
@@ -296,6 +310,7 @@ def ghost_batch_reference(tmp_path_factory):
       BATCH, task.stream_corruption(task.stream_keys()[0]),
       seed=config.data.seed, num_batches=DIST_STEPS)
   losses, norms = [], []
+  average = [v.numpy() for v in model.trainable_variables]
   for batch in dataset:
     with tf.GradientTape() as tape:
       halves = []
@@ -308,18 +323,20 @@ def ghost_batch_reference(tmp_path_factory):
     gradients = tape.gradient(loss, model.trainable_variables)
     norms.append(float(tf.linalg.global_norm(gradients)))
     optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    average = [AVERAGE_DECAY * a + (1 - AVERAGE_DECAY) * v.numpy()
+               for a, v in zip(average, model.trainable_variables)]
     losses.append(float(loss))
   assert min(norms) > 10 * CLIP, "the clip must be active in this test"
   return (folder / "init.weights.h5", np.asarray(losses),
-          state_arrays(model, optimizer))
+          state_arrays(model, optimizer, average))
 
 
 def assert_same_training(losses, state, reference):
   """Equal up to float32 round-off of a different summation order.
 
   The replicas add the same terms as the reference in another order
-  (relative error ~1e-7 per sum). Losses: rtol 1e-5. Weights move by
-  ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one step. A wrong clip or a
+  (relative error ~1e-7 per sum). Losses: rtol 1e-5. Weights (and their
+  average) move by ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one step. A wrong clip or a
   gradient summed twice changes Adam's moments by factors (its updates
   hide a scale error, Adam being scale invariant), so m and v are compared
   too, to 1e-4 of the largest entry of their kind (the biases feeding a
@@ -331,7 +348,7 @@ def assert_same_training(losses, state, reference):
     got, want = state[kind], ref_state[kind]
     assert len(got) == len(want)
     scale = max(np.abs(w).max() for w in want)
-    atol = 2e-6 if kind == "weights" else 1e-4 * scale
+    atol = 2e-6 if kind in ("weights", "average") else 1e-4 * scale
     for g, w in zip(got, want):
       np.testing.assert_allclose(g, w, rtol=0, atol=atol, err_msg=kind)
 
@@ -798,6 +815,68 @@ def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
   hook_steps(trainer, log=lines.append)
   trainer.train(1)
   assert step_records(lines)[0]["loss"] == pytest.approx(weighted, rel=1e-5)
+
+
+# -- the weight average --------------------------------------------------------------
+
+
+def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
+    tmp_path):
+  decay = 0.6
+  config = tiny_config(**{"trainer.average_decay": decay,
+                          "trainer.eval_every": 3})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  expected = [v.numpy() for v in trainer.model.trainable_variables]
+  for step in range(1, 4):
+    trainer.train(step)
+    expected = [decay * a + (1 - decay) * v.numpy()
+                for a, v in zip(expected, trainer.model.trainable_variables)]
+  for got, want in zip(trainer.average.shadows, expected, strict=True):
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
+  assert not all(np.allclose(a, v.numpy()) for a, v in
+                 zip(expected, trainer.model.trainable_variables))
+  # Validation and export use the average; the raw weights are logged too.
+  assert trainer.validate() != trainer.validate(raw=True)
+  assert {"validation/psnr", "validation_raw_weights/psnr"} <= event_tags(
+      tmp_path / "run" / "logs")
+  export = trainer.export_weights(tmp_path / "export" / "avg.weights.h5")
+  train.set_precision(config.trainer.mixed_precision)
+  exported = train.build_model(config)
+  exported.load_weights(str(export))
+  for got, want in zip(exported.trainable_variables, expected):
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
+  plain = train.Trainer(
+      configs.override(config, {"trainer.average_decay": 0.0,
+                                "trainer.init_weights": str(export)}),
+      tmp_path / "plain", patches=tiny_patches())
+  assert plain.validate() == pytest.approx(trainer.validate(), abs=1e-4)
+  # The checkpoint holds the average: a resumed run has it back exactly.
+  resumed = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  for got, want in zip(resumed.average.shadows, trainer.average.shadows):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
+  config = tiny_config()
+  first = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  first.train(2)
+  averaged = configs.override(config, {"trainer.average_decay": 0.9})
+  second = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  assert int(second.step) == 2
+  for shadow, weight in zip(second.average.shadows,
+                            first.model.trainable_variables, strict=True):
+    np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
+  second.train(3)  # and checkpoints it from then on
+  third = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  for got, want in zip(third.average.shadows, second.average.shadows):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
+def test_weight_average_decay_out_of_range_is_refused(tmp_path, decay):
+  config = tiny_config(**{"trainer.average_decay": decay})
+  with pytest.raises(ValueError, match=r"decay must be in \(0, 1\)"):
+    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
 
 
 def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
