@@ -287,11 +287,7 @@ class Trainer:
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
       self.model.load_weights(self.config.trainer.init_weights)
-      start_average = self.average is not None
-    else:
-      start_average = False
-    if start_average:
-      self.average.reset()
+      start_average = True
       if self.config.trainer.init_continue:
         exported = self._exported_run(self.config.trainer.init_weights)
         self.step.assign(exported["step"])
@@ -300,6 +296,10 @@ class Trainer:
               f"step {exported['step']}.")
       else:
         print(f"Warm start from {self.config.trainer.init_weights}.")
+    else:
+      start_average = False  # The average was made from these weights.
+    if start_average and self.average is not None:
+      self.average.reset()
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average

@@ -756,6 +756,15 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
       "train_hours"]
   assert budget["train_seconds"] >= 3600 * exported_hours
   assert budget["step"] == 7
+  # The same command again resumes the folder's checkpoint, not the export
+  # (also when it switches the weight average on).
+  for decay in (0.0, 0.9):
+    again = train.Trainer(
+        configs.override(continued_config, {"trainer.average_decay": decay}),
+        tmp_path / "b", patches=tiny_patches())
+    assert int(again.step) == 7
+    np.testing.assert_array_equal(again.model.trainable_variables[0].numpy(),
+                                  second.model.trainable_variables[0].numpy())
 
 
 def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
