@@ -38,22 +38,18 @@ $(OUT):
 reproduce-denoise: | $(OUT)
 	$(TRAIN) --task=denoise --run_dir=$(RUNS)/denoise_$(PRESET) \
 	  --export=$(OUT)/denoise_gray.weights.h5
-	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68 \
-	  --weights=$(OUT)/denoise_gray.weights.h5 --output=$(OUT)/denoise_bsd68.json
-	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd100 \
-	  --weights=$(OUT)/denoise_gray.weights.h5 --output=$(OUT)/denoise_bsd100.json
+	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \
+	  --weights=$(OUT)/denoise_gray.weights.h5 \
+	  --output='$(OUT)/denoise_{subset}.json'
 	$(FIG) --figure=3 --weights=$(OUT)/denoise_gray.weights.h5 \
 	  --output=$(OUT)/figure3.png
 
 reproduce-color: | $(OUT)
 	$(TRAIN) --task=denoise_color --run_dir=$(RUNS)/denoise_color_$(PRESET) \
 	  --export=$(OUT)/denoise_color.weights.h5
-	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd68 \
+	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd68,bsd100 \
 	  --sigmas=25 --quantized=true --weights=$(OUT)/denoise_color.weights.h5 \
-	  --output=$(OUT)/denoise_color_bsd68.json
-	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd100 \
-	  --sigmas=25 --quantized=true --weights=$(OUT)/denoise_color.weights.h5 \
-	  --output=$(OUT)/denoise_color_bsd100.json
+	  --output='$(OUT)/denoise_color_{subset}.json'
 
 reproduce-sr: | $(OUT)
 	$(TRAIN) --task=superres --run_dir=$(RUNS)/superres_$(PRESET) \

@@ -11,7 +11,10 @@ crop of the RGB test JPEG to a multiple of the scale; LR = uint8
 imresize(HR, 1/s); scores on the Y channel of uint8 RGB, shaved by s.
 
 Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
-"per_image": {id: psnr}}}} with settings "sigma15", "sigma25_q8", "x2", ...
+"per_image": {id: psnr}, "per_image_ssim": {id: ssim}}}} with settings
+"sigma15", "sigma25_q8", "x2", ... The noise of an image depends on its id
+only, so the BSD68 table is the restriction (`restrict`) of a run on all
+100 test images, and one run writes both.
 """
 
 import json
@@ -112,7 +115,7 @@ def noisy_image(clean_uint8, sigma_255, quantized, seed):
 
 
 def summarize(per_image_psnr, per_image_ssim):
-  """Mean PSNR / SSIM, bootstrap SEM (10,000 resamples) and per-image PSNRs.
+  """Mean PSNR / SSIM, bootstrap SEM (10,000 resamples), per-image values.
 
   Raises:
     ValueError: if a PSNR is not finite. PSNR is inf exactly when an estimate
@@ -132,7 +135,29 @@ def summarize(per_image_psnr, per_image_ssim):
   return {"psnr": float(psnr.mean()), "ssim": float(ssim.mean()),
           "psnr_sem": float(metrics.bootstrap_sem(psnr)),
           "ssim_sem": float(metrics.bootstrap_sem(ssim)), "n": len(ids),
-          "per_image": {i: float(v) for i, v in per_image_psnr.items()}}
+          "per_image": {i: float(per_image_psnr[i]) for i in ids},
+          "per_image_ssim": {i: float(per_image_ssim[i]) for i in ids}}
+
+
+def restrict(results, ids):
+  """`results` summarized over the images `ids` only (each in every entry).
+
+  Raises:
+    ValueError: if an entry lacks one of the ids.
+  """
+  ids = list(ids)
+  restricted = {}
+  for name, by_setting in results.items():
+    restricted[name] = {}
+    for setting, entry in by_setting.items():
+      missing = [i for i in ids if i not in entry["per_image"]]
+      if missing:
+        raise ValueError(f"{name} at {setting} has no result for images "
+                         f"{missing[:5]}.")
+      restricted[name][setting] = summarize(
+          {i: entry["per_image"][i] for i in ids},
+          {i: entry["per_image_ssim"][i] for i in ids})
+  return restricted
 
 
 def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
@@ -311,24 +336,55 @@ def write_results(results, timing, path, task, subset, metadata=None):
   return text
 
 
-def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
-                   rim_name="rim", steps=None, sigmas=(15, 25, 50),
-                   quantized=(False, True), scales=(2, 3, 4), num_images=None,
-                   seed=0, command=None, ratio=0.25):
+SUBSETS = ("bsd68", "bsd100")
+
+
+def subset_ids(subset, ids):
+  """The ids of `subset` ("bsd68" or "bsd100") among the test ids `ids`."""
+  if subset == "bsd100":
+    return list(ids)
+  if subset == "bsd68":
+    return [i for i in ids if i in set(bsds.BSD68)]
+  raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}.")
+
+
+def output_paths(output, subsets):
+  """{subset: path}; with several subsets `output` must hold "{subset}"."""
+  subsets = list(subsets)
+  if not subsets or any(s not in SUBSETS for s in subsets):
+    raise ValueError(f"subsets must be among {SUBSETS}, got {subsets}.")
+  if len(subsets) > 1 and "{subset}" not in str(output):
+    raise ValueError(
+        f"with several subsets ({subsets}) the output path must contain "
+        f"{{subset}} (e.g. results_{{subset}}.json), got {output!r}.")
+  return {s: str(output).replace("{subset}", s) for s in subsets}
+
+
+def run_evaluation(task, methods, subsets, output, data_dir=None,
+                   weights=None, rim_name="rim", steps=None,
+                   sigmas=(15, 25, 50), quantized=(False, True),
+                   scales=(2, 3, 4), num_images=None, seed=0, command=None,
+                   ratio=0.25):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
 
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
-  For task "random_projections", `weights` and `rim_name` are comma lists
-  (one RIM each, e.g. RIM,GDN,FFN) and the output holds Figure 2's curves
-  on `num_images` (default 5000) test patches at `ratio`.
-  Returns the markdown report.
+  `subsets`: "bsd68" and/or "bsd100"; the images of their union are
+  evaluated once and each subset's tables written to `output` with
+  "{subset}" replaced. For task "random_projections", `weights` and
+  `rim_name` are comma lists (one RIM each, e.g. RIM,GDN,FFN) and the
+  output holds Figure 2's curves on `num_images` (default 5000) test
+  patches at `ratio`.
+  Returns the markdown reports, joined.
   """
+  if isinstance(subsets, str):
+    subsets = [subsets]
   if task == "random_projections":
     if not weights:
       raise ValueError("task 'random_projections' needs --weights (a comma "
                        "list of shipped names or .weights.h5 paths).")
     return _run_projection_curves(output, data_dir, weights, rim_name, steps,
                                   num_images, seed, ratio)
+  paths = output_paths(output, subsets)
   if "rim" in methods and not weights:
     raise ValueError("method 'rim' needs --weights (a shipped name or a "
                      ".weights.h5 path).")
@@ -336,10 +392,15 @@ def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
   gray = task == "denoise"
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
-      subset="bsd68" if subset == "bsd68" else None)
+      subset=None if "bsd100" in paths else "bsd68")
   if num_images:
     images = dict(list(images.items())[:num_images])
-  metadata = {"command": command or "", "images": len(images)}
+  ids = {subset: subset_ids(subset, images) for subset in paths}
+  empty = [subset for subset, chosen_ids in ids.items() if not chosen_ids]
+  if empty:
+    raise ValueError(f"none of the {len(images)} images evaluated is in "
+                     f"{empty}; evaluate more images (--num_images).")
+  metadata = {"command": command or ""}
   if "rim" in methods:
     rim, _ = restorer.Restorer.from_weights(weights, steps)
     chosen = {rim_name: (rim.superres_uint8 if task == "superres"
@@ -350,7 +411,12 @@ def run_evaluation(task, methods, subset, output, data_dir=None, weights=None,
   else:
     results, timing = evaluate_denoising(images, chosen, sigmas, quantized,
                                          seed)
-  return write_results(results, timing, output, task, subset, metadata)
+  reports = []
+  for subset, path in paths.items():
+    reports.append(write_results(
+        restrict(results, ids[subset]), timing, path, task, subset,
+        {**metadata, "images": len(ids[subset])}))
+  return "\n\n".join(reports)
 
 
 def test_patches(images, count, patch_size=32, seed=0):
@@ -475,10 +541,9 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
     config = pretrained.load(name)[1]
     task, methods, options = _SHIPPED_PROTOCOL[config.task]
     subsets = ("bsd100",) if task == "superres" else ("bsd68", "bsd100")
-    for subset in subsets:
-      reports.append(run_evaluation(
-          task, methods, subset,
-          os.path.join(output_dir, f"{name}_{subset}.json"),
-          data_dir=data_dir, weights=name, rim_name=name,
-          num_images=num_images, command=command, **options))
+    reports.append(run_evaluation(
+        task, methods, subsets,
+        os.path.join(output_dir, f"{name}_{{subset}}.json"),
+        data_dir=data_dir, weights=name, rim_name=name,
+        num_images=num_images, command=command, **options))
   return "\n\n".join(reports)

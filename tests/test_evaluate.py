@@ -22,9 +22,11 @@ from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
+from synthetic import export_untrained_rim  # pylint: disable=g-import-not-at-top
 from synthetic import smooth_image  # pylint: disable=g-import-not-at-top
 
-RESULT_KEYS = {"psnr", "ssim", "psnr_sem", "ssim_sem", "n", "per_image"}
+RESULT_KEYS = {"psnr", "ssim", "psnr_sem", "ssim_sem", "n", "per_image",
+               "per_image_ssim"}
 
 
 # -- noisy_image ------------------------------------------------------------
@@ -110,6 +112,37 @@ def test_evaluate_denoising_identity_scores_the_noisy_image():
   assert by_setting["sigma25"]["psnr"] < by_setting["sigma15"]["psnr"] - 3
   assert 23 < by_setting["sigma15"]["psnr"] < 26.5
   json.dumps(results, allow_nan=False)  # plain JSON
+
+
+def test_restrict_equals_evaluating_only_those_images():
+  images = {**_denoise_images(), "c": smooth_image(20, 22, 1, seed=2)}
+  shrink = {"shrink": lambda noisy, sigma: 0.8 * noisy + 0.1}
+  full, _ = evaluate.evaluate_denoising(images, shrink, sigmas=(25,),
+                                        quantized=(False, True), seed=3,
+                                        progress=False)
+  part, _ = evaluate.evaluate_denoising(
+      {k: images[k] for k in ("c", "a")}, shrink, sigmas=(25,),
+      quantized=(False, True), seed=3, progress=False)
+  # The noise depends on the image id only: the same numbers, SEMs too.
+  assert evaluate.restrict(full, ["c", "a"]) == part
+  assert evaluate.restrict(full, ["c", "a"])["shrink"]["sigma25"]["n"] == 2
+  assert evaluate.restrict(full, images) == full
+  with pytest.raises(ValueError, match=r"shrink at sigma25 .*\['z'\]"):
+    evaluate.restrict(full, ["a", "z"])
+
+
+def test_subset_ids_and_output_paths():
+  ids = ["100007", bsds.BSD68[1], "2092", bsds.BSD68[0]]
+  assert "100007" not in bsds.BSD68 and "2092" not in bsds.BSD68
+  assert evaluate.subset_ids("bsd68", ids) == [bsds.BSD68[1], bsds.BSD68[0]]
+  assert evaluate.subset_ids("bsd100", ids) == ids
+  assert evaluate.output_paths("r_{subset}.json", ["bsd68", "bsd100"]) == {
+      "bsd68": "r_bsd68.json", "bsd100": "r_bsd100.json"}
+  assert evaluate.output_paths("r.json", ["bsd68"]) == {"bsd68": "r.json"}
+  with pytest.raises(ValueError, match=r"must contain \{subset\}"):
+    evaluate.output_paths("r.json", ["bsd68", "bsd100"])
+  with pytest.raises(ValueError, match="subsets must be among"):
+    evaluate.output_paths("r.json", ["set14"])
 
 
 def test_evaluate_denoising_same_noise_for_every_method():
@@ -271,6 +304,37 @@ def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):
     evaluate.run_evaluation("denoise", ["bicubic"], "bsd68",
                             tmp_path / "o.json", data_dir=str(empty))
   assert list(empty.iterdir()) == []
+
+
+def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
+  weights = export_untrained_rim(tmp_path)
+  output = tmp_path / "rim_{subset}.json"
+  evaluate.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
+                          str(output), data_dir=bsds_dir, weights=str(weights),
+                          sigmas=(25,), quantized=(False,), num_images=4)
+  every = json.loads((tmp_path / "rim_bsd100.json").read_text())["rim"][
+      "sigma25"]
+  bsd68 = json.loads((tmp_path / "rim_bsd68.json").read_text())["rim"][
+      "sigma25"]
+  assert every["n"] == 4 and 1 <= bsd68["n"] < 4
+  assert set(bsd68["per_image"]) == set(bsds.BSD68) & set(every["per_image"])
+  for image_id, value in bsd68["per_image"].items():
+    assert value == every["per_image"][image_id]
+  assert bsd68["psnr"] == pytest.approx(np.mean(list(
+      bsd68["per_image"].values())), abs=1e-12)
+  assert "- images: 4" in (tmp_path / "rim_bsd100.md").read_text()
+
+
+
+def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(
+    bsds_dir, tmp_path, monkeypatch):
+  monkeypatch.setattr(bsds, "BSD68", ["not-an-id"])
+  with pytest.raises(ValueError, match=r"none of the 2 images .*bsd68"):
+    evaluate.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
+                            str(tmp_path / "r_{subset}.json"),
+                            data_dir=bsds_dir, weights="denoise_gray",
+                            num_images=2)
+  assert list(tmp_path.iterdir()) == []
 
 
 # -- random projections (Figure 2) ----------------------------------------------
