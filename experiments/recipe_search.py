@@ -8,8 +8,7 @@ Each candidate (`rim_tf.recipe_search.CANDIDATES`: one change to the search's
 base) trains in RUNS/NAME, resumable, scored after every chunk on the
 1000 held-out patches at sigma 15 / 25 / 50; OUTPUT.json holds every row
 and OUTPUT.md the table of PSNR at sigma 15 / 25 / 50 against minutes.
-With --budget_minutes=0 and --set=trainer.init_weights=W
---set=trainer.init_continue=true it trains nothing and scores W once.
+experiments/score_weights.py scores exported weights the same way.
 """
 
 import json

@@ -12,8 +12,10 @@ side at common minutes.
 
 import json
 import pathlib
+import tempfile
 
 from rim_tf import configs
+from rim_tf import pretrained
 from rim_tf import train
 from rim_tf.data import corruptions
 
@@ -64,6 +66,28 @@ def score(trainer, sigmas=VALIDATION_SIGMAS):
   """{"psnr_sigma15": dB, ...}: held-out PSNR at each fixed noise level."""
   return {f"psnr_sigma{s:g}": trainer.validate(
       corruption=corruptions.GaussianNoise((s, s)))["psnr"] for s in sigmas}
+
+
+def score_weights(name_or_path, data_dir=None, sigmas=VALIDATION_SIGMAS,
+                  patches=None):
+  """`score` of exported denoising weights (a shipped name or a path), on
+  the held-out patches of their training config, with the budget of their
+  JSON: {"step", "patches", "hours", "psnr_sigma15", ...}."""
+  path = pretrained.resolve(name_or_path)
+  meta = pretrained.metadata(path)
+  config = configs.ExperimentConfig.from_dict(meta["config"])
+  if config.task != "denoise":
+    raise ValueError(f"{path} is a {config.task!r} model; held-out scores at "
+                     f"fixed sigma are for 'denoise' models.")
+  config = configs.override(config, {
+      "trainer.init_weights": str(path), "trainer.init_continue": False,
+      "trainer.average_decay": 0.0,
+      # Not the training machine's folder: this one's flag or default.
+      "data.data_dir": data_dir})
+  with tempfile.TemporaryDirectory() as run_dir:
+    trainer = train.Trainer(config, run_dir, patches=patches)
+    return {"step": meta.get("step"), "patches": meta.get("patches_seen"),
+            "hours": meta.get("train_hours"), **score(trainer, sigmas)}
 
 
 def run_candidate(config, run_dir, budget_minutes, chunk_minutes,

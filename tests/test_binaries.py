@@ -17,6 +17,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parent.parent
 EVALUATE = str(REPO / "experiments" / "evaluate.py")
 FIGURES = str(REPO / "experiments" / "figures.py")
+SCORE = str(REPO / "experiments" / "score_weights.py")
 TIMEOUT_S = 240
 
 
@@ -28,6 +29,11 @@ def _commands(empty, out):
                            "--subset=bsd100", f"--output={out / 'sr.json'}"],
       "evaluate_no_weights": [EVALUATE, "--task=denoise", "--methods=rim,bm3d",
                               f"--output={out / 'd.json'}"],
+      "evaluate_two_subsets_one_path": [
+          EVALUATE, "--task=denoise", "--methods=bm3d",
+          "--subset=bsd68,bsd100", f"--output={out / 'd2.json'}"],
+      "score_no_data": [SCORE, "--weights=denoise_gray"],
+      "score_missing_weights": [SCORE, f"--weights={out / 'none.weights.h5'}"],
       "figures_no_results": [FIGURES, "--figure=2",
                              f"--output={out / 'f2.png'}"],
       "figures_no_data": [FIGURES, "--figure=4", "--weights=whatever",
@@ -109,6 +115,18 @@ def test_evaluate_without_data_fails_fast_with_one_error(runs):
 def test_evaluate_rim_without_weights_fails_before_the_data(runs):
   _assert_clean_failure(runs["results"]["evaluate_no_weights"],
                         "method 'rim' needs --weights")
+
+
+def test_evaluate_two_subsets_need_a_subset_placeholder_in_the_output(runs):
+  _assert_clean_failure(runs["results"]["evaluate_two_subsets_one_path"],
+                        "must contain {subset}")
+
+
+def test_score_weights_fails_cleanly_without_data_or_weights(runs):
+  _assert_clean_failure(runs["results"]["score_no_data"],
+                        f"BSDS300 is not in {runs['empty']}")
+  _assert_clean_failure(runs["results"]["score_missing_weights"],
+                        "none.weights.h5", "not found")
 
 
 def test_figure2_without_results_fails_with_one_error(runs):

@@ -94,6 +94,28 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
       second, (25.0,))
 
 
+def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  config = configs.override(_tiny("base"), {"trainer.average_decay": 0.5})
+  trainer = train.Trainer(config, tmp_path / "run", patches=_patches())
+  trainer.train(3)
+  export = trainer.export_weights(tmp_path / "out" / "d.weights.h5")
+  row = recipe_search.score_weights(export, patches=_patches(),
+                                    sigmas=(25.0, 50.0))
+  # The export holds the weight average, which the run validates.
+  assert row == {"step": 3, "patches": 12,
+                 "hours": pytest.approx(trainer.training_seconds() / 3600,
+                                        abs=1e-3),
+                 **recipe_search.score(trainer, (25.0, 50.0))}
+  superres = configs.override(config, {"task": "superres",
+                                       "task_args": {"patch": 8}})
+  other = train.Trainer(superres, tmp_path / "sr", patches=_patches())
+  with pytest.raises(ValueError, match="'superres' model"):
+    recipe_search.score_weights(
+        other.export_weights(tmp_path / "out" / "s.weights.h5"),
+        patches=_patches())
+
+
 def test_markdown_table_picks_the_last_row_before_each_time():
   rows = {"gru64": [{"minutes": 5.0, "step": 10, "patches": 320,
                      "psnr_sigma15": 30.0, "psnr_sigma25": 27.0},
