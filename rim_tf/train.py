@@ -214,8 +214,10 @@ class Trainer:
           ramp_steps=(config.trainer.init_ramp_steps
                       if config.trainer.init_weights else 0))
       self.optimizer.build(self.model.trainable_variables)
+      # All the weights: the batch norms' moving statistics must describe
+      # the averaged kernels, not the last ones (docs/training.md).
       self.average = (weight_average.WeightAverage(
-          self.model.trainable_variables, config.trainer.average_decay)
+          self.model.weights, config.trainer.average_decay)
                       if config.trainer.average_decay else None)
     self.checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, step=self.step,
@@ -303,12 +305,19 @@ class Trainer:
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average
-    starts afresh): a run that switches averaging on goes on from its older
-    checkpoints, its average starting at the restored weights."""
-    if self.average is None or any(
-        name.startswith("weight_average/")
-        for name, _ in tf.train.list_variables(path)):
+    starts afresh): a run that switches averaging on, or whose checkpoint
+    holds an average of other variables (older code), goes on from it, the
+    average starting at the restored weights."""
+    if self.average is None:
       return self.checkpoint, False
+    saved = sum(name.startswith("weight_average/")
+                for name, _ in tf.train.list_variables(path))
+    if saved == len(self.average.shadows):
+      return self.checkpoint, False
+    if saved:
+      print(f"{path} holds a weight average of {saved} variables, this model "
+            f"has {len(self.average.shadows)}: the average restarts at the "
+            f"restored weights.")
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step), True
 

@@ -15,8 +15,10 @@ class WeightAverage:
   """Shadow copies s of variables w, updated as s <- d s + (1 - d) w.
 
   Args:
-    variables: the float variables to average (a model's trainable
-      variables), created under the strategy scope the shadows join.
+    variables: the float variables to average (all of a model's weights:
+      with batch norms, their moving statistics too, or the averaged
+      kernels meet statistics of the last weights), created under the
+      strategy scope the shadows join.
     decay: d in (0, 1); the average spans about 1 / (1 - d) updates.
 
   The shadows start equal to the variables (no bias correction needed).

@@ -125,14 +125,20 @@ STATE_KINDS = ("weights", "momentum", "velocity", "average")
 
 def state_arrays(model, optimizer, average):
   """Trainable weights, Adam's moments m ("momentum"), v ("velocity") and
-  the weight average (a list of arrays, or a WeightAverage)."""
+  their averages (from the average of all weights: a list of arrays, or a
+  WeightAverage)."""
   state = {"weights": [v.numpy() for v in model.trainable_variables]}
   for kind in ("momentum", "velocity"):
     state[kind] = [v.numpy() for v in optimizer.variables
                    if v.path.endswith(f"_{kind}")]
-  state["average"] = [np.asarray(a) for a in getattr(
-      average, "shadows", average)]
-  for kind in STATE_KINDS:
+  averages = getattr(average, "shadows", average)
+  assert len(averages) == len(model.weights)
+  # Of the trainable weights: the batch norms' moving statistics differ
+  # from the ghost-batch reference's by construction (the replicas' updates
+  # are averaged, the reference's two halves update in sequence).
+  state["average"] = [np.asarray(a) for a, w in zip(averages, model.weights)
+                      if w.trainable]
+  for kind in STATE_KINDS[1:]:
     assert len(state[kind]) == len(state["weights"]), kind
   return state
 
@@ -310,7 +316,7 @@ def ghost_batch_reference(tmp_path_factory):
       BATCH, task.stream_corruption(task.stream_keys()[0]),
       seed=config.data.seed, num_batches=DIST_STEPS)
   losses, norms = [], []
-  average = [v.numpy() for v in model.trainable_variables]
+  average = [v.numpy() for v in model.weights]
   for batch in dataset:
     with tf.GradientTape() as tape:
       halves = []
@@ -324,7 +330,7 @@ def ghost_batch_reference(tmp_path_factory):
     norms.append(float(tf.linalg.global_norm(gradients)))
     optimizer.apply_gradients(zip(gradients, model.trainable_variables))
     average = [AVERAGE_DECAY * a + (1 - AVERAGE_DECAY) * v.numpy()
-               for a, v in zip(average, model.trainable_variables)]
+               for a, v in zip(average, model.weights)]
     losses.append(float(loss))
   assert min(norms) > 10 * CLIP, "the clip must be active in this test"
   return (folder / "init.weights.h5", np.asarray(losses),
@@ -835,15 +841,18 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   config = tiny_config(**{"trainer.average_decay": decay,
                           "trainer.eval_every": 3})
   trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
-  expected = [v.numpy() for v in trainer.model.trainable_variables]
+  # Every weight, the batch norms' moving statistics included.
+  assert len(trainer.average.shadows) == len(trainer.model.weights) > len(
+      trainer.model.trainable_variables)
+  expected = [v.numpy() for v in trainer.model.weights]
   for step in range(1, 4):
     trainer.train(step)
     expected = [decay * a + (1 - decay) * v.numpy()
-                for a, v in zip(expected, trainer.model.trainable_variables)]
+                for a, v in zip(expected, trainer.model.weights)]
   for got, want in zip(trainer.average.shadows, expected, strict=True):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
-  assert not all(np.allclose(a, v.numpy()) for a, v in
-                 zip(expected, trainer.model.trainable_variables))
+  for a, v in zip(expected, trainer.model.weights):
+    assert not np.allclose(a, v.numpy()), v.path
   # Validation and export use the average; the raw weights are logged too.
   assert trainer.validate() != trainer.validate(raw=True)
   assert {"validation/psnr", "validation_raw_weights/psnr"} <= event_tags(
@@ -852,7 +861,7 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   train.set_precision(config.trainer.mixed_precision)
   exported = train.build_model(config)
   exported.load_weights(str(export))
-  for got, want in zip(exported.trainable_variables, expected):
+  for got, want in zip(exported.weights, expected, strict=True):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
   plain = train.Trainer(
       configs.override(config, {"trainer.average_decay": 0.0,
@@ -872,13 +881,26 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   averaged = configs.override(config, {"trainer.average_decay": 0.9})
   second = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   assert int(second.step) == 2
-  for shadow, weight in zip(second.average.shadows,
-                            first.model.trainable_variables, strict=True):
+  for shadow, weight in zip(second.average.shadows, first.model.weights,
+                            strict=True):
     np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
   second.train(3)  # and checkpoints it from then on
   third = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(third.average.shadows, second.average.shadows):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+  # A checkpoint whose average is of other variables (older code): the run
+  # goes on from it, the average restarting at its weights.
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(model=third.model, optimizer=third.optimizer,
+                          step=third.step,
+                          weight_average=[tf.Variable([1.0])]),
+      str(tmp_path / "run" / "checkpoints"), max_to_keep=5).save(
+          checkpoint_number=3)
+  fourth = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  assert int(fourth.step) == 3
+  for shadow, weight in zip(fourth.average.shadows, third.model.weights,
+                            strict=True):
+    np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
