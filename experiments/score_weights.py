@@ -9,7 +9,6 @@ them as JSON; how an export is compared with the shipped model before it
 replaces it.
 """
 
-import json
 import sys
 
 from absl import app
@@ -20,7 +19,8 @@ flags.DEFINE_list("weights", None, "Shipped names or .weights.h5 paths.",
                   required=True)
 flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
                     "$RIM_DATA_DIR, then data/).")
-flags.DEFINE_string("output", None, "Also write the rows as JSON here.")
+flags.DEFINE_string("output", None, "Also write the rows as JSON here (after "
+                    "each file, so an error keeps the rows before it).")
 
 
 def main(argv):
@@ -28,20 +28,11 @@ def main(argv):
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf import recipe_search  # pylint: disable=g-import-not-at-top
-  rows = {}
   try:
-    for name in FLAGS.weights:
-      rows[name] = recipe_search.score_weights(name, FLAGS.data_dir)
-      row = rows[name]
-      print(f"{name}: step {row['step']}, {row['patches']} patches, "
-            f"{row['hours']} h; held-out PSNR sigma 15/25/50: " + " / ".join(
-                f"{row[f'psnr_sigma{s:g}']:.2f}"
-                for s in recipe_search.VALIDATION_SIGMAS) + " dB", flush=True)
+    recipe_search.score_exports(FLAGS.weights, FLAGS.data_dir, FLAGS.output,
+                                log=lambda line: print(line, flush=True))
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
-  if FLAGS.output:
-    with open(FLAGS.output, "w", encoding="utf-8") as f:
-      json.dump(rows, f, indent=1)
 
 
 if __name__ == "__main__":

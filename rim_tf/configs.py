@@ -59,16 +59,17 @@ class TrainerConfig:
   init_weights: str | None = None  # warm start from a .weights.h5
   # With init_weights: go on with that export's run (its step, hence the
   # learning-rate schedule and data position, and its training hours)
-  # instead of starting at step 0. Adam's moments start afresh.
+  # instead of starting at step 0, from the exported weights (the weight
+  # average, if the run kept one). Adam's moments start afresh.
   init_continue: bool = False
   # With init_weights: the learning rate ramps linearly from 0 over the first
   # updates of the fresh Adam, whose first steps move every weight by about
   # the learning rate (at 3e-3 that wrecked a trained model: its training
   # PSNR fell from 28.9 to 9.9 dB in 20 steps). 0 disables the ramp.
   init_ramp_steps: int = 200
-  # Decay d of an exponential moving average of the weights, updated after
-  # every step (rim_tf.weight_average); validation and exports use it.
-  # 0 disables it.
+  # Decay of an exponential moving average of all the weights, updated
+  # after every step (rim_tf.weight_average, with its warm-up); validation
+  # and exports use it. 0 disables it.
   average_decay: float = 0.0
 
 

@@ -340,11 +340,14 @@ SUBSETS = ("bsd68", "bsd100")
 
 
 def subset_ids(subset, ids):
-  """The ids of `subset` ("bsd68" or "bsd100") among the test ids `ids`."""
+  """The ids of `subset` ("bsd68" or "bsd100") among the test ids `ids`, in
+  the order a run on that subset alone takes them (the bootstrap SEM
+  depends on the order)."""
   if subset == "bsd100":
     return list(ids)
   if subset == "bsd68":
-    return [i for i in ids if i in set(bsds.BSD68)]
+    present = set(ids)
+    return [i for i in bsds.BSD68 if i in present]
   raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}.")
 
 
@@ -370,7 +373,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
   `subsets`: "bsd68" and/or "bsd100"; the images of their union are
   evaluated once and each subset's tables written to `output` with
-  "{subset}" replaced. For task "random_projections", `weights` and
+  "{subset}" replaced. `num_images` takes the first images of that union
+  (with "bsd100", of all 100; each subset keeps its share). For task "random_projections", `weights` and
   `rim_name` are comma lists (one RIM each, e.g. RIM,GDN,FFN) and the
   output holds Figure 2's curves on `num_images` (default 5000) test
   patches at `ratio`.

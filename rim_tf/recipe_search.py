@@ -20,9 +20,10 @@ from rim_tf import train
 from rim_tf.data import corruptions
 
 # The recipe questions of issue 6, one change each to BASE: the cpu preset as
-# it was before the search (Adam 1e-3), so that the names keep describing the
-# runs of docs/training.md now that the preset took the winner (3e-3).
-BASE = {"trainer.learning_rate": 1e-3}
+# it was before the search (Adam 1e-3, no weight average), so that the names
+# keep describing the runs of docs/training.md now that the preset took the
+# winner (3e-3) and a weight average (session 4).
+BASE = {"trainer.learning_rate": 1e-3, "trainer.average_decay": 0.0}
 CANDIDATES = {
   "base": {},
   "gru64": {"model.gru_features": 64},
@@ -75,19 +76,36 @@ def score_weights(name_or_path, data_dir=None, sigmas=VALIDATION_SIGMAS,
   JSON: {"step", "patches", "hours", "psnr_sigma15", ...}."""
   path = pretrained.resolve(name_or_path)
   meta = pretrained.metadata(path)
-  config = configs.ExperimentConfig.from_dict(meta["config"])
+  config = pretrained.config(path)
   if config.task != "denoise":
     raise ValueError(f"{path} is a {config.task!r} model; held-out scores at "
                      f"fixed sigma are for 'denoise' models.")
   config = configs.override(config, {
       "trainer.init_weights": str(path), "trainer.init_continue": False,
-      "trainer.average_decay": 0.0,
+      "trainer.average_decay": 0.0, "trainer.strategy": "default",
       # Not the training machine's folder: this one's flag or default.
       "data.data_dir": data_dir})
   with tempfile.TemporaryDirectory() as run_dir:
     trainer = train.Trainer(config, run_dir, patches=patches)
     return {"step": meta.get("step"), "patches": meta.get("patches_seen"),
             "hours": meta.get("train_hours"), **score(trainer, sigmas)}
+
+
+def score_exports(names, data_dir=None, output=None, log=print,
+                  patches=None):
+  """`score_weights` of each of `names`, one line logged per score and the
+  rows so far written to `output` (JSON {name: row}) after each; returns
+  the rows."""
+  rows = {}
+  for name in names:
+    rows[name] = row = score_weights(name, data_dir, patches=patches)
+    log(f"{name}: step {row['step']}, {row['patches']} patches, "
+        f"{row['hours']} h; held-out PSNR sigma 15/25/50: " + " / ".join(
+            f"{row[f'psnr_sigma{s:g}']:.2f}" for s in VALIDATION_SIGMAS) +
+        " dB")
+    if output:
+      pathlib.Path(output).write_text(json.dumps(rows, indent=1))
+  return rows
 
 
 def run_candidate(config, run_dir, budget_minutes, chunk_minutes,

@@ -5,7 +5,8 @@ patch streams, restores the newest checkpoint in `run_dir/checkpoints` (or
 warm-starts from `trainer.init_weights`), and trains until
 `trainer.train_steps`; with `trainer.init_continue` a warm start goes on
 with the exported run's step, schedule and budget (for a run whose folder is
-gone; only Adam's moments start afresh). Everything needed to continue is in
+gone; from the exported weights, which are the weight average when the run
+kept one; Adam's moments start afresh). Everything needed to continue is in
 the checkpoint:
 model, optimizer, global step; the data position is the global step itself
 (the patch stream is a pure function of the step, see
@@ -186,6 +187,7 @@ class Trainer:
   def __init__(self, config, run_dir, strategy=None, patches=None):
     self.config = config
     self.run_dir = pathlib.Path(run_dir)
+    self._check_config()
     self.task = make_task(config)
     # The strategy first: MultiWorkerMirroredStrategy must configure the
     # collectives before TensorFlow's runtime starts (the patches start it).
@@ -201,7 +203,6 @@ class Trainer:
     # Training time of an exported run this one continues (init_continue).
     self._carried_seconds = 0.0
     self._clock_running = False
-    self._check_config()
     set_precision(config.trainer.mixed_precision)
     self._schedule = learning_rate_schedule(config.trainer)
     # Outside the scope: one host-side counter, updated between steps.
@@ -214,14 +215,14 @@ class Trainer:
           ramp_steps=(config.trainer.init_ramp_steps
                       if config.trainer.init_weights else 0))
       self.optimizer.build(self.model.trainable_variables)
-      # All the weights: the batch norms' moving statistics must describe
-      # the averaged kernels, not the last ones (docs/training.md).
+      # All the weights: averaged kernels with the batch norms' statistics
+      # of the last weights scored below the raw weights (docs/training.md).
       self.average = (weight_average.WeightAverage(
           self.model.weights, config.trainer.average_decay)
                       if config.trainer.average_decay else None)
     self.checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer, step=self.step,
-        **({"weight_average": self.average.shadows} if self.average else {}))
+        **({"weight_average": self.average.state} if self.average else {}))
     # Created by each save and deleted right after it.
     self._scratch_dir = None if self.is_chief else os.path.join(
         tempfile.gettempdir(), f"rim_worker_checkpoints_{os.getpid()}")
@@ -248,6 +249,9 @@ class Trainer:
     if trainer.init_continue and not trainer.init_weights:
       raise ValueError("trainer.init_continue needs trainer.init_weights (the "
                        "exported weights whose run to continue).")
+    if trainer.average_decay and not 0.0 < trainer.average_decay < 1.0:
+      raise ValueError(f"trainer.average_decay must be 0 (no average) or in "
+                       f"(0, 1), got {trainer.average_decay!r}.")
     path = self.run_dir / "config.json"
     if not path.exists():
       return
@@ -278,10 +282,9 @@ class Trainer:
     if latest:
       try:
         checkpoint, start_average = self._checkpoint_of(latest)
-        # Every object here must be in the checkpoint; values of it left
-        # unused (a weight average this run does not keep) are expected.
-        checkpoint.restore(latest).assert_existing_objects_matched(
-        ).expect_partial()
+        status = checkpoint.restore(latest).assert_existing_objects_matched()
+        if checkpoint is not self.checkpoint or self.average is None:
+          status.expect_partial()  # A saved average this run does not keep.
       except Exception as error:  # pylint: disable=broad-except
         # The reader fails in many ways (OpError, IndexError on a truncated
         # file, ValueError on a shape mismatch, AssertionError on missing
@@ -315,12 +318,12 @@ class Trainer:
       return self.checkpoint, False
     saved = sum(name.startswith("weight_average/")
                 for name, _ in tf.train.list_variables(path))
-    if saved == len(self.average.shadows):
+    # One entry per shadow, one for the update count.
+    if saved == len(self.average.shadows) + 1:
       return self.checkpoint, False
     if saved:
-      print(f"{path} holds a weight average of {saved} variables, this model "
-            f"has {len(self.average.shadows)}: the average restarts at the "
-            f"restored weights.")
+      print(f"{path} holds a weight average of another layout ({saved} "
+            f"entries): the average restarts at the restored weights.")
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step), True
 

@@ -12,17 +12,24 @@ import tensorflow as tf
 
 
 class WeightAverage:
-  """Shadow copies s of variables w, updated as s <- d s + (1 - d) w.
+  """Shadow copies s of variables w, updated as s <- d_k s + (1 - d_k) w.
+
+  d_k = min(decay, (1 + k) / (10 + k)) at the k-th update since the last
+  reset (as tf.train.ExponentialMovingAverage with num_updates), so that
+  the starting weights (random ones, in a new run) fade within a few dozen
+  updates instead of weighing decay^k.
 
   Args:
-    variables: the float variables to average (all of a model's weights:
-      with batch norms, their moving statistics too, or the averaged
-      kernels meet statistics of the last weights), created under the
+    variables: the float variables to average: all of a model's weights,
+      with batch norms their moving statistics too, so that the averaged
+      kernels are used with averaged statistics rather than those of the
+      last weights (an approximation: the statistics of the averaged
+      network itself would need a pass over data). Created under the
       strategy scope the shadows join.
-    decay: d in (0, 1); the average spans about 1 / (1 - d) updates.
+    decay: in (0, 1); the average spans about 1 / (1 - decay) updates.
 
-  The shadows start equal to the variables (no bias correction needed).
-  `shadows` is the list a tf.train.Checkpoint stores.
+  The shadows start equal to the variables. `state` is what a
+  tf.train.Checkpoint stores: {"shadows": [...], "updates": k}.
   """
 
   def __init__(self, variables, decay):
@@ -35,25 +42,37 @@ class WeightAverage:
         tf.Variable(tf.convert_to_tensor(v), trainable=False, dtype=v.dtype,
                     name=f"average_{i:03d}")
         for i, v in enumerate(self._variables)]
+    self.updates = tf.Variable(0, dtype=tf.int64, trainable=False,
+                               name="average_updates")
+    self.state = {"shadows": self.shadows, "updates": self.updates}
 
   def reset(self):
-    """Sets every shadow to its variable's current value."""
+    """Sets every shadow to its variable's current value; k to 0."""
     for shadow, variable in zip(self.shadows, self._variables):
       shadow.assign(tf.convert_to_tensor(variable))
+    self.updates.assign(0)
+
+  def current_decay(self):
+    """d_k of the next update (float32 scalar tensor)."""
+    k = tf.cast(self.updates, tf.float32)
+    return tf.minimum(self.decay, (1.0 + k) / (10.0 + k))
 
   def update(self):
     """One averaging step (in cross-replica context under a strategy)."""
+    decay = self.current_decay()
     for shadow, variable in zip(self.shadows, self._variables):
-      shadow.assign(self.decay * shadow +
-                    (1.0 - self.decay) * tf.convert_to_tensor(variable))
+      shadow.assign(decay * shadow +
+                    (1.0 - decay) * tf.convert_to_tensor(variable))
+    self.updates.assign_add(1)
 
   @contextlib.contextmanager
   def applied(self):
-    """Within the block the variables hold the averages; restored after."""
+    """Within the block the variables hold the averages; restored after,
+    also when the block (or the swap itself) raises."""
     saved = [v.numpy() for v in self._variables]
-    for shadow, variable in zip(self.shadows, self._variables):
-      variable.assign(tf.convert_to_tensor(shadow))
     try:
+      for shadow, variable in zip(self.shadows, self._variables):
+        variable.assign(tf.convert_to_tensor(shadow))
       yield
     finally:
       for value, variable in zip(saved, self._variables):

@@ -18,6 +18,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 EVALUATE = str(REPO / "experiments" / "evaluate.py")
 FIGURES = str(REPO / "experiments" / "figures.py")
 SCORE = str(REPO / "experiments" / "score_weights.py")
+HISTORY = str(REPO / "experiments" / "validation_history.py")
 TIMEOUT_S = 240
 
 
@@ -34,6 +35,7 @@ def _commands(empty, out):
           "--subset=bsd68,bsd100", f"--output={out / 'd2.json'}"],
       "score_no_data": [SCORE, "--weights=denoise_gray"],
       "score_missing_weights": [SCORE, f"--weights={out / 'none.weights.h5'}"],
+      "history_no_logs": [HISTORY, f"--run_dir={empty}"],
       "figures_no_results": [FIGURES, "--figure=2",
                              f"--output={out / 'f2.png'}"],
       "figures_no_data": [FIGURES, "--figure=4", "--weights=whatever",
@@ -127,6 +129,11 @@ def test_score_weights_fails_cleanly_without_data_or_weights(runs):
                         f"BSDS300 is not in {runs['empty']}")
   _assert_clean_failure(runs["results"]["score_missing_weights"],
                         "none.weights.h5", "not found")
+
+
+def test_validation_history_without_logs_fails_with_one_error(runs):
+  _assert_clean_failure(runs["results"]["history_no_logs"],
+                        "no TensorBoard event files in")
 
 
 def test_figure2_without_results_fails_with_one_error(runs):

@@ -134,7 +134,8 @@ def test_restrict_equals_evaluating_only_those_images():
 def test_subset_ids_and_output_paths():
   ids = ["100007", bsds.BSD68[1], "2092", bsds.BSD68[0]]
   assert "100007" not in bsds.BSD68 and "2092" not in bsds.BSD68
-  assert evaluate.subset_ids("bsd68", ids) == [bsds.BSD68[1], bsds.BSD68[0]]
+  # In BSD68's own order, as a run on BSD68 alone takes them.
+  assert evaluate.subset_ids("bsd68", ids) == [bsds.BSD68[0], bsds.BSD68[1]]
   assert evaluate.subset_ids("bsd100", ids) == ids
   assert evaluate.output_paths("r_{subset}.json", ["bsd68", "bsd100"]) == {
       "bsd68": "r_bsd68.json", "bsd100": "r_bsd100.json"}
@@ -323,7 +324,6 @@ def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
   assert bsd68["psnr"] == pytest.approx(np.mean(list(
       bsd68["per_image"].values())), abs=1e-12)
   assert "- images: 4" in (tmp_path / "rim_bsd100.md").read_text()
-
 
 
 def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(

@@ -1,5 +1,6 @@
 """Tests of rim_tf.recipe_search: chunked, resumable, scored runs and tables."""
 
+import json
 import os
 import signal
 
@@ -37,9 +38,11 @@ def test_every_candidate_is_one_valid_change_to_the_search_base():
   for name in recipe_search.CANDIDATES:
     config = recipe_search.candidate_config(name)
     assert (config == base) == (name == "base"), name
-  # The search's winner is the preset.
-  assert recipe_search.candidate_config("lr3e-3") == configs.preset(
-      "cpu", "denoise")
+  # The search's winner is the preset, bar the weight average added since
+  # (a fresh run's average would be scored, not its weights).
+  assert base.trainer.average_decay == 0.0
+  assert recipe_search.candidate_config("lr3e-3") == configs.override(
+      configs.preset("cpu", "denoise"), {"trainer.average_decay": 0.0})
   with pytest.raises(ValueError, match="candidate must be one of"):
     recipe_search.candidate_config("bigger")
 
@@ -107,6 +110,19 @@ def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
                  "hours": pytest.approx(trainer.training_seconds() / 3600,
                                         abs=1e-3),
                  **recipe_search.score(trainer, (25.0, 50.0))}
+  # The binary's loop: a line per file, the rows so far in the JSON.
+  lines = []
+  rows = recipe_search.score_exports(
+      [str(export)], output=tmp_path / "rows.json",
+      log=lines.append, patches=_patches())
+  assert json.loads((tmp_path / "rows.json").read_text()) == rows
+  assert lines[0].startswith(f"{export}: step 3, 12 patches")
+  with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+    recipe_search.score_exports([str(export), "missing.weights.h5"],
+                                output=tmp_path / "partial.json",
+                                log=lines.append, patches=_patches())
+  assert list(json.loads((tmp_path / "partial.json").read_text())) == [
+      str(export)]
   superres = configs.override(config, {"task": "superres",
                                        "task_args": {"patch": 8}})
   other = train.Trainer(superres, tmp_path / "sr", patches=_patches())

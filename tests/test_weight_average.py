@@ -7,35 +7,52 @@ import tensorflow as tf
 from rim_tf import weight_average
 
 
-def test_update_is_the_exponential_moving_average():
+def test_update_is_the_exponential_moving_average_with_warm_up():
   variables = [tf.Variable([1.0, 2.0]), tf.Variable([[4.0]])]
-  average = weight_average.WeightAverage(variables, decay=0.75)
+  average = weight_average.WeightAverage(variables, decay=0.15)
   variables[0].assign([3.0, 2.0])
   variables[1].assign([[0.0]])
+  # Update 0: d = min(0.15, 1 / 10) = 0.1.
   average.update()
-  # 0.75 * start + 0.25 * new
-  np.testing.assert_allclose(average.shadows[0].numpy(), [1.5, 2.0])
-  np.testing.assert_allclose(average.shadows[1].numpy(), [[3.0]])
+  np.testing.assert_allclose(average.shadows[0].numpy(), [2.8, 2.0], rtol=1e-6)
+  np.testing.assert_allclose(average.shadows[1].numpy(), [[0.4]], rtol=1e-6)
+  # Update 1: d = min(0.15, 2 / 11) = 0.15.
+  variables[1].assign([[1.0]])
   average.update()
-  np.testing.assert_allclose(average.shadows[0].numpy(), [1.875, 2.0])
-  np.testing.assert_allclose(average.shadows[1].numpy(), [[2.25]])
+  np.testing.assert_allclose(average.shadows[0].numpy(), [2.97, 2.0],
+                             rtol=1e-6)
+  np.testing.assert_allclose(average.shadows[1].numpy(), [[0.91]], rtol=1e-6)
+  assert int(average.updates) == 2
   average.reset()
   np.testing.assert_array_equal(average.shadows[0].numpy(), [3.0, 2.0])
+  assert int(average.updates) == 0
+  assert float(average.current_decay()) == pytest.approx(0.1)
+
+
+def test_decay_warms_up_to_its_value():
+  average = weight_average.WeightAverage([tf.Variable([0.0])], decay=0.999)
+  decays = []
+  for _ in range(3):
+    decays.append(float(average.current_decay()))
+    average.update()
+  np.testing.assert_allclose(decays, [1 / 10, 2 / 11, 3 / 12], rtol=1e-6)
+  average.updates.assign(100_000)
+  assert float(average.current_decay()) == pytest.approx(0.999)
 
 
 def test_applied_swaps_the_averages_in_and_restores_even_on_error():
   variable = tf.Variable([1.0])
   average = weight_average.WeightAverage([variable], decay=0.5)
-  variable.assign([3.0])
-  average.update()  # shadow 2.0
+  variable.assign([11.0])
+  average.update()  # d = 0.1: shadow 10.0
   with average.applied():
-    assert variable.numpy().tolist() == [2.0]
-  assert variable.numpy().tolist() == [3.0]
+    assert variable.numpy().tolist() == [10.0]
+  assert variable.numpy().tolist() == [11.0]
   with pytest.raises(RuntimeError, match="inside"):
     with average.applied():
       raise RuntimeError("inside")
-  assert variable.numpy().tolist() == [3.0]
-  assert average.shadows[0].numpy().tolist() == [2.0]
+  assert variable.numpy().tolist() == [11.0]
+  assert average.shadows[0].numpy().tolist() == [10.0]
 
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, -0.1, 2.0])

@@ -59,21 +59,25 @@ def metadata(name_or_path):
   return meta
 
 
+def config(name_or_path):
+  """The ExperimentConfig that trained the weights (from their JSON)."""
+  path = resolve(name_or_path)
+  try:
+    return configs.ExperimentConfig.from_dict(metadata(path)["config"])
+  except (KeyError, TypeError, ValueError) as error:
+    raise ValueError(f"{configs.export_json_path(path)} does not hold a "
+                     f"valid rim_tf config ({error!r}).") from error
+
+
 def load(name_or_path):
   """(model, config): the RIM with its weights, and its ExperimentConfig."""
   path = resolve(name_or_path)
-  meta_path = configs.export_json_path(path)
-  meta = metadata(path)
-  try:
-    config = configs.ExperimentConfig.from_dict(meta["config"])
-  except (KeyError, TypeError, ValueError) as error:
-    raise ValueError(f"{meta_path} does not hold a valid rim_tf config "
-                     f"({error!r}).") from error
+  experiment = config(path)
   train.set_precision(False)
-  model = train.build_model(config)
+  model = train.build_model(experiment)
   try:
     model.load_weights(str(path))
   except Exception as error:  # Keras raises several types for bad files.
     raise ValueError(
         f"could not load RIM weights from {path}: {error}") from error
-  return model, config
+  return model, experiment
