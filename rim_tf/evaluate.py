@@ -315,8 +315,50 @@ def _setting_order(setting):
   return (quantized, int(digits) if digits else 0)
 
 
-def write_results(results, timing, path, task, subset, metadata=None):
-  """Writes the JSON results and, beside it, the markdown tables (.md)."""
+# The paper's row of the RIM trained for each task (Tables 1-3).
+PAPER_RIM = {"denoise": "RIM-denoise", "denoise_color": "RIM",
+             "superres": "RIM"}
+
+
+def comparison_table(results, task, subset, ours):
+  """Markdown rows comparing method `ours` with every other method of the
+  run (difference of the mean PSNRs, and on how many images it is ahead)
+  and with the paper's RIM; "" if there is nothing to compare."""
+  settings = sorted(results[ours], key=_setting_order)
+  paper = PAPER.get(task, {}).get(subset, {}).get(PAPER_RIM.get(task), {})
+  lines = []
+  for other in results:
+    if other == ours:
+      continue
+    diffs, wins = [], []
+    for s in settings:
+      mine, theirs = results[ours][s], results[other].get(s)
+      if theirs is None:
+        diffs.append("")
+        wins.append("")
+        continue
+      diffs.append(f"{mine['psnr'] - theirs['psnr']:+.2f}")
+      ahead = sum(mine["per_image"][i] > theirs["per_image"][i]
+                  for i in mine["per_image"])
+      wins.append(f"{ahead} / {len(mine['per_image'])}")
+    lines.append(f"| {ours} − {other} (same run) | " + " | ".join(diffs) +
+                 " |")
+    lines.append(f"| images where {ours} beats {other} | " +
+                 " | ".join(wins) + " |")
+  if any(s in paper for s in settings):
+    lines.append(f"| {ours} − {PAPER_RIM[task]} (paper) | " + " | ".join(
+        f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""
+        for s in settings) + " |")
+  if not lines:
+    return ""
+  return "\n".join(["| PSNR (dB) | " + " | ".join(settings) + " |",
+                    "|" + "---|" * (len(settings) + 1)] + lines)
+
+
+def write_results(results, timing, path, task, subset, metadata=None,
+                  ours=None):
+  """Writes the JSON results and, beside it, the markdown tables (.md);
+  with `ours` (a method of `results`) also its `comparison_table`."""
   payload = dict(results)
   with open(path, "w", encoding="utf-8") as f:
     json.dump(payload, f, indent=1, sort_keys=True)
@@ -324,8 +366,12 @@ def write_results(results, timing, path, task, subset, metadata=None):
   if metadata:
     md += [f"- {k}: {v}" for k, v in metadata.items()] + [""]
   md += ["PSNR (dB), mean ± bootstrap SEM:", "",
-         markdown_table(results, task, subset, "psnr"), "",
-         "SSIM:", "", markdown_table(results, task, subset, "ssim"), "",
+         markdown_table(results, task, subset, "psnr"), ""]
+  comparison = comparison_table(results, task, subset, ours) if ours else ""
+  if comparison:
+    md += ["Differences of the mean PSNRs (unrounded means):", "",
+           comparison, ""]
+  md += ["SSIM:", "", markdown_table(results, task, subset, "ssim"), "",
          "Seconds per image: " + ", ".join(
              f"{k} {v:.2f}" for k, v in timing.items())]
   text = "\n".join(md) + "\n"
@@ -419,7 +465,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   for subset, path in paths.items():
     reports.append(write_results(
         restrict(results, ids[subset]), timing, path, task, subset,
-        {**metadata, "images": len(ids[subset])}))
+        {**metadata, "images": len(ids[subset])},
+        ours=rim_name if "rim" in methods else None))
   return "\n\n".join(reports)
 
 

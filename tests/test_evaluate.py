@@ -279,6 +279,32 @@ def test_write_results_writes_json_and_markdown(tmp_path):
   assert "| Bicubic (paper) | 29.55 |" in md
 
 
+def test_comparison_table_differences_wins_and_gap_to_the_paper(tmp_path):
+  def entry(values):
+    return {"psnr": float(np.mean(values)), "ssim": 0.8, "psnr_sem": 0.1,
+            "ssim_sem": 0.01, "n": 3,
+            "per_image": dict(zip(("a", "b", "c"), values))}
+
+  results = {"rim": {"sigma25": entry([30.0, 28.0, 27.0]),
+                     "sigma15": entry([33.0, 31.0, 30.5])},
+             "bm3d": {"sigma25": entry([29.0, 28.5, 26.0]),
+                      "sigma15": entry([33.5, 31.5, 30.0])}}
+  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim")
+  # Means: rim 31.5 / 28.333..., bm3d 31.666... / 27.833...
+  assert table.splitlines() == [
+      "| PSNR (dB) | sigma15 | sigma25 |",
+      "|---|---|---|",
+      "| rim − bm3d (same run) | -0.17 | +0.50 |",
+      "| images where rim beats bm3d | 1 / 3 | 2 / 3 |",
+      "| rim − RIM-denoise (paper) | +0.19 | -0.58 |"]
+  assert evaluate.comparison_table({"rim": results["rim"]}, "superres",
+                                   "bsd100", "rim") == ""
+  text = evaluate.write_results(results, {"rim": 1.0, "bm3d": 2.0},
+                                tmp_path / "r.json", "denoise", "bsd68",
+                                ours="rim")
+  assert "| rim − bm3d (same run) | -0.17 | +0.50 |" in text
+
+
 def test_baseline_methods_pick_per_task_and_refuse_mismatches():
   assert evaluate.baseline_methods("denoise", ["rim", "bm3d"]) == {
       "bm3d": baselines.bm3d_denoise}
