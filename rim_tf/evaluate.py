@@ -420,10 +420,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   `subsets`: "bsd68" and/or "bsd100"; the images of their union are
   evaluated once and each subset's tables written to `output` with
   "{subset}" replaced. `num_images` takes the first images of that union
-  (with "bsd100", of all 100; each subset keeps its share). For task "random_projections", `weights` and
-  `rim_name` are comma lists (one RIM each, e.g. RIM,GDN,FFN) and the
-  output holds Figure 2's curves on `num_images` (default 5000) test
-  patches at `ratio`.
+  (with "bsd100", of all 100; each subset keeps its share). For task
+  "random_projections", `weights` and `rim_name` are comma lists (one RIM
+  each, e.g. RIM,GDN,FFN) and the output holds Figure 2's curves on
+  `num_images` (default 5000) test patches at `ratio`.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):

@@ -249,9 +249,9 @@ class Trainer:
     if trainer.init_continue and not trainer.init_weights:
       raise ValueError("trainer.init_continue needs trainer.init_weights (the "
                        "exported weights whose run to continue).")
-    if trainer.average_decay and not 0.0 < trainer.average_decay < 1.0:
-      raise ValueError(f"trainer.average_decay must be 0 (no average) or in "
-                       f"(0, 1), got {trainer.average_decay!r}.")
+    if trainer.average_decay:  # 0 is no average
+      weight_average.check_decay(trainer.average_decay,
+                                 "trainer.average_decay")
     path = self.run_dir / "config.json"
     if not path.exists():
       return
@@ -316,14 +316,16 @@ class Trainer:
     average starting at the restored weights."""
     if self.average is None:
       return self.checkpoint, False
-    saved = sum(name.startswith("weight_average/")
-                for name, _ in tf.train.list_variables(path))
-    # One entry per shadow, one for the update count.
-    if saved == len(self.average.shadows) + 1:
+    saved = {name for name, _ in tf.train.list_variables(path)
+             if name.startswith("weight_average/")}
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    expected = {f"weight_average/shadows/{i}{suffix}"
+                for i in range(len(self.average.shadows))}
+    if saved == expected | {f"weight_average/updates{suffix}"}:
       return self.checkpoint, False
     if saved:
-      print(f"{path} holds a weight average of another layout ({saved} "
-            f"entries): the average restarts at the restored weights.")
+      print(f"{path} holds a weight average of another layout: the average "
+            f"restarts at the restored weights.")
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step), True
 

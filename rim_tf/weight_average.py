@@ -7,17 +7,26 @@ every optimizer step, validates and exports it.
 """
 
 import contextlib
+import math
 
 import tensorflow as tf
+
+
+def check_decay(decay, name="decay"):
+  """Raises ValueError unless 0 < `decay` < 1 (`name` names it)."""
+  if not 0.0 < decay < 1.0:
+    raise ValueError(f"{name} must be in (0, 1), got {decay!r}.")
 
 
 class WeightAverage:
   """Shadow copies s of variables w, updated as s <- d_k s + (1 - d_k) w.
 
-  d_k = min(decay, (1 + k) / (10 + k)) at the k-th update since the last
-  reset (as tf.train.ExponentialMovingAverage with num_updates), so that
-  the starting weights (random ones, in a new run) fade within a few dozen
-  updates instead of weighing decay^k.
+  d_k = min(decay, (1 + k) / (10 + k)) at update k (as
+  tf.train.ExponentialMovingAverage with num_updates): in a new run the
+  random starting weights fade within a few dozen updates instead of
+  weighing decay^k, the average covering about the last k / 10 updates
+  until k reaches `warm_updates` (8 990 for decay 0.999). `reset` starts
+  from trained weights, which need no warm-up: k jumps to `warm_updates`.
 
   Args:
     variables: the float variables to average: all of a model's weights,
@@ -33,10 +42,11 @@ class WeightAverage:
   """
 
   def __init__(self, variables, decay):
-    if not 0.0 < decay < 1.0:
-      raise ValueError(f"the weight-average decay must be in (0, 1), got "
-                       f"{decay!r}.")
+    check_decay(decay)
     self.decay = float(decay)
+    # The first k with (1 + k) / (10 + k) >= decay.
+    self.warm_updates = math.ceil((10.0 * self.decay - 1.0) /
+                                  (1.0 - self.decay) - 1e-9)
     self._variables = list(variables)
     self.shadows = [
         tf.Variable(tf.convert_to_tensor(v), trainable=False, dtype=v.dtype,
@@ -47,10 +57,11 @@ class WeightAverage:
     self.state = {"shadows": self.shadows, "updates": self.updates}
 
   def reset(self):
-    """Sets every shadow to its variable's current value; k to 0."""
+    """Sets every shadow to its variable's current value (trained weights:
+    k = `warm_updates`, the full decay from the next update on)."""
     for shadow, variable in zip(self.shadows, self._variables):
       shadow.assign(tf.convert_to_tensor(variable))
-    self.updates.assign(0)
+    self.updates.assign(self.warm_updates)
 
   def current_decay(self):
     """d_k of the next update (float32 scalar tensor)."""

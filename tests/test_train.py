@@ -217,8 +217,9 @@ def _child_main(options):
         for live, restored in pairs for c in copies(restored))
     # The average is updated in cross-replica context: every live copy.
     average_copies_equal = all(
-        np.array_equal(c, copies(shadow)[0])
-        for shadow in trainer.average.shadows for c in copies(shadow))
+        np.array_equal(c, copies(v)[0])
+        for v in trainer.average.shadows + [trainer.average.updates]
+        for c in copies(v))
     print(json.dumps({"restored_equal": bool(equal),
                       "average_copies_equal": average_copies_equal,
                       "copies": len(copies(again.model.weights[0]))}),
@@ -327,8 +328,9 @@ def ghost_batch_reference(tmp_path_factory):
       BATCH, task.stream_corruption(task.stream_keys()[0]),
       seed=config.data.seed, num_batches=DIST_STEPS)
   losses, norms = [], []
+  # A warm start: the average takes its full decay from the first step.
   average = [v.numpy() for v in model.weights]
-  for k, batch in enumerate(dataset):
+  for batch in dataset:
     with tf.GradientTape() as tape:
       halves = []
       for half in (slice(0, BATCH // 2), slice(BATCH // 2, BATCH)):
@@ -340,8 +342,7 @@ def ghost_batch_reference(tmp_path_factory):
     gradients = tape.gradient(loss, model.trainable_variables)
     norms.append(float(tf.linalg.global_norm(gradients)))
     optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-    d = warm_decay(AVERAGE_DECAY, k)
-    average = [d * a + (1 - d) * v.numpy()
+    average = [AVERAGE_DECAY * a + (1 - AVERAGE_DECAY) * v.numpy()
                for a, v in zip(average, model.weights)]
     losses.append(float(loss))
   assert min(norms) > 10 * CLIP, "the clip must be active in this test"
@@ -354,8 +355,7 @@ def assert_same_training(losses, state, reference):
 
   The replicas add the same terms as the reference in another order
   (relative error ~1e-7 per sum). Losses: rtol 1e-5. Weights (and their
-  average) move by ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of one
-  step. A wrong clip or a
+  average) move by ~lr = 3e-3 per step; atol 2e-6 is < 0.1 % of a step. A wrong clip or a
   gradient summed twice changes Adam's moments by factors (its updates
   hide a scale error, Adam being scale invariant), so m and v are compared
   too, to 1e-4 of the largest entry of their kind (the biases feeding a
@@ -899,6 +899,8 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   for shadow, weight in zip(second.average.shadows, first.model.weights,
                             strict=True):
     np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
+  # Trained weights: no warm-up.
+  assert int(second.average.updates.numpy()) == second.average.warm_updates
   second.train(3)  # and checkpoints it from then on
   third = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(third.average.shadows, second.average.shadows):
@@ -916,13 +918,14 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   for shadow, weight in zip(fourth.average.shadows, third.model.weights,
                             strict=True):
     np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
+  assert int(fourth.average.updates.numpy()) == fourth.average.warm_updates
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
 def test_weight_average_decay_out_of_range_is_refused(tmp_path, decay):
   config = tiny_config(**{"trainer.average_decay": decay})
-  with pytest.raises(ValueError, match=r"trainer.average_decay must be 0 "
-                     r"\(no average\) or in \(0, 1\), got"):
+  with pytest.raises(ValueError,
+                     match=r"trainer.average_decay must be in \(0, 1\), got"):
     train.Trainer(config, tmp_path / "run", patches=tiny_patches())
 
 

@@ -62,8 +62,9 @@ def metadata(name_or_path):
 def config(name_or_path):
   """The ExperimentConfig that trained the weights (from their JSON)."""
   path = resolve(name_or_path)
+  meta = metadata(path)
   try:
-    return configs.ExperimentConfig.from_dict(metadata(path)["config"])
+    return configs.ExperimentConfig.from_dict(meta["config"])
   except (KeyError, TypeError, ValueError) as error:
     raise ValueError(f"{configs.export_json_path(path)} does not hold a "
                      f"valid rim_tf config ({error!r}).") from error
