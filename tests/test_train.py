@@ -889,6 +889,14 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   assert int(resumed.average.updates.numpy()) == 3  # the warm-up goes on
 
 
+def assert_average_restarted_at(trainer, weights):
+  """The trainer's average equals `weights`, with no warm-up (trained
+  weights)."""
+  for shadow, weight in zip(trainer.average.shadows, weights, strict=True):
+    np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
+  assert int(trainer.average.updates.numpy()) == trainer.average.warm_updates
+
+
 def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   config = tiny_config()
   first = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
@@ -896,11 +904,7 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   averaged = configs.override(config, {"trainer.average_decay": 0.9})
   second = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   assert int(second.step) == 2
-  for shadow, weight in zip(second.average.shadows, first.model.weights,
-                            strict=True):
-    np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
-  # Trained weights: no warm-up.
-  assert int(second.average.updates.numpy()) == second.average.warm_updates
+  assert_average_restarted_at(second, first.model.weights)
   second.train(3)  # and checkpoints it from then on
   third = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(third.average.shadows, second.average.shadows):
@@ -915,10 +919,7 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
           checkpoint_number=3)
   fourth = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   assert int(fourth.step) == 3
-  for shadow, weight in zip(fourth.average.shadows, third.model.weights,
-                            strict=True):
-    np.testing.assert_array_equal(shadow.numpy(), weight.numpy())
-  assert int(fourth.average.updates.numpy()) == fourth.average.warm_updates
+  assert_average_restarted_at(fourth, third.model.weights)
 
 
 @pytest.mark.parametrize("decay", [1.0, -0.5, 1.5])
