@@ -88,6 +88,9 @@ benchmark-cli-memory:
 	$(PYTHON) experiments/benchmarks/cli_memory.py
 
 # The cpu recipe's search (docs/training.md): each candidate trains 10 minutes.
+#   make recipe-search SEARCH_TASK=superres
+SEARCH_TASK ?= denoise
 recipe-search: | $(OUT)
 	$(PYTHON) experiments/recipe_search.py --data_dir=$(DATA_DIR) \
-	  --runs=$(RUNS)/search --output=$(OUT)/recipe_search
+	  --task=$(SEARCH_TASK) --runs=$(RUNS)/search_$(SEARCH_TASK) \
+	  --output=$(OUT)/recipe_search_$(SEARCH_TASK)

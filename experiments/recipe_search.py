@@ -3,11 +3,15 @@
   python experiments/recipe_search.py --candidates=base,gru64,T5 \
       --budget_minutes=10 --chunk_minutes=5 --runs=~/rim_runs/search \
       --data_dir=DIR --output=docs/results/recipe_search
+  python experiments/recipe_search.py --task=superres \
+      --runs=~/rim_runs/search_superres --data_dir=DIR \
+      --output=docs/results/recipe_search_superres
 
-Each candidate (`rim_tf.recipe_search.CANDIDATES`: one change to the search's
-base) trains in RUNS/NAME, resumable, scored after every chunk on the
-1000 held-out patches at sigma 15 / 25 / 50; OUTPUT.json holds every row
-and OUTPUT.md the table of PSNR at sigma 15 / 25 / 50 against minutes.
+Each candidate (`rim_tf.recipe_search.CANDIDATES`: one change to the task's
+search base, `recipe_search.search_base`) trains in RUNS/NAME, resumable,
+scored after every chunk on the 1000 held-out patches (denoising: at sigma
+15 / 25 / 50; super-resolution: at each scale); OUTPUT.json holds every row
+and OUTPUT.md the table of those scores against minutes.
 experiments/score_weights.py scores exported weights the same way.
 """
 
@@ -21,10 +25,9 @@ from absl import flags
 from rim_tf import recipe_search
 
 FLAGS = flags.FLAGS
-# The defaults reproduce the table of docs/training.md.
-flags.DEFINE_list("candidates", ["base", "gru64", "loss_sigma1", "T5",
-                                 "atrous32", "lr3e-3", "sigma15-50",
-                                 "float32"], "Candidate names.")
+flags.DEFINE_string("task", "denoise", "Task whose cpu preset is the base.")
+flags.DEFINE_list("candidates", None, "Candidate names (default: the "
+                  "task's, recipe_search.DEFAULT_CANDIDATES).")
 flags.DEFINE_float("budget_minutes", 10.0, "Training minutes per candidate.")
 flags.DEFINE_float("chunk_minutes", 5.0, "Minutes between scorings.")
 flags.DEFINE_string("runs", "~/rim_runs/search", "Folder of the runs.")
@@ -41,15 +44,21 @@ def main(argv):
   extra = configs.parse_overrides(FLAGS.set)
   if FLAGS.data_dir:
     extra.setdefault("data.data_dir", FLAGS.data_dir)
+  try:
+    names = FLAGS.candidates or recipe_search.default_candidates(FLAGS.task)
+    # Every config first, so that a bad name fails before any training.
+    candidates = {name: recipe_search.candidate_config(
+        name, FLAGS.task, extra=extra) for name in names}
+  except ValueError as e:
+    sys.exit(f"error: {e}")
   results = {}
-  for name in FLAGS.candidates:
-    config = recipe_search.candidate_config(name, extra=extra)
+  for name, config in candidates.items():
     run_dir = os.path.join(os.path.expanduser(FLAGS.runs), name)
     try:
       results[name] = recipe_search.run_candidate(
           config, run_dir, FLAGS.budget_minutes, FLAGS.chunk_minutes)
     except recipe_search.Interrupted as e:
-      sys.exit(f"recipe_search: {e}")
+      sys.exit(f"error: {e}")
   with open(FLAGS.output + ".json", "w", encoding="utf-8") as f:
     json.dump(results, f, indent=1)
   minutes = [FLAGS.chunk_minutes * (k + 1) for k in

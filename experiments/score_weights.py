@@ -1,12 +1,13 @@
-"""Scores exported denoising RIMs on the 1000 held-out training patches.
+"""Scores exported RIMs on the 1000 held-out training patches.
 
   python experiments/score_weights.py --weights=denoise_gray,RUN.weights.h5 \
       --data_dir=DIR --output=docs/results/NAME.json
 
 prints one row per weights file (its training budget and the held-out
-PSNR at sigma 15 / 25 / 50, the recipe search's noisy patches) and writes
-them as JSON; how an export is compared with the shipped model before it
-replaces it.
+PSNR as the recipe search scores it: denoisers at sigma 15 / 25 / 50 on
+the same noisy patches, super-resolution at each scale) and writes them as
+JSON; how an export is compared with the shipped model before it replaces
+it.
 """
 
 import sys

@@ -56,7 +56,8 @@ class TrainerConfig:
   log_every: int = 20
   image_every: int = 500
   eval_every: int = 1000
-  init_weights: str | None = None  # warm start from a .weights.h5
+  # Warm start from a .weights.h5 path or a shipped name ("denoise_gray").
+  init_weights: str | None = None
   # With init_weights: go on with that export's run (its step, hence the
   # learning-rate schedule and data position, and its training hours)
   # instead of starting at step 0, from the exported weights (the weight

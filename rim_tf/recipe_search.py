@@ -1,10 +1,12 @@
-"""Comparing denoising training recipes by held-out PSNR against wall clock.
+"""Comparing training recipes by held-out PSNR against wall clock.
 
-A candidate is a name and config overrides on `BASE`, the `cpu` preset as
-the session-3 search found it (see `CANDIDATES`). `run_candidate` trains it
-in chunks of `chunk_minutes` until `budget_minutes` of training, and after every chunk scores the held-out
-patches at fixed noise levels (the same noisy patches for every candidate,
-whatever sigma range it trains on), appending a row to RUN_DIR/search.json.
+A candidate is a name and config overrides on a task's search base (the
+`cpu` preset, see `search_base` and `CANDIDATES`). `run_candidate` trains it
+in chunks of `chunk_minutes` until `budget_minutes` of training, and after
+every chunk scores the held-out patches (`score`: denoisers at fixed noise
+levels, the same noisy patches for every candidate whatever sigma range it
+trains on; super-resolution at each scale), appending a row to
+RUN_DIR/search.json.
 Everything resumes: checkpoints and budget live in the run folder, the rows
 in the JSON. `markdown_table` lays the rows of several candidates side by
 side at common minutes.
@@ -16,14 +18,16 @@ import tempfile
 
 from rim_tf import configs
 from rim_tf import pretrained
+from rim_tf import tasks
 from rim_tf import train
 from rim_tf.data import corruptions
 
-# The recipe questions of issue 6, one change each to BASE: the cpu preset as
-# it was before the search (Adam 1e-3, no weight average), so that the names
-# keep describing the runs of docs/training.md now that the preset took the
-# winner (3e-3) and a weight average (session 4).
+# Denoising's base: the cpu preset as it was before the session-3 search
+# (Adam 1e-3), so that the names keep describing the runs of
+# docs/training.md now that the preset took the winner (3e-3). Every task's
+# base has no weight average: a short run's average lags its weights.
 BASE = {"trainer.learning_rate": 1e-3, "trainer.average_decay": 0.0}
+# The recipe questions of issue 6, one change each to a task's base.
 CANDIDATES = {
   "base": {},
   "gru64": {"model.gru_features": 64},
@@ -38,6 +42,18 @@ CANDIDATES = {
   "lr3e-3": {"trainer.learning_rate": 3e-3},
   "sigma15-50": {"task_args.sigma_range_255": [15.0, 50.0]},
   "loss_sigma1": {"task_args.loss_sigma_power": 1.0},
+  # The paper's super-resolution cell (its footnote 5: a-trous, ~500 k
+  # parameters).
+  "atrous64": {"model.architecture": "atrous", "model.features": 64,
+               "model.gru_features": 64},
+  # Start another task from the shipped denoiser (the same cpu cell).
+  "warm_denoise": {"trainer.init_weights": "denoise_gray"},
+}
+# Each task's search as run (denoise: the table of docs/training.md).
+DEFAULT_CANDIDATES = {
+    "denoise": ("base", "gru64", "loss_sigma1", "T5", "atrous32", "lr3e-3",
+                "sigma15-50", "float32"),
+    "superres": ("base", "atrous64", "warm_denoise"),
 }
 VALIDATION_SIGMAS = (15.0, 25.0, 50.0)
 _LOG = "search.json"
@@ -47,13 +63,28 @@ class Interrupted(Exception):
   """A signal stopped a candidate (checkpointed): rerun to go on."""
 
 
-def candidate_config(name, base=None, extra=None):
+def search_base(task="denoise"):
+  """The search's base config of `task`: its cpu preset without the weight
+  average, and for denoising with the pre-search Adam 1e-3 (`BASE`)."""
+  overrides = BASE if task == "denoise" else {"trainer.average_decay": 0.0}
+  return configs.override(configs.preset("cpu", task), overrides)
+
+
+def default_candidates(task):
+  """The candidate names searched for `task` when none are given."""
+  if task not in DEFAULT_CANDIDATES:
+    raise ValueError(f"no default candidates for task {task!r} (searched: "
+                     f"{sorted(DEFAULT_CANDIDATES)}); name them.")
+  return list(DEFAULT_CANDIDATES[task])
+
+
+def candidate_config(name, task="denoise", base=None, extra=None):
   """The ExperimentConfig of candidate `name`: its overrides on `base`
-  (default: the cpu preset with the `BASE` overrides)."""
+  (default: `search_base(task)`)."""
   if name not in CANDIDATES:
     raise ValueError(f"candidate must be one of {sorted(CANDIDATES)}, "
                      f"got {name!r}.")
-  base = base or configs.override(configs.preset("cpu", "denoise"), BASE)
+  base = base or search_base(task)
   return configs.override(base, {**CANDIDATES[name], **(extra or {})})
 
 
@@ -64,23 +95,41 @@ def read_rows(run_dir):
 
 
 def score(trainer, sigmas=VALIDATION_SIGMAS):
-  """{"psnr_sigma15": dB, ...}: held-out PSNR at each fixed noise level."""
+  """Held-out PSNR (dB) under fixed conditions.
+
+  Denoisers: {"psnr_sigma15": dB, ...} at each of `sigmas` (the task's
+  quantization). Other tasks: their own validation streams, e.g.
+  {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
+  """
+  task = trainer.task
+  if not isinstance(task, tasks.Denoise):
+    return trainer.validate()
   return {f"psnr_sigma{s:g}": trainer.validate(
-      corruption=corruptions.GaussianNoise((s, s)))["psnr"] for s in sigmas}
+      corruption=corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
+          for s in sigmas}
+
+
+def score_keys(row):
+  """The PSNR keys of a `score` row, in its order."""
+  return [k for k in row if k.startswith("psnr")]
+
+
+def conditions_label(keys):
+  """What `keys` score: "sigma 15 / 25 / 50", "x2 / x3 / x4" or "mixed"."""
+  names = [k[len("psnr_"):] if k != "psnr" else "mixed" for k in keys]
+  if names and all(n.startswith("sigma") for n in names):
+    return "sigma " + " / ".join(n[len("sigma"):] for n in names)
+  return " / ".join(names)
 
 
 def score_weights(name_or_path, data_dir=None, sigmas=VALIDATION_SIGMAS,
                   patches=None):
-  """`score` of exported denoising weights (a shipped name or a path), on
-  the held-out patches of their training config, with the budget of their
-  JSON: {"step", "patches", "hours", "psnr_sigma15", ...}."""
+  """`score` of exported weights (a shipped name or a path), on the
+  held-out patches of their training config, with the budget of their
+  JSON: {"step", "patches", "hours", "psnr_sigma15" or "psnr_x2", ...}."""
   path = pretrained.resolve(name_or_path)
   meta = pretrained.metadata(path)
-  config = pretrained.config(path)
-  if config.task != "denoise":
-    raise ValueError(f"{path} is a {config.task!r} model; held-out scores at "
-                     f"fixed sigma are for 'denoise' models.")
-  config = configs.override(config, {
+  config = configs.override(pretrained.config(path), {
       "trainer.init_weights": str(path), "trainer.init_continue": False,
       "trainer.average_decay": 0.0, "trainer.strategy": "default",
       # Not the training machine's folder: this one's flag or default.
@@ -99,10 +148,10 @@ def score_exports(names, data_dir=None, output=None, log=print,
   rows = {}
   for name in names:
     rows[name] = row = score_weights(name, data_dir, patches=patches)
+    keys = score_keys(row)
     log(f"{name}: step {row['step']}, {row['patches']} patches, "
-        f"{row['hours']} h; held-out PSNR sigma 15/25/50: " + " / ".join(
-            f"{row[f'psnr_sigma{s:g}']:.2f}" for s in VALIDATION_SIGMAS) +
-        " dB")
+        f"{row['hours']} h; held-out PSNR {conditions_label(keys)}: " +
+        " / ".join(f"{row[k]:.2f}" for k in keys) + " dB")
     if output:
       pathlib.Path(output).write_text(json.dumps(rows, indent=1))
   return rows
@@ -146,14 +195,15 @@ def _row(trainer, sigmas):
       **score(trainer, sigmas)}
 
 
-def markdown_table(rows_by_name, at_minutes, sigmas=VALIDATION_SIGMAS):
+def markdown_table(rows_by_name, at_minutes):
   """A markdown table: each candidate's change to the base, its patches/s,
-  and its PSNR at `sigmas` ("a / b / c" dB) at the given minutes (the last
-  row at or before each)."""
-  keys = [f"psnr_sigma{s:g}" for s in sigmas]
-  sigma_names = " / ".join(f"{s:g}" for s in sigmas)
+  and its scores ("a / b / c" dB, e.g. sigma 15 / 25 / 50) at the given
+  minutes (the last row at or before each)."""
+  keys = score_keys(next(
+      (rows[0] for rows in rows_by_name.values() if rows), {}))
+  label = conditions_label(keys)
   header = (["candidate", "change", "patches/s"] +
-            [f"{m:g} min (sigma {sigma_names})" for m in at_minutes])
+            [f"{m:g} min ({label})" for m in at_minutes])
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for name, rows in rows_by_name.items():
     cells = []

@@ -52,6 +52,7 @@ from rim_tf import configs
 from rim_tf import data as rim_data
 from rim_tf import metrics
 from rim_tf import model as rim_model
+from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
 from rim_tf import weight_average
 
@@ -294,16 +295,16 @@ class Trainer:
             f"another model): {error}") from error
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
-      self.model.load_weights(self.config.trainer.init_weights)
+      init = pretrained.resolve(self.config.trainer.init_weights)
+      self.model.load_weights(str(init))
       start_average = True
       if self.config.trainer.init_continue:
-        exported = self._exported_run(self.config.trainer.init_weights)
+        exported = self._exported_run(init)
         self.step.assign(exported["step"])
         self._carried_seconds = 3600.0 * exported.get("train_hours", 0.0)
-        print(f"Continuing the run of {self.config.trainer.init_weights} at "
-              f"step {exported['step']}.")
+        print(f"Continuing the run of {init} at step {exported['step']}.")
       else:
-        print(f"Warm start from {self.config.trainer.init_weights}.")
+        print(f"Warm start from {init}.")
     else:
       start_average = False  # The average was made from these weights.
     if start_average and self.average is not None:

@@ -19,6 +19,7 @@ EVALUATE = str(REPO / "experiments" / "evaluate.py")
 FIGURES = str(REPO / "experiments" / "figures.py")
 SCORE = str(REPO / "experiments" / "score_weights.py")
 HISTORY = str(REPO / "experiments" / "validation_history.py")
+SEARCH = str(REPO / "experiments" / "recipe_search.py")
 TIMEOUT_S = 240
 
 
@@ -36,6 +37,11 @@ def _commands(empty, out):
       "score_no_data": [SCORE, "--weights=denoise_gray"],
       "score_missing_weights": [SCORE, f"--weights={out / 'none.weights.h5'}"],
       "history_no_logs": [HISTORY, f"--run_dir={empty}"],
+      "search_no_default": [SEARCH, "--task=denoise_color",
+                            f"--output={out / 'search'}"],
+      "search_bad_name": [SEARCH, "--candidates=base,bigger",
+                          f"--runs={out / 'runs'}",
+                          f"--output={out / 'search'}"],
       "figures_no_results": [FIGURES, "--figure=2",
                              f"--output={out / 'f2.png'}"],
       "figures_no_data": [FIGURES, "--figure=4", "--weights=whatever",
@@ -129,6 +135,14 @@ def test_score_weights_fails_cleanly_without_data_or_weights(runs):
                         f"BSDS300 is not in {runs['empty']}")
   _assert_clean_failure(runs["results"]["score_missing_weights"],
                         "none.weights.h5", "not found")
+
+
+def test_recipe_search_refuses_bad_candidates_before_training(runs):
+  _assert_clean_failure(runs["results"]["search_no_default"],
+                        "no default candidates for task 'denoise_color'")
+  _assert_clean_failure(runs["results"]["search_bad_name"],
+                        "candidate must be one of", "'bigger'")
+  assert not (runs["out"] / "runs").exists()  # not even base started
 
 
 def test_validation_history_without_logs_fails_with_one_error(runs):

@@ -34,10 +34,18 @@ def _tiny(name):
 def test_every_candidate_is_one_valid_change_to_the_search_base():
   base = configs.override(configs.preset("cpu", "denoise"),
                           recipe_search.BASE)
+  assert recipe_search.search_base() == base
   assert base.trainer.learning_rate == 1e-3
   for name in recipe_search.CANDIDATES:
     config = recipe_search.candidate_config(name)
     assert (config == base) == (name == "base"), name
+  # Other tasks search from their own cpu preset, average off, rate kept.
+  superres = recipe_search.candidate_config("atrous64", "superres")
+  assert superres.task == "superres"
+  assert superres.trainer.learning_rate == 3e-3
+  assert superres.trainer.average_decay == 0.0
+  assert (superres.model.architecture, superres.model.gru_features) == (
+      "atrous", 64)
   # The search's winner is the preset, bar the weight average added since
   # (a fresh run's average would be scored, not its weights).
   assert base.trainer.average_decay == 0.0
@@ -123,13 +131,20 @@ def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
                                 log=lines.append, patches=_patches())
   assert list(json.loads((tmp_path / "partial.json").read_text())) == [
       str(export)]
-  superres = configs.override(config, {"task": "superres",
-                                       "task_args": {"patch": 8}})
+  # Super-resolution is scored at each of its scales.
+  superres = configs.override(config, {
+      "task": "superres", "task_args": {"patch": 8, "scales": [2, 4]}})
   other = train.Trainer(superres, tmp_path / "sr", patches=_patches())
-  with pytest.raises(ValueError, match="'superres' model"):
-    recipe_search.score_weights(
-        other.export_weights(tmp_path / "out" / "s.weights.h5"),
-        patches=_patches())
+  row = recipe_search.score_weights(
+      other.export_weights(tmp_path / "out" / "s.weights.h5"),
+      patches=_patches())
+  assert row == {"step": 0, "patches": 0, "hours": 0.0,
+                 **other.validate()}
+  assert recipe_search.score_keys(row) == ["psnr_x2", "psnr_x4"]
+  lines = []
+  recipe_search.score_exports([str(tmp_path / "out" / "s.weights.h5")],
+                              log=lines.append, patches=_patches())
+  assert "held-out PSNR x2 / x4: " in lines[0]
 
 
 def test_markdown_table_picks_the_last_row_before_each_time():
@@ -137,8 +152,15 @@ def test_markdown_table_picks_the_last_row_before_each_time():
                      "psnr_sigma15": 30.0, "psnr_sigma25": 27.0},
                     {"minutes": 10.1, "step": 20, "patches": 640,
                      "psnr_sigma15": 31.0, "psnr_sigma25": 28.0}]}
-  table = recipe_search.markdown_table(rows, [5, 10, 15], sigmas=(15, 25))
+  table = recipe_search.markdown_table(rows, [5, 10, 15])
   assert ("| candidate | change | patches/s | 5 min (sigma 15 / 25) | "
           "10 min (sigma 15 / 25) | 15 min (sigma 15 / 25) |") in table
   assert ("| gru64 | model.gru_features=64 | 1.1 | 30.00 / 27.00 | "
           "31.00 / 28.00 | 31.00 / 28.00 |") in table
+  superres = {"atrous64": [{"minutes": 10.0, "step": 5, "patches": 160,
+                            "psnr_x2": 31.0, "psnr_x3": 28.5,
+                            "psnr_x4": 27.0}]}
+  table = recipe_search.markdown_table(superres, [10])
+  assert "| 10 min (x2 / x3 / x4) |" in table
+  assert "| 31.00 / 28.50 / 27.00 |" in table
+  assert recipe_search.conditions_label(["psnr"]) == "mixed"

@@ -807,6 +807,26 @@ def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
   assert float(fresh.optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
 
 
+def test_init_weights_takes_a_shipped_name_even_of_another_task(
+    tmp_path, monkeypatch):
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(pretrained, "HERE", tmp_path)
+  denoiser = train.Trainer(tiny_config(), tmp_path / "d",
+                           patches=tiny_patches())
+  denoiser.train(2)
+  denoiser.export_weights(tmp_path / "mine.weights.h5")
+  # A super-resolution run started from a denoiser: same cell, new task.
+  superres = train.Trainer(
+      tiny_config("superres", **{"trainer.init_weights": "mine"}),
+      tmp_path / "s", patches=tiny_patches())
+  assert int(superres.step) == 0
+  for got, want in zip(superres.model.weights, denoiser.model.weights):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+  with pytest.raises(FileNotFoundError, match=r"'yours' not found.*\['mine'\]"):
+    train.Trainer(tiny_config(**{"trainer.init_weights": "yours"}),
+                  tmp_path / "y", patches=tiny_patches())
+
+
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
   config = tiny_config()
   train.set_precision(config.trainer.mixed_precision)
