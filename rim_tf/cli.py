@@ -53,7 +53,9 @@ def build_parser():
   parser.add_argument("--weights", default=None,
                       help="a .weights.h5 file or a shipped name; omitted: "
                            "the shipped RIM for the task (denoise_color for "
-                           "RGB when shipped, else denoise_gray per channel)")
+                           "RGB when shipped, else denoise_gray per channel; "
+                           "a gray superres RIM upscales an RGB image's "
+                           "luma, its chroma bicubic)")
   colour = parser.add_mutually_exclusive_group()
   colour.add_argument("--color", dest="color", action="store_true",
                       default=None, help="treat the input as RGB (it must "

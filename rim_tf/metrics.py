@@ -26,6 +26,10 @@ _GRAY_COEFFS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 # MATLAB rgb2ycbcr, Y row of origT (ITU-R BT.601, Poynton eq. 9.6) and offset.
 _Y_COEFFS = (65.481, 128.553, 24.966)
 _Y_OFFSET = 16.0
+# MATLAB rgb2ycbcr: all of origT and origOffset (R, G, B on [0, 1] -> 0-255).
+_YCBCR_MATRIX = np.array([_Y_COEFFS, (-37.797, -74.203, 112.0),
+                          (112.0, -93.786, -18.214)])
+_YCBCR_OFFSET = np.array([_Y_OFFSET, 128.0, 128.0])
 
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
@@ -137,6 +141,35 @@ def rgb2y_uint8(rgb_uint8):
   t_r, t_g, t_b = (c * (1.0 / 255.0) for c in _Y_COEFFS)
   y = t_r * rgb[..., 0] + t_g * rgb[..., 1] + t_b * rgb[..., 2] + _Y_OFFSET
   return _to_uint8_saturate(y)
+
+
+def rgb2ycbcr01(rgb01):
+  """MATLAB `rgb2ycbcr` of a float RGB image on [0, 1], unrounded.
+
+  Y on [16, 235] / 255 and Cb, Cr on [16, 240] / 255 (ITU-R BT.601), the
+  Y of `rgb2y_uint8` before its rounding.
+
+  Args:
+    rgb01: float [..., 3] RGB on [0, 1].
+
+  Returns:
+    float64 [..., 3] (Y, Cb, Cr) on [0, 1].
+  """
+  rgb = np.asarray(rgb01, np.float64)
+  if rgb.shape[-1:] != (3,):
+    raise ValueError(f"rgb01: expected [..., 3] RGB samples, got shape "
+                     f"{rgb.shape}")
+  return (rgb @ _YCBCR_MATRIX.T + _YCBCR_OFFSET) / 255.0
+
+
+def ycbcr2rgb01(ycbcr01):
+  """MATLAB `ycbcr2rgb` of float (Y, Cb, Cr) on [0, 1]: the exact inverse of
+  `rgb2ycbcr01`, unclipped. float [..., 3] in, float64 [..., 3] out."""
+  ycbcr = np.asarray(ycbcr01, np.float64)
+  if ycbcr.shape[-1:] != (3,):
+    raise ValueError(f"ycbcr01: expected [..., 3] (Y, Cb, Cr) samples, got "
+                     f"shape {ycbcr.shape}")
+  return (255.0 * ycbcr - _YCBCR_OFFSET) @ np.linalg.inv(_YCBCR_MATRIX).T
 
 
 # ----------------------------------------------------------------------------

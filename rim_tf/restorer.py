@@ -19,8 +19,8 @@ from rim_tf import tiling
 class Restorer:
   """A RIM that restores whole images, compiled once per input shape.
 
-  A gray RIM restores a colour image channel by channel (the channels go
-  through the model as a batch).
+  A gray RIM denoises a colour image channel by channel, one channel at a
+  time; it super-resolves a colour image's luma (see `superres`).
 
   Args:
     model: a `rim_tf.model.RIM`.
@@ -113,11 +113,25 @@ class Restorer:
                overlap=tiling.DEFAULT_OVERLAP):
     """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C], A = imresize(., 1/s).
 
-    `tile` and `overlap` are in low-resolution pixels (see `denoise`).
+    A gray RIM given an RGB image super-resolves its luma (the Y of MATLAB's
+    YCbCr, the channel the Huang et al. protocol scores) and upsamples the
+    chroma bicubically, as SRCNN and Huang et al. do: one RIM pass, not
+    three. `tile` and `overlap` are in low-resolution pixels (see `denoise`).
     """
     if int(scale) != scale or scale < 2:
       raise ValueError(f"scale must be an integer >= 2, got {scale!r}.")
     scale = int(scale)
+    low01 = np.asarray(low01, np.float32)
+    if self.model.channels == 1 and low01.ndim == 3 and low01.shape[-1] == 3:
+      ycbcr = metrics.rgb2ycbcr01(low01).astype(np.float32)
+      luma = self._superres_channels(ycbcr[..., :1], scale, tile, overlap)
+      chroma = operators.imresize(ycbcr[..., 1:], scale)
+      rgb = metrics.ycbcr2rgb01(np.concatenate([luma, chroma], axis=-1))
+      return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    return self._superres_channels(low01, scale, tile, overlap)
+
+  def _superres_channels(self, low01, scale, tile, overlap):
+    """`superres` of float32 [h, w, C] with the RIM on every channel."""
     run = functools.partial(self._superres_whole, scale=scale)
     if tile is None:
       return run(low01)

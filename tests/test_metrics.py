@@ -112,6 +112,29 @@ def test_rgb2y_matches_formula_on_random_sample_and_edges():
   assert got.min() >= 16 and got.max() <= 235
 
 
+def test_rgb2ycbcr01_known_colours_and_round_trip():
+  # MATLAB rgb2ycbcr on doubles: (offset + origT row . rgb) / 255.
+  red = metrics.rgb2ycbcr01([1.0, 0.0, 0.0])
+  np.testing.assert_allclose(
+      red, [(16 + 65.481) / 255, (128 - 37.797) / 255, (128 + 112) / 255],
+      rtol=0, atol=1e-15)
+  np.testing.assert_allclose(metrics.rgb2ycbcr01([0.0, 0.0, 0.0]),
+                             [16 / 255, 128 / 255, 128 / 255], atol=1e-15)
+  np.testing.assert_allclose(metrics.rgb2ycbcr01([1.0, 1.0, 1.0]),
+                             [235 / 255, 128 / 255, 128 / 255], atol=1e-12)
+  rng = np.random.default_rng(2)
+  rgb = rng.random((40, 30, 3))
+  np.testing.assert_allclose(metrics.ycbcr2rgb01(metrics.rgb2ycbcr01(rgb)),
+                             rgb, atol=1e-12)
+  # Its Y, rounded on the 0-255 scale, is rgb2y_uint8 (off the rare ties).
+  rgb_uint8 = rng.integers(0, 256, size=(200, 100, 3)).astype(np.uint8)
+  luma = 255 * metrics.rgb2ycbcr01(rgb_uint8 / 255.0)[..., 0]
+  off_tie = np.abs(luma - np.trunc(luma) - 0.5) > 1e-9
+  np.testing.assert_array_equal(
+      _round_half_away_test(luma)[off_tie],
+      metrics.rgb2y_uint8(rgb_uint8)[off_tie])
+
+
 def test_rgb2gray_matches_exact_arithmetic_on_all_colours():
   coeffs = (298936021293775, 587043074451121, 114020904255103)   # * 1e-15
   for r, g, b in _all_colours_in_chunks():
@@ -358,6 +381,8 @@ _U8 = np.zeros((16, 16, 3), np.uint8)
     (lambda: metrics.rgb2gray_uint8(_U8[..., :2]), r"rgb_uint8.*\[H, W, 3\]"),
     (lambda: metrics.rgb2y_uint8(_U8.astype(np.int64)), "rgb_uint8.*uint8"),
     (lambda: metrics.rgb2y_uint8(_U8[..., 0]), r"rgb_uint8.*\[H, W, 3\]"),
+    (lambda: metrics.rgb2ycbcr01(np.zeros((4, 4, 2))), r"rgb01.*\[\.\.\., 3\]"),
+    (lambda: metrics.ycbcr2rgb01(np.zeros(4)), r"ycbcr01.*\[\.\.\., 3\]"),
     (lambda: metrics.shave(_U8, -1), "border.*non-negative"),
     (lambda: metrics.shave(_U8, 1.5), "border.*int"),
     (lambda: metrics.shave(_U8, 8), "image.*too small"),

@@ -73,6 +73,25 @@ def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
   assert np.abs(down.astype(int) - low.astype(int)).mean() < 40
 
 
+def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
+  rim = restorer.Restorer(tiny_rim, steps=2)
+  low = smooth_image(13, 10, 3, seed=4).astype(np.float32) / 255
+  low[..., 2] = low[..., 2][::-1]  # clearly coloured
+  out = rim.superres(low, 3)
+  assert out.shape == (39, 30, 3) and out.dtype == np.float32
+  # Mid-range colours: no clipping, so the output's YCbCr is exact.
+  assert 0.0 < out.min() and out.max() < 1.0
+  ycbcr_low = metrics.rgb2ycbcr01(low)
+  ycbcr_out = metrics.rgb2ycbcr01(out)
+  luma = rim.superres(ycbcr_low[..., :1].astype(np.float32), 3)
+  np.testing.assert_allclose(ycbcr_out[..., 0], luma[..., 0], atol=1e-5)
+  chroma = operators.imresize(ycbcr_low[..., 1:], 3)
+  np.testing.assert_allclose(ycbcr_out[..., 1:], chroma, atol=1e-5)
+  # The RIM changed the luma: not plain bicubic.
+  bicubic = operators.imresize(ycbcr_low[..., :1], 3)
+  assert np.abs(luma - bicubic).max() > 1e-3
+
+
 # -- tables and files ---------------------------------------------------------
 
 
