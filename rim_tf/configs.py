@@ -56,7 +56,9 @@ class TrainerConfig:
   log_every: int = 20
   image_every: int = 500
   eval_every: int = 1000
-  # Warm start from a .weights.h5 path or a shipped name ("denoise_gray").
+  # Warm start from a .weights.h5 path or a shipped name ("denoise_gray");
+  # a gray export warm-starts a colour model through
+  # `model.inflate_channels`.
   init_weights: str | None = None
   # With init_weights: go on with that export's run (its step, hence the
   # learning-rate schedule and data position, and its training hours)

@@ -3,6 +3,7 @@
 import zipfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from rim_tf import layers as rim_layers
@@ -190,6 +191,59 @@ def build_rim(architecture="rim", channels=1, ablation=None, num_steps=20,
   cell = rim_layers.make_cell(architecture, channels, ablation=ablation,
                               **cell_kwargs)
   return RIM(cell, num_steps=num_steps, epsilon_init=epsilon_init)
+
+
+def inflate_channels(gray, colour):
+  """Sets a C-channel RIM's weights from the same RIM for one channel.
+
+  On an image whose C channels are equal, `colour` then computes exactly
+  what `gray` computes on one of them: each weight of the cell's input
+  kernel (inputs [eta_1..eta_C, grad_1..grad_C], or the gradient's alone
+  for the GDN ablation) is spread as weight / C over the C channels, the
+  output kernel and bias repeat per channel, and every other weight is
+  copied. A warm start for colour training from a gray model.
+
+  Args:
+    gray: a 1-channel `RIM`.
+    colour: a `RIM` of the same architecture and sizes for C channels.
+
+  Raises:
+    ValueError: if `gray` is not 1-channel or the models differ in more
+      than the channel count.
+  """
+  if gray.channels != 1:
+    raise ValueError(f"inflate_channels needs a 1-channel RIM to inflate, "
+                     f"got {gray.channels} channels.")
+  channels = colour.channels
+  if len(gray.weights) != len(colour.weights):
+    raise ValueError(f"the RIMs differ in more than channels: "
+                     f"{len(gray.weights)} weights against "
+                     f"{len(colour.weights)}.")
+  values = []
+  for source, target in zip(gray.weights, colour.weights):
+    value, shape = source.numpy(), tuple(target.shape)
+    if value.shape != shape:
+      value = _inflated(value, shape, channels)
+      if value is None:
+        raise ValueError(
+            f"the RIMs differ in more than channels: {source.path} has "
+            f"shape {tuple(source.shape)} against {target.path}'s {shape}.")
+    values.append(value)
+  for target, value in zip(colour.weights, values):
+    target.assign(value)
+
+
+def _inflated(value, shape, channels):
+  """`value` inflated to `shape` per `inflate_channels`, or None."""
+  if value.ndim == 4 and shape == value.shape[:2] + (
+      channels * value.shape[2], value.shape[3]):
+    return np.repeat(value, channels, axis=2) / channels  # input kernel
+  if value.ndim == 4 and shape == value.shape[:3] + (
+      channels * value.shape[3],):
+    return np.repeat(value, channels, axis=3)  # output kernel
+  if value.ndim == 1 and shape == (channels * value.shape[0],):
+    return np.repeat(value, channels)  # output bias
+  return None
 
 
 def export_inference(model, path, operator, steps=None, measurement_shape=None):

@@ -46,7 +46,8 @@ CANDIDATES = {
   # parameters).
   "atrous64": {"model.architecture": "atrous", "model.features": 64,
                "model.gru_features": 64},
-  # Start another task from the shipped denoiser (the same cpu cell).
+  # Start another task from the shipped gray denoiser (the same cpu cell;
+  # inflated to three channels for colour, `model.inflate_channels`).
   "warm_denoise": {"trainer.init_weights": "denoise_gray"},
 }
 # Each task's search as run (denoise: the table of docs/training.md).
@@ -54,6 +55,7 @@ DEFAULT_CANDIDATES = {
     "denoise": ("base", "gru64", "loss_sigma1", "T5", "atrous32", "lr3e-3",
                 "sigma15-50", "float32"),
     "superres": ("base", "atrous64", "warm_denoise"),
+    "denoise_color": ("base", "warm_denoise"),
 }
 VALIDATION_SIGMAS = (15.0, 25.0, 50.0)
 _LOG = "search.json"
@@ -94,16 +96,21 @@ def read_rows(run_dir):
   return json.loads(path.read_text()) if path.exists() else []
 
 
-def score(trainer, sigmas=VALIDATION_SIGMAS):
+def score(trainer, sigmas=None):
   """Held-out PSNR (dB) under fixed conditions.
 
-  Denoisers: {"psnr_sigma15": dB, ...} at each of `sigmas` (the task's
-  quantization). Other tasks: their own validation streams, e.g.
-  {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
+  Denoisers: {"psnr_sigma15": dB, ...} at each of `sigmas` (default: the
+  VALIDATION_SIGMAS inside the task's training range, e.g. only 25 for
+  colour denoising), with the task's quantization. Other tasks: their own
+  validation streams, e.g. {"psnr_x2", "psnr_x3", "psnr_x4"} for
+  super-resolution.
   """
   task = trainer.task
   if not isinstance(task, tasks.Denoise):
     return trainer.validate()
+  if sigmas is None:
+    low, high = task.sigma_range_255
+    sigmas = [s for s in VALIDATION_SIGMAS if low <= s <= high]
   return {f"psnr_sigma{s:g}": trainer.validate(
       corruption=corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
           for s in sigmas}
@@ -122,7 +129,7 @@ def conditions_label(keys):
   return " / ".join(names)
 
 
-def score_weights(name_or_path, data_dir=None, sigmas=VALIDATION_SIGMAS,
+def score_weights(name_or_path, data_dir=None, sigmas=None,
                   patches=None):
   """`score` of exported weights (a shipped name or a path), on the
   held-out patches of their training config, with the budget of their
@@ -158,7 +165,7 @@ def score_exports(names, data_dir=None, output=None, log=print,
 
 
 def run_candidate(config, run_dir, budget_minutes, chunk_minutes,
-                  patches=None, sigmas=VALIDATION_SIGMAS):
+                  patches=None, sigmas=None):
   """Trains `config` in RUN_DIR to `budget_minutes`, scoring every chunk.
 
   Returns the rows: {"minutes", "step", "patches", "psnr_sigmaS"...}, the

@@ -296,7 +296,7 @@ class Trainer:
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
       init = pretrained.resolve(self.config.trainer.init_weights)
-      self.model.load_weights(str(init))
+      self._load_init_weights(init)
       start_average = True
       if self.config.trainer.init_continue:
         exported = self._exported_run(init)
@@ -309,6 +309,19 @@ class Trainer:
       start_average = False  # The average was made from these weights.
     if start_average and self.average is not None:
       self.average.reset()
+
+  def _load_init_weights(self, path):
+    """Loads exported weights into the model; a gray RIM's (its JSON says
+    so) into a colour model by `rim_model.inflate_channels`."""
+    if configs.export_json_path(path).exists():
+      donor = build_model(pretrained.config(path))
+      if donor.channels != self.model.channels:
+        donor.load_weights(str(path))
+        rim_model.inflate_channels(donor, self.model)
+        print(f"Inflated the {donor.channels}-channel weights of {path} to "
+              f"{self.model.channels} channels.")
+        return
+    self.model.load_weights(str(path))
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average

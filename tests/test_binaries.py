@@ -37,7 +37,7 @@ def _commands(empty, out):
       "score_no_data": [SCORE, "--weights=denoise_gray"],
       "score_missing_weights": [SCORE, f"--weights={out / 'none.weights.h5'}"],
       "history_no_logs": [HISTORY, f"--run_dir={empty}"],
-      "search_no_default": [SEARCH, "--task=denoise_color",
+      "search_no_default": [SEARCH, "--task=random_projections",
                             f"--output={out / 'search'}"],
       "search_bad_name": [SEARCH, "--candidates=base,bigger",
                           f"--runs={out / 'runs'}",
@@ -139,7 +139,7 @@ def test_score_weights_fails_cleanly_without_data_or_weights(runs):
 
 def test_recipe_search_refuses_bad_candidates_before_training(runs):
   _assert_clean_failure(runs["results"]["search_no_default"],
-                        "no default candidates for task 'denoise_color'")
+                        "no default candidates for task 'random_projections'")
   _assert_clean_failure(runs["results"]["search_bad_name"],
                         "candidate must be one of", "'bigger'")
   assert not (runs["out"] / "runs").exists()  # not even base started

@@ -90,6 +90,40 @@ def test_while_loop_equals_python_unrolled_reference(architecture, ablation):
   np.testing.assert_allclose(estimates, reference, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("architecture", ["rim", "atrous"])
+@pytest.mark.parametrize("ablation", [None, "gdn", "ffn"])
+def test_an_inflated_gray_rim_restores_equal_channels_as_the_gray_one(
+    architecture, ablation):
+  gray = _rim(architecture, ablation=ablation)
+  _randomize_batch_norms(gray)
+  # Random biases too, so that the output bias's repetition is tested.
+  for weight in gray.trainable_weights:
+    weight.assign(weight + 0.05 * tf.random.normal(weight.shape, seed=7))
+  colour = _rim(architecture, channels=3, ablation=ablation)
+  rim_model.inflate_channels(gray, colour)
+  op, y, sigma, _ = _denoising((2, 12, 10, 1), sigma=0.1)
+  want, _ = gray(y, operator=op, sigma=sigma, steps=3)
+  got, _ = colour(tf.tile(y, [1, 1, 1, 3]),
+                  operator=operators.Identity((12, 10, 3)), sigma=sigma,
+                  steps=3)
+  for c in range(3):
+    np.testing.assert_allclose(got[..., c:c + 1], want, atol=2e-5, rtol=0)
+  # Unequal channels now differ from the gray RIM on each channel alone.
+  op3, y3, _, _ = _denoising((2, 12, 10, 3), sigma=0.1, seed=1)
+  mixed, _ = colour(y3, operator=op3, sigma=sigma, steps=3)
+  alone, _ = gray(y3[..., :1], operator=op, sigma=sigma, steps=3)
+  assert np.abs(mixed[..., :1] - alone).max() > 1e-3
+
+
+def test_inflate_channels_refuses_other_models():
+  with pytest.raises(ValueError, match="needs a 1-channel RIM"):
+    rim_model.inflate_channels(_rim(channels=3), _rim(channels=3))
+  with pytest.raises(ValueError, match="differ in more than channels"):
+    rim_model.inflate_channels(_rim(), _rim("atrous", channels=3))
+  with pytest.raises(ValueError, match="differ in more than channels.*shape"):
+    rim_model.inflate_channels(_rim(), _rim(channels=3, gru_features=8))
+
+
 def test_while_loop_equals_python_reference_for_a_projection():
   op = operators.GaussianProjection.sample((8, 8, 1), 0.5, seed=3)
   rng = np.random.default_rng(1)

@@ -103,6 +103,10 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
   second.model.set_weights(first.model.get_weights())
   assert recipe_search.score(first, (25.0,)) == recipe_search.score(
       second, (25.0,))
+  # By default, the evaluation sigmas inside the training range.
+  assert list(recipe_search.score(first)) == [
+      "psnr_sigma15", "psnr_sigma25", "psnr_sigma50"]
+  assert list(recipe_search.score(second)) == ["psnr_sigma50"]
 
 
 def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):

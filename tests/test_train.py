@@ -827,6 +827,27 @@ def test_init_weights_takes_a_shipped_name_even_of_another_task(
                   tmp_path / "y", patches=tiny_patches())
 
 
+def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
+    tmp_path):
+  gray = train.Trainer(tiny_config(), tmp_path / "g", patches=tiny_patches())
+  gray.train(2)
+  export = gray.export_weights(tmp_path / "gray.weights.h5")
+  colour = train.Trainer(
+      tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
+      tmp_path / "c", patches=tiny_patches(channels=3))
+  assert colour.model.channels == 3
+  want = train.build_model(colour.config)
+  rim_model.inflate_channels(gray.model, want)
+  for got, expected in zip(colour.model.weights, want.weights):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # Without the JSON there is no telling what the weights are: plain load.
+  export.with_name("gray.json").unlink()
+  with pytest.raises(ValueError, match="do not fit this RIM"):
+    train.Trainer(
+        tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
+        tmp_path / "c2", patches=tiny_patches(channels=3))
+
+
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
   config = tiny_config()
   train.set_precision(config.trainer.mixed_precision)
