@@ -46,11 +46,14 @@ def test_every_candidate_is_one_valid_change_to_the_search_base():
   assert superres.trainer.average_decay == 0.0
   assert (superres.model.architecture, superres.model.gru_features) == (
       "atrous", 64)
-  # The search's winner is the preset, bar the weight average added since
-  # (a fresh run's average would be scored, not its weights).
+  # The search's winner is the preset, bar the weight average and the
+  # shorter schedule adopted since (a fresh run's average would be scored,
+  # not its weights).
   assert base.trainer.average_decay == 0.0
+  assert base.trainer.train_steps == 20000
   assert recipe_search.candidate_config("lr3e-3") == configs.override(
-      configs.preset("cpu", "denoise"), {"trainer.average_decay": 0.0})
+      configs.preset("cpu", "denoise"),
+      {"trainer.average_decay": 0.0, "trainer.train_steps": 20000})
   with pytest.raises(ValueError, match="candidate must be one of"):
     recipe_search.candidate_config("bigger")
 
