@@ -30,7 +30,8 @@ flags.DEFINE_list("candidates", None, "Candidate names (default: the "
                   "task's, recipe_search.DEFAULT_CANDIDATES).")
 flags.DEFINE_float("budget_minutes", 10.0, "Training minutes per candidate.")
 flags.DEFINE_float("chunk_minutes", 5.0, "Minutes between scorings.")
-flags.DEFINE_string("runs", "~/rim_runs/search", "Folder of the runs.")
+flags.DEFINE_string("runs", None, "Folder of the runs (default: "
+                    "~/rim_runs/search_TASK).")
 flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/.")
 flags.DEFINE_multi_string("set", [], "Extra override for every candidate, "
                           "section.field=value.")
@@ -53,11 +54,12 @@ def main(argv):
     sys.exit(f"error: {e}")
   results = {}
   for name, config in candidates.items():
-    run_dir = os.path.join(os.path.expanduser(FLAGS.runs), name)
+    runs = FLAGS.runs or f"~/rim_runs/search_{FLAGS.task}"
+    run_dir = os.path.join(os.path.expanduser(runs), name)
     try:
       results[name] = recipe_search.run_candidate(
           config, run_dir, FLAGS.budget_minutes, FLAGS.chunk_minutes)
-    except recipe_search.Interrupted as e:
+    except (recipe_search.Interrupted, ValueError, FileNotFoundError) as e:
       sys.exit(f"error: {e}")
   with open(FLAGS.output + ".json", "w", encoding="utf-8") as f:
     json.dump(results, f, indent=1)

@@ -30,6 +30,8 @@ _Y_OFFSET = 16.0
 _YCBCR_MATRIX = np.array([_Y_COEFFS, (-37.797, -74.203, 112.0),
                           (112.0, -93.786, -18.214)])
 _YCBCR_OFFSET = np.array([_Y_OFFSET, 128.0, 128.0])
+# The span of Y on [0, 1] (black to white).
+Y_RANGE_01 = (_Y_OFFSET / 255.0, (_Y_OFFSET + sum(_Y_COEFFS)) / 255.0)
 
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
@@ -163,8 +165,9 @@ def rgb2ycbcr01(rgb01):
 
 
 def ycbcr2rgb01(ycbcr01):
-  """MATLAB `ycbcr2rgb` of float (Y, Cb, Cr) on [0, 1]: the exact inverse of
-  `rgb2ycbcr01`, unclipped. float [..., 3] in, float64 [..., 3] out."""
+  """MATLAB `ycbcr2rgb` of float (Y, Cb, Cr) on [0, 1] without its final
+  clip to [0, 1]: the exact inverse of `rgb2ycbcr01`. float [..., 3] in,
+  float64 [..., 3] out."""
   ycbcr = np.asarray(ycbcr01, np.float64)
   if ycbcr.shape[-1:] != (3,):
     raise ValueError(f"ycbcr01: expected [..., 3] (Y, Cb, Cr) samples, got "

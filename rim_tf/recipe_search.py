@@ -59,7 +59,8 @@ DEFAULT_CANDIDATES = {
     "superres": ("base", "atrous64", "warm_denoise"),
     "denoise_color": ("base", "warm_denoise"),
 }
-VALIDATION_SIGMAS = (15.0, 25.0, 50.0)
+# The noise levels denoisers are scored at: the paper's tables'.
+VALIDATION_SIGMAS = {"denoise": (15.0, 25.0, 50.0), "denoise_color": (25.0,)}
 _LOG = "search.json"
 
 
@@ -102,17 +103,18 @@ def score(trainer, sigmas=None):
   """Held-out PSNR (dB) under fixed conditions.
 
   Denoisers: {"psnr_sigma15": dB, ...} at each of `sigmas` (default: the
-  VALIDATION_SIGMAS inside the task's training range, e.g. only 25 for
-  colour denoising), with the task's quantization. Other tasks: their own
-  validation streams, e.g. {"psnr_x2", "psnr_x3", "psnr_x4"} for
-  super-resolution.
+  task's `VALIDATION_SIGMAS`, whatever sigma range a candidate trains on),
+  with the task's quantization. Other tasks: their own validation streams,
+  e.g. {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
   """
   task = trainer.task
   if not isinstance(task, tasks.Denoise):
+    if sigmas is not None:
+      raise ValueError(f"sigmas score denoisers; a {task.name!r} run is "
+                       f"scored on its own validation streams.")
     return trainer.validate()
   if sigmas is None:
-    low, high = task.sigma_range_255
-    sigmas = [s for s in VALIDATION_SIGMAS if low <= s <= high]
+    sigmas = VALIDATION_SIGMAS[task.name]
   return {f"psnr_sigma{s:g}": trainer.validate(
       corruption=corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
           for s in sigmas}
@@ -208,8 +210,9 @@ def markdown_table(rows_by_name, at_minutes):
   """A markdown table: each candidate's change to the base, its patches/s,
   and its scores ("a / b / c" dB, e.g. sigma 15 / 25 / 50) at the given
   minutes (the last row at or before each)."""
-  keys = score_keys(next(
-      (rows[0] for rows in rows_by_name.values() if rows), {}))
+  keys = list(dict.fromkeys(
+      k for rows in rows_by_name.values() for row in rows
+      for k in score_keys(row)))
   label = conditions_label(keys)
   header = (["candidate", "change", "patches/s"] +
             [f"{m:g} min ({label})" for m in at_minutes])
@@ -218,7 +221,8 @@ def markdown_table(rows_by_name, at_minutes):
     cells = []
     for minutes in at_minutes:
       done = [r for r in rows if r["minutes"] <= minutes + 0.5]
-      cells.append(" / ".join(f"{done[-1][k]:.2f}" for k in keys)
+      cells.append(" / ".join(
+          f"{done[-1][k]:.2f}" if k in done[-1] else "–" for k in keys)
                    if done else "")
     last = rows[-1] if rows else None
     rate = (last["patches"] / (60.0 * last["minutes"])

@@ -161,8 +161,10 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
   restorer, config = load_restorer(str(weights), steps)
   check_serves(config, task, weights)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
-    log(f"restoring the RGB channels one by one with the gray RIM "
-        f"{weights}.")
+    log(f"restoring the RGB channels one by one with the gray RIM {weights}."
+        if task == "denoise" else
+        f"super-resolving the luma with the gray RIM {weights}, the chroma "
+        f"bicubically.")
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap)
   else:

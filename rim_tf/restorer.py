@@ -16,6 +16,10 @@ from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tiling
 
+_LUMA_LOW = metrics.Y_RANGE_01[0]
+_LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]
+
+
 class Restorer:
   """A RIM that restores whole images, compiled once per input shape.
 
@@ -93,21 +97,22 @@ class Restorer:
     return tiling.apply_tiled(run, noisy01, tile, overlap,
                               align=self.model.shift_period)
 
-  def _superres_whole(self, low01, scale):
+  def _superres_whole(self, low01, scale, sigma_gain=1.0):
     height, width = np.shape(low01)[:2]
     shape = (height * scale, width * scale, self.model.channels)
     if shape not in self._superres:
       operator = operators.BicubicDownsample(scale, shape)
-      sigma = tf.constant([self.superres_sigma_255 / 255.0], tf.float32)
 
-      def run(low, operator=operator, sigma=sigma):
+      def run(low, sigma, operator=operator):
         _, final = self.model(low, operator=operator, sigma=sigma,
                               steps=self.steps)
         return final
 
       self._superres[shape] = tf.function(run)
+    sigma = tf.constant([sigma_gain * self.superres_sigma_255 / 255.0],
+                        tf.float32)
     return self._through_model(
-        lambda batch: self._superres[shape](tf.constant(batch)), low01)
+        lambda batch: self._superres[shape](tf.constant(batch), sigma), low01)
 
   def superres(self, low01, scale, tile=None,
                overlap=tiling.DEFAULT_OVERLAP):
@@ -123,16 +128,25 @@ class Restorer:
     scale = int(scale)
     low01 = np.asarray(low01, np.float32)
     if self.model.channels == 1 and low01.ndim == 3 and low01.shape[-1] == 3:
-      ycbcr = metrics.rgb2ycbcr01(low01).astype(np.float32)
-      luma = self._superres_channels(ycbcr[..., :1], scale, tile, overlap)
+      ycbcr = metrics.rgb2ycbcr01(low01)
+      # Y spans [16, 235] / 255, the gray training images all of [0, 1]:
+      # the RIM sees Y stretched to [0, 1]. The map is affine and bicubic
+      # weights sum to 1, so it commutes with A; the noise level stretches
+      # alike.
+      luma = (ycbcr[..., :1] - _LUMA_LOW) / _LUMA_RANGE
+      luma = self._superres_channels(luma.astype(np.float32), scale, tile,
+                                     overlap, sigma_gain=1.0 / _LUMA_RANGE)
       chroma = operators.imresize(ycbcr[..., 1:], scale)
-      rgb = metrics.ycbcr2rgb01(np.concatenate([luma, chroma], axis=-1))
+      rgb = metrics.ycbcr2rgb01(np.concatenate(
+          [_LUMA_LOW + _LUMA_RANGE * luma, chroma], axis=-1))
       return np.clip(rgb, 0.0, 1.0).astype(np.float32)
     return self._superres_channels(low01, scale, tile, overlap)
 
-  def _superres_channels(self, low01, scale, tile, overlap):
-    """`superres` of float32 [h, w, C] with the RIM on every channel."""
-    run = functools.partial(self._superres_whole, scale=scale)
+  def _superres_channels(self, low01, scale, tile, overlap, sigma_gain=1.0):
+    """`superres` of float32 [h, w, C] with the RIM on every channel; the
+    likelihood's sigma is the training noise level times `sigma_gain`."""
+    run = functools.partial(self._superres_whole, scale=scale,
+                            sigma_gain=sigma_gain)
     if tile is None:
       return run(low01)
     # The cell runs on the high-resolution grid: a tile's HR start,

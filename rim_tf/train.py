@@ -4,9 +4,10 @@
 patch streams, restores the newest checkpoint in `run_dir/checkpoints` (or
 warm-starts from `trainer.init_weights`), and trains until
 `trainer.train_steps`; with `trainer.init_continue` a warm start goes on
-with the exported run's step, schedule and budget (for a run whose folder is
-gone; from the exported weights, which are the weight average when the run
-kept one; Adam's moments start afresh). Everything needed to continue is in
+with the exported run's step and budget (for a run whose folder is gone;
+from the exported weights, which are the weight average when the run kept
+one; Adam's moments start afresh; the schedule is this config's, and a
+change from the export's is printed). Everything needed to continue is in
 the checkpoint:
 model, optimizer, global step; the data position is the global step itself
 (the patch stream is a pure function of the step, see
@@ -295,7 +296,9 @@ class Trainer:
             f"another model): {error}") from error
       print(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
-      init = pretrained.resolve(self.config.trainer.init_weights)
+      init = pathlib.Path(self.config.trainer.init_weights)
+      if not init.is_file():  # Else a shipped name (or a missing file).
+        init = pretrained.resolve(self.config.trainer.init_weights)
       self._load_init_weights(init)
       start_average = True
       if self.config.trainer.init_continue:
@@ -313,14 +316,21 @@ class Trainer:
   def _load_init_weights(self, path):
     """Loads exported weights into the model; a gray RIM's (its JSON says
     so) into a colour model by `rim_model.inflate_channels`."""
-    if configs.export_json_path(path).exists():
+    try:
       donor = build_model(pretrained.config(path))
-      if donor.channels != self.model.channels:
-        donor.load_weights(str(path))
-        rim_model.inflate_channels(donor, self.model)
-        print(f"Inflated the {donor.channels}-channel weights of {path} to "
-              f"{self.model.channels} channels.")
-        return
+    except (FileNotFoundError, ValueError):
+      donor = None  # No readable JSON: the weights must fit as they are.
+    if donor is not None and donor.channels != self.model.channels:
+      if donor.channels != 1:
+        raise ValueError(
+            f"{path} holds a {donor.channels}-channel RIM; it cannot "
+            f"warm-start a {self.model.channels}-channel one (only gray "
+            f"weights inflate to colour).")
+      donor.load_weights(str(path))
+      rim_model.inflate_channels(donor, self.model)
+      print(f"Inflated the gray weights of {path} to "
+            f"{self.model.channels} channels.")
+      return
     self.model.load_weights(str(path))
 
   def _checkpoint_of(self, path):
@@ -360,6 +370,14 @@ class Trainer:
           f"{weights_path} was exported by a run of another model or task "
           f"({exported.task}, {exported.model}); trainer.init_continue "
           f"goes on with the same run only.")
+    schedule = ("learning_rate", "lr_schedule", "train_steps",
+                "warmup_steps", "final_lr_fraction")
+    changed = [f"{k} {getattr(exported.trainer, k)} -> "
+               f"{getattr(self.config.trainer, k)}" for k in schedule
+               if getattr(exported.trainer, k) != getattr(self.config.trainer, k)]
+    if changed:
+      print(f"The schedule differs from the exported run's: "
+            f"{', '.join(changed)}.")
     return {**meta, "step": step}
 
   def _datasets(self):

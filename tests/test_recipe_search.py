@@ -106,10 +106,10 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
   second.model.set_weights(first.model.get_weights())
   assert recipe_search.score(first, (25.0,)) == recipe_search.score(
       second, (25.0,))
-  # By default, the evaluation sigmas inside the training range.
+  # By default, the task's sigmas: the same for every candidate.
+  assert recipe_search.score(first) == recipe_search.score(second)
   assert list(recipe_search.score(first)) == [
       "psnr_sigma15", "psnr_sigma25", "psnr_sigma50"]
-  assert list(recipe_search.score(second)) == ["psnr_sigma50"]
 
 
 def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
@@ -148,6 +148,8 @@ def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
   assert row == {"step": 0, "patches": 0, "hours": 0.0,
                  **other.validate()}
   assert recipe_search.score_keys(row) == ["psnr_x2", "psnr_x4"]
+  with pytest.raises(ValueError, match="sigmas score denoisers"):
+    recipe_search.score(other, (25.0,))
   lines = []
   recipe_search.score_exports([str(tmp_path / "out" / "s.weights.h5")],
                               log=lines.append, patches=_patches())
@@ -171,3 +173,8 @@ def test_markdown_table_picks_the_last_row_before_each_time():
   assert "| 10 min (x2 / x3 / x4) |" in table
   assert "| 31.00 / 28.50 / 27.00 |" in table
   assert recipe_search.conditions_label(["psnr"]) == "mixed"
+  # A candidate without a score the others have gets a dash, not an error.
+  rows["short"] = [{"minutes": 5.0, "step": 10, "patches": 320,
+                    "psnr_sigma25": 26.0}]
+  table = recipe_search.markdown_table(rows, [5])
+  assert "| short | none | 1.1 | – / 26.00 |" in table

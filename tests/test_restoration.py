@@ -74,7 +74,7 @@ def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
 
 
 def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
-  rim = restorer.Restorer(tiny_rim, steps=2)
+  rim = restorer.Restorer(tiny_rim, steps=2, superres_sigma_255=5.0)
   low = smooth_image(13, 10, 3, seed=4).astype(np.float32) / 255
   low[..., 2] = low[..., 2][::-1]  # clearly coloured
   out = rim.superres(low, 3)
@@ -83,12 +83,20 @@ def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
   assert 0.0 < out.min() and out.max() < 1.0
   ycbcr_low = metrics.rgb2ycbcr01(low)
   ycbcr_out = metrics.rgb2ycbcr01(out)
-  luma = rim.superres(ycbcr_low[..., :1].astype(np.float32), 3)
-  np.testing.assert_allclose(ycbcr_out[..., 0], luma[..., 0], atol=1e-5)
+  # The RIM saw Y stretched from [16, 235] / 255 to [0, 1] (the range of
+  # its gray training images), with the noise level stretched alike.
+  stretch = 255.0 / 219.0
+  gray = (ycbcr_low[..., :1] - 16.0 / 255.0) * stretch
+  on_gray = restorer.Restorer(tiny_rim, steps=2,
+                              superres_sigma_255=5.0 * stretch)
+  luma = on_gray.superres(gray.astype(np.float32), 3)
+  np.testing.assert_allclose(ycbcr_out[..., 0],
+                             16.0 / 255.0 + luma[..., 0] / stretch,
+                             atol=1e-5)
   chroma = operators.imresize(ycbcr_low[..., 1:], 3)
   np.testing.assert_allclose(ycbcr_out[..., 1:], chroma, atol=1e-5)
   # The RIM changed the luma: not plain bicubic.
-  bicubic = operators.imresize(ycbcr_low[..., :1], 3)
+  bicubic = operators.imresize(gray, 3)
   assert np.abs(luma - bicubic).max() > 1e-3
 
 
@@ -156,9 +164,12 @@ def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
 
 
 def test_restore_superres_gives_the_scaled_size(weights):
+  lines = []
   out = rim_tf.restore(smooth_image(20, 30, 3), task="superres", scale=3,
-                       weights=str(weights["superres"]))
+                       weights=str(weights["superres"]), log=lines.append)
   assert out.shape == (60, 90, 3) and out.dtype == np.uint8
+  assert lines == [f"super-resolving the luma with the gray RIM "
+                   f"{weights['superres']}, the chroma bicubically."]
 
 
 def test_restore_estimates_sigma_when_omitted(weights, monkeypatch):

@@ -787,6 +787,23 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
                                   second.model.trainable_variables[0].numpy())
 
 
+def test_init_continue_names_a_schedule_that_differs_from_the_exports(
+    tmp_path, capsys):
+  config = tiny_config()
+  first = train.Trainer(config, tmp_path / "a", patches=tiny_patches())
+  export = first.export_weights(tmp_path / "run.weights.h5")
+  capsys.readouterr()
+  train.Trainer(configs.override(config, {
+      "trainer.init_weights": str(export), "trainer.init_continue": True,
+      "trainer.train_steps": 9}), tmp_path / "b", patches=tiny_patches())
+  assert ("The schedule differs from the exported run's: train_steps 12 -> "
+          "9." in capsys.readouterr().out)
+  train.Trainer(configs.override(config, {
+      "trainer.init_weights": str(export), "trainer.init_continue": True}),
+      tmp_path / "c", patches=tiny_patches())
+  assert "schedule differs" not in capsys.readouterr().out
+
+
 def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
   config = tiny_config(**{"trainer.learning_rate": 1e-2,
                           "trainer.lr_schedule": "constant"})
@@ -840,6 +857,12 @@ def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
   rim_model.inflate_channels(gray.model, want)
   for got, expected in zip(colour.model.weights, want.weights):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # Colour weights do not deflate to gray.
+  back = colour.export_weights(tmp_path / "colour.weights.h5")
+  with pytest.raises(ValueError, match="3-channel RIM; it cannot warm-start "
+                     "a 1-channel one"):
+    train.Trainer(tiny_config(**{"trainer.init_weights": str(back)}),
+                  tmp_path / "g2", patches=tiny_patches())
   # Without the JSON there is no telling what the weights are: plain load.
   export.with_name("gray.json").unlink()
   with pytest.raises(ValueError, match="do not fit this RIM"):

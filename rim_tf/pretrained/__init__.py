@@ -10,7 +10,6 @@ import json
 import pathlib
 
 from rim_tf import configs
-from rim_tf import train
 
 HERE = pathlib.Path(__file__).parent
 
@@ -72,6 +71,8 @@ def config(name_or_path):
 
 def load(name_or_path):
   """(model, config): the RIM with its weights, and its ExperimentConfig."""
+  # Here, not at the top: rim_tf.train itself resolves shipped names.
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
   path = resolve(name_or_path)
   experiment = config(path)
   train.set_precision(False)
