@@ -317,15 +317,17 @@ class Trainer:
     """Loads exported weights into the model; a gray RIM's (its JSON says
     so) into a colour model by `rim_model.inflate_channels`."""
     try:
-      donor = build_model(pretrained.config(path))
+      exported = pretrained.config(path)
     except (FileNotFoundError, ValueError):
-      donor = None  # No readable JSON: the weights must fit as they are.
-    if donor is not None and donor.channels != self.model.channels:
-      if donor.channels != 1:
+      exported = None  # No readable JSON: the weights must fit as they are.
+    channels = exported and make_task(exported).channels
+    if exported is not None and channels != self.model.channels:
+      if channels != 1:
         raise ValueError(
-            f"{path} holds a {donor.channels}-channel RIM; it cannot "
+            f"{path} holds a {channels}-channel RIM; it cannot "
             f"warm-start a {self.model.channels}-channel one (only gray "
             f"weights inflate to colour).")
+      donor = build_model(exported)
       donor.load_weights(str(path))
       rim_model.inflate_channels(donor, self.model)
       print(f"Inflated the gray weights of {path} to "
@@ -357,8 +359,8 @@ class Trainer:
     """The JSON of exported weights, checked to be of this model and task."""
     path = configs.export_json_path(weights_path)
     try:
-      meta = json.loads(path.read_text())
-      exported = configs.ExperimentConfig.from_dict(meta["config"])
+      meta = pretrained.metadata(weights_path)
+      exported = pretrained.config(weights_path)
       step = int(meta["step"])
     except (OSError, ValueError, KeyError, TypeError) as error:
       raise ValueError(
