@@ -29,6 +29,15 @@ from rim_tf.data import corruptions
 # average lags its weights.
 BASE = {"trainer.learning_rate": 1e-3, "trainer.train_steps": 20000,
         "trainer.average_decay": 0.0}
+# Every other task's base is its cpu preset without the average; super-
+# resolution's also without the warm start and shorter schedule that its
+# session-6 search chose (`warm_denoise` below), so that "base" still names
+# the fresh start that was run.
+_TASK_BASES = {
+    "denoise": BASE,
+    "superres": {"trainer.average_decay": 0.0, "trainer.init_weights": None,
+                 "trainer.train_steps": 15000},
+}
 # The recipe questions of issue 6, one change each to a task's base.
 CANDIDATES = {
   "base": {},
@@ -70,8 +79,9 @@ class Interrupted(Exception):
 
 def search_base(task="denoise"):
   """The search's base config of `task`: its cpu preset without the weight
-  average, and for denoising with the pre-search Adam 1e-3 (`BASE`)."""
-  overrides = BASE if task == "denoise" else {"trainer.average_decay": 0.0}
+  average, as it stood before the task's search (`BASE` for denoising,
+  `_TASK_BASES`)."""
+  overrides = _TASK_BASES.get(task, {"trainer.average_decay": 0.0})
   return configs.override(configs.preset("cpu", task), overrides)
 
 

@@ -44,6 +44,18 @@ def test_cpu_denoise_preset_round_trips_its_task_args():
   assert configs.ExperimentConfig.from_json(config.to_json()) == config
 
 
+def test_cpu_superres_preset_warm_starts_from_the_shipped_denoiser():
+  config = configs.preset("cpu", "superres")
+  assert config.trainer.init_weights == "denoise_gray"
+  assert not config.trainer.init_continue
+  assert config.trainer.train_steps == 8000
+  # The same cell as the denoiser, so the weights load as they are.
+  assert config.model == configs.preset("cpu", "denoise").model
+  for task in ("denoise", "denoise_color", "random_projections"):
+    assert configs.preset("cpu", task).trainer.init_weights is None
+  assert configs.preset("paper", "superres").trainer.init_weights is None
+
+
 def test_unknown_preset_is_rejected():
   with pytest.raises(ValueError, match="preset must be one of"):
     configs.preset("huge", "denoise")

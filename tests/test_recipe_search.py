@@ -46,6 +46,13 @@ def test_every_candidate_is_one_valid_change_to_the_search_base():
   assert superres.trainer.average_decay == 0.0
   assert (superres.model.architecture, superres.model.gru_features) == (
       "atrous", 64)
+  # Super-resolution's "base" is the fresh start that was searched; its
+  # preset took the winner, warm_denoise, with a shorter schedule.
+  assert superres.trainer.init_weights is None
+  assert recipe_search.candidate_config("warm_denoise", "superres") == (
+      configs.override(configs.preset("cpu", "superres"),
+                       {"trainer.average_decay": 0.0,
+                        "trainer.train_steps": 15000}))
   # The search's winner is the preset, bar the weight average and the
   # shorter schedule adopted since (a fresh run's average would be scored,
   # not its weights).
