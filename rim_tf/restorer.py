@@ -100,7 +100,10 @@ class Restorer:
   def _superres_whole(self, low01, scale, sigma_gain=1.0):
     height, width = np.shape(low01)[:2]
     shape = (height * scale, width * scale, self.model.channels)
-    if shape not in self._superres:
+    # One high-resolution shape serves several scales (320 x 480 is x2 of
+    # 160 x 240 and x4 of 80 x 120): the operator is keyed by both.
+    key = (scale, shape)
+    if key not in self._superres:
       operator = operators.BicubicDownsample(scale, shape)
 
       def run(low, sigma, operator=operator):
@@ -108,11 +111,11 @@ class Restorer:
                               steps=self.steps)
         return final
 
-      self._superres[shape] = tf.function(run)
+      self._superres[key] = tf.function(run)
     sigma = tf.constant([sigma_gain * self.superres_sigma_255 / 255.0],
                         tf.float32)
     return self._through_model(
-        lambda batch: self._superres[shape](tf.constant(batch), sigma), low01)
+        lambda batch: self._superres[key](tf.constant(batch), sigma), low01)
 
   def superres(self, low01, scale, tile=None,
                overlap=tiling.DEFAULT_OVERLAP):
