@@ -320,8 +320,8 @@ class Trainer:
       exported = pretrained.config(path)
     except (FileNotFoundError, ValueError):
       exported = None  # No readable JSON: the weights must fit as they are.
-    channels = exported and make_task(exported).channels
-    if exported is not None and channels != self.model.channels:
+    channels = make_task(exported).channels if exported else None
+    if channels is not None and channels != self.model.channels:
       if channels != 1:
         raise ValueError(
             f"{path} holds a {channels}-channel RIM; it cannot "
