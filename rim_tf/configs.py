@@ -43,6 +43,10 @@ class TrainerConfig:
 
   train_steps: int = 25000
   rim_steps: int = 20
+  # The loss's weights over the RIM steps (`rim_tf.model.step_weights`):
+  # "uniform" is the paper's; "linear" and "final" weigh the later
+  # estimates, the one the metric scores, more.
+  loss_step_weights: str = "uniform"
   learning_rate: float = 1e-3
   lr_schedule: str = "cosine"  # "constant" or "cosine" (to lr * final_lr_fraction)
   final_lr_fraction: float = 0.05

@@ -185,6 +185,27 @@ def rim_loss(estimates, target, weights=None, example_weights=None):
   return tf.reduce_sum(tf.cast(weights, tf.float32) * per_step), per_step
 
 
+STEP_WEIGHTS = ("uniform", "linear", "final")
+
+
+def step_weights(kind, steps):
+  """The [steps] float32 weights w_t of `rim_loss`, summing to `steps`.
+
+  "uniform" is the paper's eq. 13 (every w_t = 1); "linear" grows as t;
+  "final" trains the last estimate only. The common sum keeps the loss, and
+  hence the gradient clip, on the scale of the paper's.
+  """
+  if kind not in STEP_WEIGHTS:
+    raise ValueError(f"step weights must be one of {STEP_WEIGHTS}, got "
+                     f"{kind!r}.")
+  if not (isinstance(steps, int) and steps >= 1):
+    raise ValueError(f"steps must be an int >= 1, got {steps!r}.")
+  t = np.arange(1, steps + 1, dtype=np.float64)
+  raw = {"uniform": np.ones_like(t), "linear": t,
+         "final": (t == steps).astype(np.float64)}[kind]
+  return (raw * steps / raw.sum()).astype(np.float32)
+
+
 def build_rim(architecture="rim", channels=1, ablation=None, num_steps=20,
               epsilon_init=1e-3, **cell_kwargs):
   """A RIM with a cell from `rim_tf.layers.make_cell`."""

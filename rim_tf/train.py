@@ -251,6 +251,9 @@ class Trainer:
     if trainer.init_continue and not trainer.init_weights:
       raise ValueError("trainer.init_continue needs trainer.init_weights (the "
                        "exported weights whose run to continue).")
+    # Raises on an unknown kind before any work is done.
+    self._step_weights = rim_model.step_weights(trainer.loss_step_weights,
+                                                trainer.rim_steps)
     if trainer.average_decay:  # 0 is no average
       weight_average.check_decay(trainer.average_decay,
                                  "trainer.average_decay")
@@ -410,7 +413,7 @@ class Trainer:
           batch["y"], operator=operator, sigma=batch["sigma"],
           steps=self.config.trainer.rim_steps, training=True)
       loss, per_step = rim_model.rim_loss(
-          estimates, batch["x"],
+          estimates, batch["x"], weights=self._step_weights,
           example_weights=self.task.example_weights(batch))
       scaled = loss / self.strategy.num_replicas_in_sync
     variables = self.model.trainable_variables

@@ -280,6 +280,20 @@ def test_loss_is_the_weighted_sum_of_per_step_mse():
   np.testing.assert_allclose(weighted, 0.04, atol=1e-7)
 
 
+def test_step_weights_sum_to_the_steps_and_weigh_as_named():
+  np.testing.assert_array_equal(rim_model.step_weights("uniform", 3),
+                                [1.0, 1.0, 1.0])
+  np.testing.assert_allclose(rim_model.step_weights("linear", 4),
+                             [0.4, 0.8, 1.2, 1.6], rtol=1e-6)
+  np.testing.assert_array_equal(rim_model.step_weights("final", 3),
+                                [0.0, 0.0, 3.0])
+  assert rim_model.step_weights("final", 1).dtype == np.float32
+  with pytest.raises(ValueError, match="one of .*'last'"):
+    rim_model.step_weights("last", 3)
+  with pytest.raises(ValueError, match="steps must be an int >= 1"):
+    rim_model.step_weights("uniform", 0)
+
+
 def test_example_weights_weigh_each_examples_mse():
   target = tf.zeros((2, 2, 2, 1))
   # Example 0 is off by 0.1 everywhere, example 1 by 0.3, at both steps.

@@ -910,6 +910,32 @@ def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
   assert step_records(lines)[0]["loss"] == pytest.approx(weighted, rel=1e-5)
 
 
+def test_final_step_weights_train_the_last_estimate_only(tmp_path):
+  config = tiny_config(**{"trainer.loss_step_weights": "final"})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  batch = next(iter(tiny_patches().train_dataset(
+      BATCH, trainer.task.stream_corruption(None), seed=config.data.seed,
+      num_batches=1)))
+  estimates, _ = trainer.model(batch["y"], operator=trainer.task.operator(batch),
+                               sigma=batch["sigma"], training=True)
+  mse = np.mean(np.square(estimates.numpy() - batch["x"].numpy()[None]),
+                axis=(1, 2, 3, 4))
+  steps = config.trainer.rim_steps
+  assert abs(steps * mse[-1] / mse.sum() - 1.0) > 0.01  # The weights matter.
+  lines = []
+  hook_steps(trainer, log=lines.append)
+  trainer.train(1)
+  assert step_records(lines)[0]["loss"] == pytest.approx(steps * mse[-1],
+                                                         rel=1e-5)
+
+
+def test_unknown_step_weights_are_refused_before_training(tmp_path):
+  config = tiny_config(**{"trainer.loss_step_weights": "last"})
+  with pytest.raises(ValueError, match="step weights must be one of"):
+    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  assert not (tmp_path / "run").exists()
+
+
 # -- the weight average --------------------------------------------------------------
 
 
