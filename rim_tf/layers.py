@@ -186,6 +186,11 @@ class RIMCell(_CellBase):
     return (tf.zeros(tf.concat([shape[:1], half, [self.gru_features]], 0),
                      dtype=self.compute_dtype),)
 
+  def memory_links(self):
+    """[(memory layer, the layer reading its output)]: the GRU (or the FFN's
+    ReLU convolution) and the transposed convolution after it."""
+    return [(self.memory, self.up)]
+
   def call(self, eta, grad, state, training=False):
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
     inputs = _pad_to_even(self._inputs(eta, grad))
@@ -259,6 +264,11 @@ class AtrousRIMCell(_CellBase):
       return ()
     shape = tf.concat([tf.shape(eta)[:3], [self.gru_features]], 0)
     return tuple(tf.zeros(shape, dtype=self.compute_dtype) for _ in range(2))
+
+  def memory_links(self):
+    """[(memory layer, the layer reading its output)] for both GRUs (or the
+    FFN's ReLU convolutions)."""
+    return [(self.memories[0], self.convs[2]), (self.memories[1], self.out)]
 
   def call(self, eta, grad, state, training=False):
     hidden = self._inputs(eta, grad)

@@ -267,6 +267,91 @@ def _inflated(value, shape, channels):
   return None
 
 
+def widen_gru(narrow, wide, seed=0):
+  """Sets `wide`'s weights from `narrow`, the same RIM with a narrower GRU.
+
+  `wide` then computes what `narrow` computes (to float rounding): each state
+  channel past the narrow width copies a random narrow one (its incoming
+  weights repeat), and the weights reading a copied channel (the GRU's state
+  convolutions, the layer after the GRU) are split between its copies in
+  random shares summing to 1, so the copies' gradients differ and training
+  can pull them apart (Net2WiderNet, Chen et al. 2016). Every other weight
+  is copied. A warm start for a wider cell from trained weights.
+
+  Args:
+    narrow: a `RIM` with `gru_features` n.
+    wide: a `RIM` of the same architecture and sizes but `gru_features`
+      m >= n.
+    seed: seed of the copied channels and the shares.
+
+  Raises:
+    ValueError: if the models differ in more than the GRU width, or `wide`
+      is narrower.
+  """
+  cells = narrow.cell, wide.cell
+  configs = [c.get_config() for c in cells]
+  n, m = (c["gru_features"] for c in configs)
+  if type(cells[0]) is not type(cells[1]) or any(
+      configs[0][k] != configs[1][k] for k in configs[0]
+      if k not in ("gru_features", "name")) or m < n:
+    raise ValueError(
+        f"widen_gru needs two RIMs that differ in the GRU width alone, the "
+        f"second wider: got {type(cells[0]).__name__} "
+        f"gru_features={n} and {type(cells[1]).__name__} gru_features={m}.")
+  rng = np.random.default_rng(seed)
+  index = np.concatenate([np.arange(n), rng.integers(0, n, m - n)])
+  draws = rng.uniform(0.5, 1.5, m)
+  # share[j]: copy j's part of what its narrow channel index[j] sent on.
+  share = draws / np.bincount(index, weights=draws, minlength=n)[index]
+  widened = {}
+  for (memory, reader), (wide_memory, wide_reader) in zip(
+      cells[0].memory_links(), cells[1].memory_links(), strict=True):
+    for source, target in zip(memory.weights, wide_memory.weights,
+                              strict=True):
+      widened[id(target)] = _widened_memory_weight(memory, source, index,
+                                                   share)
+    kernel = reader.kernel.numpy()
+    # A transposed convolution's kernel is (h, w, out, in).
+    axis = 3 if isinstance(reader, keras.layers.Conv2DTranspose) else 2
+    widened[id(wide_reader.kernel)] = np.take(kernel, index, axis=axis) * (
+        share.reshape([-1 if a == axis else 1 for a in range(4)]))
+  if len(narrow.weights) != len(wide.weights):
+    raise ValueError(f"widen_gru: {len(narrow.weights)} weights against "
+                     f"{len(wide.weights)}.")
+  for source, target in zip(narrow.weights, wide.weights):
+    value = widened.get(id(target), source.numpy())
+    if tuple(value.shape) != tuple(target.shape):
+      raise ValueError(f"widen_gru: {source.path} of shape "
+                       f"{tuple(source.shape)} does not widen to "
+                       f"{target.path}'s {tuple(target.shape)}.")
+    target.assign(value.astype(np.float32))
+
+
+def _widened_memory_weight(memory, weight, index, share):
+  """A weight of `memory` (a ConvGRU or the FFN's ReLU convolution) widened
+  per `widen_gru`.
+
+  Output channels come in blocks (3 for the GRU's input convolution: update,
+  reset, candidate; 2 for its state-gate convolution) and each block widens
+  by `index`; the GRU's own state convolutions also split their input
+  channels by `share`.
+  """
+  blocks, reads_state = 1, False
+  if isinstance(memory, rim_layers.ConvGRU):
+    if weight is memory.input_conv.kernel or weight is memory.input_conv.bias:
+      blocks = 3
+    elif weight is memory.gate_conv.kernel:
+      blocks, reads_state = 2, True
+    else:
+      reads_state = weight is memory.candidate_conv.kernel
+  value = weight.numpy()
+  value = np.concatenate([block[..., index] for block in np.split(
+      value, blocks, axis=-1)], axis=-1)
+  if reads_state:
+    value = np.take(value, index, axis=2) * share.reshape(1, 1, -1, 1)
+  return value
+
+
 def export_inference(model, path, operator, steps=None, measurement_shape=None):
   """Writes a SavedModel that restores measurements of one fixed operator.
 

@@ -318,7 +318,8 @@ class Trainer:
 
   def _load_init_weights(self, path):
     """Loads exported weights into the model; a gray RIM's (its JSON says
-    so) into a colour model by `rim_model.inflate_channels`."""
+    so) into a colour model by `rim_model.inflate_channels`, a narrower
+    GRU's by `rim_model.widen_gru`."""
     try:
       exported = pretrained.config(path)
     except (FileNotFoundError, ValueError):
@@ -335,6 +336,15 @@ class Trainer:
       rim_model.inflate_channels(donor, self.model)
       print(f"Inflated the gray weights of {path} to "
             f"{self.model.channels} channels.")
+      return
+    ours = self.config.model
+    if exported and exported.model != ours and dataclasses.replace(
+        exported.model, gru_features=ours.gru_features) == ours:
+      donor = build_model(exported)
+      donor.load_weights(str(path))
+      rim_model.widen_gru(donor, self.model, seed=self.config.data.seed)
+      print(f"Widened the GRU of {path} from {exported.model.gru_features} "
+            f"to {ours.gru_features} features.")
       return
     self.model.load_weights(str(path))
 

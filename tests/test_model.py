@@ -270,6 +270,47 @@ def test_rejects_missing_or_unusable_arguments():
           sigma=sigma)
 
 
+@pytest.mark.parametrize("architecture", ["rim", "atrous"])
+@pytest.mark.parametrize("ablation", [None, "gdn", "ffn"])
+def test_a_widened_rim_computes_what_the_narrow_one_does(architecture,
+                                                         ablation):
+  narrow = _rim(architecture, ablation=ablation)
+  _randomize_batch_norms(narrow)
+  for weight in narrow.trainable_weights:
+    weight.assign(weight + 0.05 * tf.random.normal(weight.shape, seed=7))
+  width = SMALL[architecture]["gru_features"]
+  wide = _rim(architecture, ablation=ablation, gru_features=width + 5)
+  rim_model.widen_gru(narrow, wide, seed=3)
+  op, y, sigma, x = _denoising()
+  want, _ = narrow(y, operator=op, sigma=sigma, steps=4)
+  got, _ = wide(y, operator=op, sigma=sigma, steps=4)
+  np.testing.assert_allclose(got, want, atol=2e-5, rtol=0)
+  # A copied state channel and its source get different gradients, so
+  # training can pull them apart.
+  memory = wide.cell.memory_links()[0][0]
+  kernel = (memory.input_conv if ablation != "ffn" else memory).kernel
+  with tf.GradientTape() as tape:
+    estimates, _ = wide(y, operator=op, sigma=sigma, steps=4, training=True)
+    loss, _ = rim_model.rim_loss(estimates, x)
+  gradient = tape.gradient(loss, kernel).numpy()
+  columns = kernel.numpy().reshape(-1, kernel.shape[-1])
+  gradient = gradient.reshape(columns.shape)
+  copies = [(i, j) for i in range(width) for j in range(width, width + 5)
+            if np.array_equal(columns[:, i], columns[:, j])]
+  assert len(copies) == 5
+  for i, j in copies:
+    assert not np.allclose(gradient[:, i], gradient[:, j], atol=1e-7)
+
+
+def test_widen_gru_refuses_other_models():
+  with pytest.raises(ValueError, match="differ in the GRU width alone"):
+    rim_model.widen_gru(_rim(), _rim(features=4))
+  with pytest.raises(ValueError, match="the second wider"):
+    rim_model.widen_gru(_rim(gru_features=16), _rim(gru_features=8))
+  with pytest.raises(ValueError, match="differ in the GRU width alone"):
+    rim_model.widen_gru(_rim(), _rim("atrous"))
+
+
 def test_loss_is_the_weighted_sum_of_per_step_mse():
   target = tf.fill((2, 3, 3, 1), 0.5)
   estimates = tf.stack([tf.fill((2, 3, 3, 1), v) for v in (0.1, 0.3, 0.5)])

@@ -871,6 +871,24 @@ def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
         tmp_path / "c2", patches=tiny_patches(channels=3))
 
 
+def test_a_wider_run_from_narrower_weights_starts_from_their_widening(
+    tmp_path):
+  narrow = train.Trainer(tiny_config(), tmp_path / "n", patches=tiny_patches())
+  narrow.train(2)
+  export = narrow.export_weights(tmp_path / "narrow.weights.h5")
+  config = tiny_config(**{"trainer.init_weights": str(export),
+                          "model.gru_features": 12})
+  wide = train.Trainer(config, tmp_path / "w", patches=tiny_patches())
+  want = train.build_model(config)
+  rim_model.widen_gru(narrow.model, want, seed=config.data.seed)
+  for got, expected in zip(wide.model.weights, want.weights, strict=True):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # Wider in another field too: not a widening, the load fails plainly.
+  with pytest.raises(ValueError, match="do not fit this RIM"):
+    train.Trainer(configs.override(config, {"model.features": 4}),
+                  tmp_path / "w2", patches=tiny_patches())
+
+
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
   config = tiny_config()
   train.set_precision(config.trainer.mixed_precision)
