@@ -338,7 +338,7 @@ class Trainer:
             f"{self.model.channels} channels.")
       return
     ours = self.config.model
-    if exported and exported.model != ours and dataclasses.replace(
+    if exported is not None and exported.model != ours and dataclasses.replace(
         exported.model, gru_features=ours.gru_features) == ours:
       donor = build_model(exported)
       donor.load_weights(str(path))

@@ -908,43 +908,45 @@ def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
                   tmp_path / "r3", patches=tiny_patches())
 
 
-def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
-  config = tiny_config(**{"task_args.loss_sigma_power": 1.0})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+def first_batch_errors(trainer):
+  """(the first training batch, MSE [T, N] of each step's estimate of each
+  example) before any training, computed without `rim_loss`."""
   batch = next(iter(tiny_patches().train_dataset(
-      BATCH, trainer.task.stream_corruption(None), seed=config.data.seed,
-      num_batches=1)))
-  # Independent of rim_loss: per-example MSEs summed over the RIM steps.
+      BATCH, trainer.task.stream_corruption(None),
+      seed=trainer.config.data.seed, num_batches=1)))
   estimates, _ = trainer.model(batch["y"], operator=trainer.task.operator(batch),
                                sigma=batch["sigma"], training=True)
-  mse = np.mean(np.square(estimates.numpy() - batch["x"].numpy()[None]),
-                axis=(2, 3, 4)).sum(axis=0)
-  inverse_sigma = 1.0 / batch["sigma"].numpy()
-  weighted = np.mean(mse * inverse_sigma / inverse_sigma.mean())
-  assert abs(weighted / mse.mean() - 1.0) > 0.01  # The weights matter here.
+  return batch, np.mean(
+      np.square(estimates.numpy() - batch["x"].numpy()[None]), axis=(2, 3, 4))
+
+
+def first_step_loss(trainer):
+  """The loss the trainer logs for its first step."""
   lines = []
   hook_steps(trainer, log=lines.append)
   trainer.train(1)
-  assert step_records(lines)[0]["loss"] == pytest.approx(weighted, rel=1e-5)
+  return step_records(lines)[0]["loss"]
+
+
+def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
+  config = tiny_config(**{"task_args.loss_sigma_power": 1.0})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  batch, errors = first_batch_errors(trainer)
+  mse = errors.sum(axis=0)  # Per example, summed over the RIM steps.
+  inverse_sigma = 1.0 / batch["sigma"].numpy()
+  weighted = np.mean(mse * inverse_sigma / inverse_sigma.mean())
+  assert abs(weighted / mse.mean() - 1.0) > 0.01  # The weights matter here.
+  assert first_step_loss(trainer) == pytest.approx(weighted, rel=1e-5)
 
 
 def test_final_step_weights_train_the_last_estimate_only(tmp_path):
   config = tiny_config(**{"trainer.loss_step_weights": "final"})
   trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
-  batch = next(iter(tiny_patches().train_dataset(
-      BATCH, trainer.task.stream_corruption(None), seed=config.data.seed,
-      num_batches=1)))
-  estimates, _ = trainer.model(batch["y"], operator=trainer.task.operator(batch),
-                               sigma=batch["sigma"], training=True)
-  mse = np.mean(np.square(estimates.numpy() - batch["x"].numpy()[None]),
-                axis=(1, 2, 3, 4))
+  _, errors = first_batch_errors(trainer)
+  mse = errors.mean(axis=1)  # Per step.
   steps = config.trainer.rim_steps
   assert abs(steps * mse[-1] / mse.sum() - 1.0) > 0.01  # The weights matter.
-  lines = []
-  hook_steps(trainer, log=lines.append)
-  trainer.train(1)
-  assert step_records(lines)[0]["loss"] == pytest.approx(steps * mse[-1],
-                                                         rel=1e-5)
+  assert first_step_loss(trainer) == pytest.approx(steps * mse[-1], rel=1e-5)
 
 
 def test_unknown_step_weights_are_refused_before_training(tmp_path):
