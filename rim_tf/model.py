@@ -315,16 +315,8 @@ def widen_gru(narrow, wide, seed=0):
     axis = 3 if isinstance(reader, keras.layers.Conv2DTranspose) else 2
     widened[id(wide_reader.kernel)] = np.take(kernel, index, axis=axis) * (
         share.reshape([-1 if a == axis else 1 for a in range(4)]))
-  if len(narrow.weights) != len(wide.weights):
-    raise ValueError(f"widen_gru: {len(narrow.weights)} weights against "
-                     f"{len(wide.weights)}.")
-  for source, target in zip(narrow.weights, wide.weights):
-    value = widened.get(id(target), source.numpy())
-    if tuple(value.shape) != tuple(target.shape):
-      raise ValueError(f"widen_gru: {source.path} of shape "
-                       f"{tuple(source.shape)} does not widen to "
-                       f"{target.path}'s {tuple(target.shape)}.")
-    target.assign(value.astype(np.float32))
+  for source, target in zip(narrow.weights, wide.weights, strict=True):
+    target.assign(widened.get(id(target), source.numpy()).astype(np.float32))
 
 
 def _widened_memory_weight(memory, weight, index, share):

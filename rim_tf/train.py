@@ -324,7 +324,8 @@ class Trainer:
       exported = pretrained.config(path)
     except (FileNotFoundError, ValueError):
       exported = None  # No readable JSON: the weights must fit as they are.
-    channels = make_task(exported).channels if exported else None
+    channels = (make_task(exported).channels if exported is not None
+                else None)
     if channels is not None and channels != self.model.channels:
       if channels != 1:
         raise ValueError(

@@ -5,11 +5,15 @@ evaluation binary's per-image PSNR uses the shipped weights and a BSD68
 image when RIM_DATA_DIR is set.
 """
 
+import json
+
 import numpy as np
 import pytest
 
 import rim_tf
+from rim_tf import cli
 from rim_tf import evaluate
+from rim_tf import image_files
 from rim_tf import metrics
 from rim_tf import model as rim_model
 from rim_tf import operators
@@ -17,6 +21,7 @@ from rim_tf import pretrained
 from rim_tf import restoration
 from rim_tf import restorer
 from rim_tf import tiling
+from rim_tf.data import bsds
 from synthetic import export_untrained_rim
 from synthetic import smooth_image
 
@@ -149,7 +154,7 @@ def test_superres_uses_the_training_noise_level(tmp_path):
   path = export_untrained_rim(tmp_path, "superres")
   meta = pretrained.metadata(path)
   meta["config"]["task_args"]["noise_sigma_255"] = 7.0
-  path.with_name("superres.json").write_text(__import__("json").dumps(meta))
+  path.with_name("superres.json").write_text(json.dumps(meta))
   rim, _ = restorer.Restorer.from_weights(str(path))
   assert rim.superres_sigma_255 == 7.0
 
@@ -260,13 +265,12 @@ def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
     bsds_dir, tmp_path):
   # The evaluation binary's per-image PSNR (8-bit quantized sigma 25, the
   # shipped gray RIM) and the API on the same noisy uint8 image agree.
-  from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
   image_id = bsds.BSD68[0]
   output = tmp_path / "eval.json"
   evaluate.run_evaluation("denoise", ["rim"], "bsd68", str(output),
                           data_dir=bsds_dir, weights="denoise_gray",
                           sigmas=(25,), quantized=(True,), num_images=1)
-  reported = __import__("json").loads(output.read_text())["rim"][
+  reported = json.loads(output.read_text())["rim"][
       "sigma25_q8"]["per_image"][image_id]
   clean = bsds.load_images("test", gray=True, data_dir=bsds_dir,
                            subset=[image_id])[image_id]
@@ -279,8 +283,6 @@ def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
   assert metrics.psnr_255(restored, clean) == pytest.approx(reported,
                                                             abs=1e-3)
   # And through files and the command line.
-  from rim_tf import cli  # pylint: disable=g-import-not-at-top
-  from rim_tf import image_files  # pylint: disable=g-import-not-at-top
   image_files.write_image(tmp_path / "noisy.png", noisy)
   assert cli.main(["denoise", str(tmp_path / "noisy.png"), "-o",
                    str(tmp_path / "restored.png"), "--sigma", "25"]) == 0
@@ -296,12 +298,11 @@ def test_restore_reproduces_the_superres_evaluation_psnr_of_a_bsd100_image(
   # Table 3's per-image PSNR (x3, the shipped super-resolution RIM on an RGB
   # image's luma) and the API and the command line on the same
   # low-resolution image agree.
-  from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
   output = tmp_path / "eval.json"
   evaluate.run_evaluation("superres", ["rim", "bicubic"], "bsd100",
                           str(output), data_dir=bsds_dir, weights="superres",
                           scales=(3,), num_images=1)
-  results = __import__("json").loads(output.read_text())
+  results = json.loads(output.read_text())
   (image_id, reported), = results["rim"]["x3"]["per_image"].items()
   image = bsds.load_images("test", gray=False, data_dir=bsds_dir,
                            subset=[image_id])[image_id]
@@ -310,8 +311,6 @@ def test_restore_reproduces_the_superres_evaluation_psnr_of_a_bsd100_image(
   assert restored.shape == high.shape and restored.dtype == np.uint8
   assert metrics.superres_metrics(restored, high, 3)[0] == pytest.approx(
       reported, abs=1e-3)
-  from rim_tf import cli  # pylint: disable=g-import-not-at-top
-  from rim_tf import image_files  # pylint: disable=g-import-not-at-top
   image_files.write_image(tmp_path / "low.png", low)
   assert cli.main(["superres", str(tmp_path / "low.png"), "-o",
                    str(tmp_path / "high.png"), "--scale", "3"]) == 0
