@@ -47,6 +47,10 @@ class TrainerConfig:
   # "uniform" is the paper's; "linear" and "final" weigh the later
   # estimates, the one the metric scores, more.
   loss_step_weights: str = "uniform"
+  # The loss's weights over the examples of a batch (`rim_tf.model.rim_loss`):
+  # "uniform" is the paper's; "inverse_mse" makes the gradient that of the
+  # mean PSNR, which weighs the smooth, low-noise examples more.
+  loss_example_weights: str = "uniform"
   learning_rate: float = 1e-3
   lr_schedule: str = "cosine"  # "constant" or "cosine" (to lr * final_lr_fraction)
   final_lr_fraction: float = 0.05

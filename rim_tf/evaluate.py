@@ -355,6 +355,42 @@ def comparison_table(results, task, subset, ours):
                     "|" + "---|" * (len(settings) + 1)] + lines)
 
 
+def gap_by_difficulty(results, ours, other, groups=4):
+  """Markdown rows of the mean per-image PSNR difference `ours` − `other`
+  within groups of images ranked by `other`'s PSNR in each setting (the
+  first group its lowest-PSNR, i.e. hardest, images): where in the range of
+  image difficulty one method gains on the other. The groups are
+  `np.array_split`s of the ranking, so their sizes differ by at most one."""
+  if groups < 1:
+    raise ValueError(f"groups must be >= 1, got {groups!r}.")
+  settings = sorted(set(results[ours]) & set(results[other]),
+                    key=_setting_order)
+  if not settings:
+    raise ValueError(f"{ours!r} and {other!r} share no setting.")
+  columns = []
+  for s in settings:
+    mine, theirs = (results[ours][s]["per_image"],
+                    results[other][s]["per_image"])
+    if set(mine) != set(theirs):
+      raise ValueError(f"{ours!r} and {other!r} scored different images in "
+                       f"{s}.")
+    if len(mine) < groups:
+      raise ValueError(f"{s} has {len(mine)} images, fewer than {groups} "
+                       "groups.")
+    ranked = sorted(theirs, key=lambda i: (theirs[i], i))
+    columns.append([np.mean([mine[i] - theirs[i] for i in part])
+                    for part in np.array_split(np.array(ranked), groups)])
+  lines = ["| mean PSNR difference (dB), images ranked by " + other +
+           "'s PSNR | " + " | ".join(settings) + " |",
+           "|" + "---|" * (len(settings) + 1)]
+  for g in range(groups):
+    extreme = ("" if groups == 1 else " (hardest)" if g == 0 else
+               " (easiest)" if g == groups - 1 else "")
+    lines.append(f"| {ours} − {other}, group {g + 1} / {groups}{extreme} | " +
+                 " | ".join(f"{c[g]:+.2f}" for c in columns) + " |")
+  return "\n".join(lines)
+
+
 def write_results(results, timing, path, task, subset, metadata=None,
                   ours=None):
   """Writes the JSON results and, beside it, the markdown tables (.md);

@@ -161,7 +161,8 @@ class RIM(keras.Model):
     return cls(**config)
 
 
-def rim_loss(estimates, target, weights=None, example_weights=None):
+def rim_loss(estimates, target, weights=None, example_weights=None,
+             example_weighting="uniform"):
   """Paper eq. 13: sum_t w_t MSE(x_t, x), w_t = 1 by default.
 
   Args:
@@ -170,20 +171,36 @@ def rim_loss(estimates, target, weights=None, example_weights=None):
     weights: optional [T] step weights.
     example_weights: optional [N] weights of the examples' MSEs (the batch
       mean becomes sum_n v_n MSE_n / N); None weighs all alike.
+    example_weighting: "uniform" (the paper's) or "inverse_mse": each
+      example's MSE at step t is further weighed by 1 / MSE_{t,n}, held
+      constant and normalised to mean 1 over the batch. The step's term is
+      then the harmonic mean of the MSEs, and its gradient that of
+      HM_t * mean_n log MSE_{t,n}: of the mean PSNR over the examples, the
+      quantity the test tables average over images.
 
   Returns:
     (total, per_step): a float32 scalar and the [T] per-step (weighted) MSEs.
   """
+  if example_weighting not in EXAMPLE_WEIGHTINGS:
+    raise ValueError(f"example weighting must be one of "
+                     f"{EXAMPLE_WEIGHTINGS}, got {example_weighting!r}.")
   target = tf.cast(target, tf.float32)
   per_example = tf.reduce_mean(
       tf.square(estimates - target[tf.newaxis]), axis=[2, 3, 4])
   if example_weights is not None:
     per_example *= tf.cast(example_weights, tf.float32)[tf.newaxis]
+  if example_weighting == "inverse_mse":
+    inverse = 1.0 / tf.maximum(tf.stop_gradient(per_example), _MSE_FLOOR)
+    per_example *= inverse / tf.reduce_mean(inverse, axis=1, keepdims=True)
   per_step = tf.reduce_mean(per_example, axis=1)
   if weights is None:
     return tf.reduce_sum(per_step), per_step
   return tf.reduce_sum(tf.cast(weights, tf.float32) * per_step), per_step
 
+
+EXAMPLE_WEIGHTINGS = ("uniform", "inverse_mse")
+# An exact estimate would divide by zero; 1e-10 is a PSNR of 100 dB.
+_MSE_FLOOR = 1e-10
 
 STEP_WEIGHTS = ("uniform", "linear", "final")
 

@@ -254,6 +254,11 @@ class Trainer:
     # Raises on an unknown kind before any work is done.
     self._step_weights = rim_model.step_weights(trainer.loss_step_weights,
                                                 trainer.rim_steps)
+    if trainer.loss_example_weights not in rim_model.EXAMPLE_WEIGHTINGS:
+      raise ValueError(
+          f"trainer.loss_example_weights must be one of "
+          f"{rim_model.EXAMPLE_WEIGHTINGS}, got "
+          f"{trainer.loss_example_weights!r}.")
     if trainer.average_decay:  # 0 is no average
       weight_average.check_decay(trainer.average_decay,
                                  "trainer.average_decay")
@@ -425,7 +430,8 @@ class Trainer:
           steps=self.config.trainer.rim_steps, training=True)
       loss, per_step = rim_model.rim_loss(
           estimates, batch["x"], weights=self._step_weights,
-          example_weights=self.task.example_weights(batch))
+          example_weights=self.task.example_weights(batch),
+          example_weighting=self.config.trainer.loss_example_weights)
       scaled = loss / self.strategy.num_replicas_in_sync
     variables = self.model.trainable_variables
     gradients = tape.gradient(scaled, variables)

@@ -305,6 +305,39 @@ def test_comparison_table_differences_wins_and_gap_to_the_paper(tmp_path):
   assert "| rim − bm3d (same run) | -0.17 | +0.50 |" in text
 
 
+def test_gap_by_difficulty_groups_images_by_the_baseline_psnr():
+  def entry(per_image):
+    return {"psnr": float(np.mean(list(per_image.values()))),
+            "per_image": per_image}
+
+  # bm3d ranks the images e < a < d < b < c (hardest first); with 2 groups
+  # of 3 and 2: {e, a, d} and {b, c}. rim's own ranking would group {e, b, a}.
+  bm3d = {"a": 30.0, "b": 34.0, "c": 36.0, "d": 31.0, "e": 25.0}
+  rim = {"a": 30.5, "b": 30.1, "c": 35.5, "d": 31.2, "e": 25.4}
+  results = {"rim": {"sigma15": entry(rim), "sigma50": entry(bm3d)},
+             "bm3d": {"sigma15": entry(bm3d), "sigma50": entry(bm3d)}}
+  table = evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=2)
+  # Hardest: (0.5 + 0.2 + 0.4) / 3 = 0.3667; easiest: (-3.9 - 0.5) / 2.
+  assert table.splitlines() == [
+      "| mean PSNR difference (dB), images ranked by bm3d's PSNR "
+      "| sigma15 | sigma50 |",
+      "|---|---|---|",
+      "| rim − bm3d, group 1 / 2 (hardest) | +0.37 | +0.00 |",
+      "| rim − bm3d, group 2 / 2 (easiest) | -2.20 | +0.00 |"]
+  # One group is the difference of the means: (0.5 - 3.9 - 0.5 + 0.2 + 0.4) / 5.
+  assert evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=1) \
+      .splitlines()[2] == "| rim − bm3d, group 1 / 1 | -0.66 | +0.00 |"
+  with pytest.raises(ValueError, match="fewer than 6 groups"):
+    evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=6)
+  with pytest.raises(ValueError, match="different images in sigma15"):
+    evaluate.gap_by_difficulty(
+        {"rim": {"sigma15": entry(dict(rim, f=20.0))},
+         "bm3d": results["bm3d"]}, "rim", "bm3d")
+  with pytest.raises(ValueError, match="share no setting"):
+    evaluate.gap_by_difficulty({"rim": {"x2": entry(rim)},
+                                "bm3d": results["bm3d"]}, "rim", "bm3d")
+
+
 def test_baseline_methods_pick_per_task_and_refuse_mismatches():
   assert evaluate.baseline_methods("denoise", ["rim", "bm3d"]) == {
       "bm3d": baselines.bm3d_denoise}

@@ -350,6 +350,34 @@ def test_example_weights_weigh_each_examples_mse():
                              rtol=1e-7)
 
 
+def test_inverse_mse_weighting_is_the_gradient_of_the_mean_log_mse():
+  rng = np.random.default_rng(0)
+  target = tf.constant(rng.uniform(size=(3, 4, 4, 1)), tf.float32)
+  # Three examples whose errors differ by a factor of ~10 in MSE.
+  offsets = tf.constant(rng.normal(size=(2, 3, 4, 4, 1)) *
+                        np.array([0.02, 0.06, 0.2])[None, :, None, None, None],
+                        tf.float32)
+  estimates = tf.Variable(target[tf.newaxis] + offsets)
+  with tf.GradientTape(persistent=True) as tape:
+    total, per_step = rim_model.rim_loss(estimates, target, weights=[1, 2],
+                                         example_weighting="inverse_mse")
+    mse = tf.reduce_mean(tf.square(estimates - target[tf.newaxis]),
+                         axis=[2, 3, 4])  # [T, N]
+    harmonic = 1.0 / np.mean(1.0 / mse.numpy(), axis=1)
+    # The gradient should be that of sum_t w_t HM_t mean_n log MSE_tn.
+    log_objective = tf.reduce_sum(tf.constant([1.0, 2.0]) * harmonic *
+                                  tf.reduce_mean(tf.math.log(mse), axis=1))
+    plain, _ = rim_model.rim_loss(estimates, target, weights=[1, 2])
+  np.testing.assert_allclose(per_step, harmonic, rtol=1e-5)
+  np.testing.assert_allclose(total, harmonic[0] + 2 * harmonic[1], rtol=1e-5)
+  expected = tape.gradient(log_objective, estimates)
+  np.testing.assert_allclose(tape.gradient(total, estimates), expected,
+                             rtol=1e-4, atol=1e-9)
+  assert not np.allclose(tape.gradient(plain, estimates), expected, rtol=0.1)
+  with pytest.raises(ValueError, match="example weighting must be one of"):
+    rim_model.rim_loss(estimates, target, example_weighting="psnr")
+
+
 class TestSaving:
 
   @pytest.mark.parametrize("architecture", ["rim", "atrous"])

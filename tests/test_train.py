@@ -949,9 +949,22 @@ def test_final_step_weights_train_the_last_estimate_only(tmp_path):
   assert first_step_loss(trainer) == pytest.approx(steps * mse[-1], rel=1e-5)
 
 
-def test_unknown_step_weights_are_refused_before_training(tmp_path):
+def test_inverse_mse_example_weights_log_the_harmonic_mean_mse(tmp_path):
+  config = tiny_config(**{"trainer.loss_example_weights": "inverse_mse"})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  _, errors = first_batch_errors(trainer)
+  harmonic = (1.0 / np.mean(1.0 / errors, axis=1)).sum()
+  assert abs(harmonic / errors.mean(axis=1).sum() - 1.0) > 0.01  # They matter.
+  assert first_step_loss(trainer) == pytest.approx(harmonic, rel=1e-5)
+
+
+def test_unknown_loss_weights_are_refused_before_training(tmp_path):
   config = tiny_config(**{"trainer.loss_step_weights": "last"})
   with pytest.raises(ValueError, match="step weights must be one of"):
+    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  assert not (tmp_path / "run").exists()
+  config = tiny_config(**{"trainer.loss_example_weights": "psnr"})
+  with pytest.raises(ValueError, match="loss_example_weights must be one of"):
     train.Trainer(config, tmp_path / "run", patches=tiny_patches())
   assert not (tmp_path / "run").exists()
 
