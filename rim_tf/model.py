@@ -176,7 +176,8 @@ def rim_loss(estimates, target, weights=None, example_weights=None,
       constant and normalised to mean 1 over the batch. The step's term is
       then the harmonic mean of the MSEs, and its gradient that of
       HM_t * mean_n log MSE_{t,n}: of the mean PSNR over the examples, the
-      quantity the test tables average over images.
+      quantity the test tables average over images. `example_weights`
+      then weigh the examples' log-MSEs.
 
   Returns:
     (total, per_step): a float32 scalar and the [T] per-step (weighted) MSEs.
@@ -187,11 +188,13 @@ def rim_loss(estimates, target, weights=None, example_weights=None,
   target = tf.cast(target, tf.float32)
   per_example = tf.reduce_mean(
       tf.square(estimates - target[tf.newaxis]), axis=[2, 3, 4])
-  if example_weights is not None:
-    per_example *= tf.cast(example_weights, tf.float32)[tf.newaxis]
   if example_weighting == "inverse_mse":
     inverse = 1.0 / tf.maximum(tf.stop_gradient(per_example), _MSE_FLOOR)
     per_example *= inverse / tf.reduce_mean(inverse, axis=1, keepdims=True)
+  # After the inverse, which would otherwise cancel them: with both, the
+  # gradient is that of a v-weighted mean PSNR.
+  if example_weights is not None:
+    per_example *= tf.cast(example_weights, tf.float32)[tf.newaxis]
   per_step = tf.reduce_mean(per_example, axis=1)
   if weights is None:
     return tf.reduce_sum(per_step), per_step

@@ -374,6 +374,19 @@ def test_inverse_mse_weighting_is_the_gradient_of_the_mean_log_mse():
   np.testing.assert_allclose(tape.gradient(total, estimates), expected,
                              rtol=1e-4, atol=1e-9)
   assert not np.allclose(tape.gradient(plain, estimates), expected, rtol=0.1)
+  # Example weights v then weigh the log-MSEs (instead of cancelling out).
+  v = tf.constant([0.5, 1.0, 1.5])
+  with tf.GradientTape(persistent=True) as tape:
+    weighted, _ = rim_model.rim_loss(estimates, target, weights=[1, 2],
+                                     example_weights=v,
+                                     example_weighting="inverse_mse")
+    mse = tf.reduce_mean(tf.square(estimates - target[tf.newaxis]),
+                         axis=[2, 3, 4])
+    log_objective = tf.reduce_sum(tf.constant([1.0, 2.0]) * harmonic *
+                                  tf.reduce_mean(v * tf.math.log(mse), axis=1))
+  np.testing.assert_allclose(tape.gradient(weighted, estimates),
+                             tape.gradient(log_objective, estimates),
+                             rtol=1e-4, atol=1e-9)
   with pytest.raises(ValueError, match="example weighting must be one of"):
     rim_model.rim_loss(estimates, target, example_weighting="psnr")
 
