@@ -182,9 +182,7 @@ def rim_loss(estimates, target, weights=None, example_weights=None,
   Returns:
     (total, per_step): a float32 scalar and the [T] per-step (weighted) MSEs.
   """
-  if example_weighting not in EXAMPLE_WEIGHTINGS:
-    raise ValueError(f"example weighting must be one of "
-                     f"{EXAMPLE_WEIGHTINGS}, got {example_weighting!r}.")
+  check_example_weighting(example_weighting)
   target = tf.cast(target, tf.float32)
   per_example = tf.reduce_mean(
       tf.square(estimates - target[tf.newaxis]), axis=[2, 3, 4])
@@ -204,6 +202,14 @@ def rim_loss(estimates, target, weights=None, example_weights=None,
 EXAMPLE_WEIGHTINGS = ("uniform", "inverse_mse")
 # An exact estimate would divide by zero; 1e-10 is a PSNR of 100 dB.
 _MSE_FLOOR = 1e-10
+
+
+def check_example_weighting(kind, name="example weighting"):
+  """Raises ValueError, naming the setting `name`, unless `kind` is one of
+  `EXAMPLE_WEIGHTINGS`."""
+  if kind not in EXAMPLE_WEIGHTINGS:
+    raise ValueError(f"{name} must be one of {EXAMPLE_WEIGHTINGS}, got "
+                     f"{kind!r}.")
 
 STEP_WEIGHTS = ("uniform", "linear", "final")
 

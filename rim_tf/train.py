@@ -254,11 +254,8 @@ class Trainer:
     # Raises on an unknown kind before any work is done.
     self._step_weights = rim_model.step_weights(trainer.loss_step_weights,
                                                 trainer.rim_steps)
-    if trainer.loss_example_weights not in rim_model.EXAMPLE_WEIGHTINGS:
-      raise ValueError(
-          f"trainer.loss_example_weights must be one of "
-          f"{rim_model.EXAMPLE_WEIGHTINGS}, got "
-          f"{trainer.loss_example_weights!r}.")
+    rim_model.check_example_weighting(trainer.loss_example_weights,
+                                      "trainer.loss_example_weights")
     if trainer.average_decay:  # 0 is no average
       weight_average.check_decay(trainer.average_decay,
                                  "trainer.average_decay")
