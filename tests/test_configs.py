@@ -10,8 +10,9 @@ from rim_tf import tasks
 TASKS = ("denoise", "denoise_color", "superres", "random_projections")
 
 
-@pytest.mark.parametrize("preset", ["paper", "cpu", "smoke"])
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("preset,task", [
+    (preset, task) for preset in configs.PRESETS for task in TASKS
+    if (preset, task) != ("cpu_finetune", "random_projections")])
 def test_every_preset_exists_builds_its_task_and_survives_json(preset, task):
   config = configs.preset(preset, task)
   assert config.task == task
@@ -54,6 +55,30 @@ def test_cpu_superres_preset_warm_starts_from_the_shipped_denoiser():
   for task in ("denoise", "denoise_color", "random_projections"):
     assert configs.preset("cpu", task).trainer.init_weights is None
   assert configs.preset("paper", "superres").trainer.init_weights is None
+
+
+@pytest.mark.parametrize("task,shipped,patch", [
+    ("denoise", "denoise_gray", 64), ("denoise_color", "denoise_color", 64),
+    ("superres", "superres", 72)])
+def test_cpu_finetune_trains_the_shipped_model_on_for_its_final_estimate(
+    task, shipped, patch):
+  config = configs.preset("cpu_finetune", task)
+  first_stage = configs.preset("cpu", task)
+  assert config.model == first_stage.model  # The weights load as they are.
+  assert config.trainer.init_weights == shipped
+  assert config.trainer.loss_step_weights == "final"
+  assert config.trainer.loss_example_weights == "inverse_mse"
+  assert first_stage.trainer.loss_step_weights == "uniform"
+  assert first_stage.trainer.loss_example_weights == "uniform"
+  assert (config.trainer.learning_rate, config.trainer.train_steps) == (
+      2e-4, 3000)
+  # Twice the patch side at a quarter of the batch: the same pixels per step.
+  assert config.task_args["patch"] == patch
+  assert config.data.batch_size == first_stage.data.batch_size // 4 == 8
+  assert {k: v for k, v in config.task_args.items() if k != "patch"} == (
+      first_stage.task_args)
+  with pytest.raises(ValueError, match="cpu_finetune preset is for"):
+    configs.preset("cpu_finetune", "random_projections")
 
 
 def test_unknown_preset_is_rejected():

@@ -1,0 +1,45 @@
+"""Tests of the Makefile's wiring, from its dry runs (`make -n`): which
+commands a reproduction runs, and which weights each one hands to the next."""
+
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None,
+                                reason="make is not installed")
+
+
+def _dry_run(target, *variables):
+  """The commands `make -n target` prints, one per command (continuation
+  lines joined)."""
+  out = subprocess.run(["make", "-n", "-C", str(REPO), target, *variables],
+                       capture_output=True, text=True, check=True).stdout
+  return [line for line in out.replace("\\\n", " ").splitlines()
+          if line.startswith("python")]
+
+
+def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():
+  train, finetune, evaluate, figure = _dry_run(
+      "reproduce-denoise", "PRESET=cpu", "OUT=out", "RUNS=runs")
+  assert "--preset=cpu " in train
+  assert "--export=out/denoise_gray.weights.h5" in train
+  assert "--preset=cpu_finetune " in finetune
+  assert "--run_dir=runs/denoise_cpu_finetune" in finetune
+  assert "--set=trainer.init_weights=out/denoise_gray.weights.h5" in finetune
+  assert "--export=out/denoise_gray_finetuned.weights.h5" in finetune
+  for command in (evaluate, figure):
+    assert "--weights=out/denoise_gray_finetuned.weights.h5" in command
+
+
+@pytest.mark.parametrize("preset", ["paper", "smoke"])
+def test_other_presets_train_the_denoiser_in_one_stage(preset):
+  train, evaluate, figure = _dry_run(
+      "reproduce-denoise", f"PRESET={preset}", "OUT=out")
+  assert f"--preset={preset} " in train
+  assert "cpu_finetune" not in " ".join([train, evaluate, figure])
+  for command in (evaluate, figure):
+    assert "--weights=out/denoise_gray.weights.h5" in command
