@@ -1,8 +1,8 @@
 """Experiment configuration: frozen dataclasses and the named presets.
 
 An experiment is an `ExperimentConfig`; `preset(name, task)` gives the
-published sizes ("paper"), what trains on 2 CPU cores in hours ("cpu") or a
-tiny end-to-end check ("smoke"). Binaries override single fields with
+published sizes ("paper"), what trains on 2 CPU cores in hours ("cpu"), that
+recipe's second stage ("cpu_finetune") or a tiny end-to-end check ("smoke"). Binaries override single fields with
 `override(config, {"trainer.learning_rate": 1e-4, ...})` and write the
 resolved config as JSON next to the checkpoints.
 """
@@ -190,8 +190,9 @@ def _cpu(task):
   if task == "superres":
     # The session-6 search's winner: start from the shipped gray denoiser
     # (the same cell), 0.3-0.6 dB ahead of a fresh start at 10 minutes. A
-    # warm start needs fewer steps: 8 000 (256 k patches, ~3.6 h at 20
-    # patches/s), a budget of two sessions rather than a measured optimum.
+    # warm start needs fewer steps: 8 000 (256 k patches; the shipped run
+    # trained 4.0 h at 18-21 patches/s), a budget rather than a measured
+    # optimum.
     trainer = dataclasses.replace(trainer, init_weights="denoise_gray",
                                   train_steps=8000)
   return ExperimentConfig(
