@@ -2,7 +2,8 @@
 
 An experiment is an `ExperimentConfig`; `preset(name, task)` gives the
 published sizes ("paper"), what trains on 2 CPU cores in hours ("cpu"), that
-recipe's second stage ("cpu_finetune") or a tiny end-to-end check ("smoke"). Binaries override single fields with
+recipe's second stage ("cpu_finetune") or a tiny end-to-end check
+("smoke"). Binaries override single fields with
 `override(config, {"trainer.learning_rate": 1e-4, ...})` and write the
 resolved config as JSON next to the checkpoints.
 """
