@@ -11,12 +11,13 @@ NUM_PATCHES ?= $(if $(filter smoke,$(PRESET)),300,5000)
 # The smoke preset evaluates on a few images only.
 EVAL_IMAGES ?= $(if $(filter smoke,$(PRESET)),--num_images=2,)
 
-TRAIN = $(PYTHON) experiments/train.py --preset=$(PRESET) --data_dir=$(DATA_DIR)
+# $(call TRAIN_WITH,PRESET): experiments/train.py with that preset.
+TRAIN_WITH = $(PYTHON) experiments/train.py --preset=$(1) --data_dir=$(DATA_DIR)
+TRAIN = $(call TRAIN_WITH,$(PRESET))
 # The cpu recipe's second stage (docs/training.md): the first stage's export
 # trained on for the final estimate's mean PSNR on larger patches; other
 # presets have one stage.
 FINETUNE ?= $(if $(filter cpu,$(PRESET)),cpu_finetune,)
-FINETUNE_TRAIN = $(PYTHON) experiments/train.py --preset=$(FINETUNE) --data_dir=$(DATA_DIR)
 DENOISE_WEIGHTS = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
 EVAL_ALL = $(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR)
 EVAL = $(EVAL_ALL) $(EVAL_IMAGES)
@@ -44,7 +45,7 @@ $(OUT):
 reproduce-denoise: | $(OUT)
 	$(TRAIN) --task=denoise --run_dir=$(RUNS)/denoise_$(PRESET) \
 	  --export=$(OUT)/denoise_gray.weights.h5
-	$(if $(FINETUNE),$(FINETUNE_TRAIN) --task=denoise \
+	$(if $(FINETUNE),$(call TRAIN_WITH,$(FINETUNE)) --task=denoise \
 	  --run_dir=$(RUNS)/denoise_$(FINETUNE) \
 	  --set=trainer.init_weights=$(OUT)/denoise_gray.weights.h5 \
 	  --export=$(DENOISE_WEIGHTS))

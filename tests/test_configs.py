@@ -77,6 +77,9 @@ def test_cpu_finetune_trains_the_shipped_model_on_for_its_final_estimate(
   assert config.data.batch_size == first_stage.data.batch_size // 4 == 8
   assert {k: v for k, v in config.task_args.items() if k != "patch"} == (
       first_stage.task_args)
+
+
+def test_cpu_finetune_refuses_a_task_without_a_shipped_model():
   with pytest.raises(ValueError, match="cpu_finetune preset is for"):
     configs.preset("cpu_finetune", "random_projections")
 
