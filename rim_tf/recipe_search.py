@@ -69,7 +69,8 @@ DEFAULT_CANDIDATES = {
     "denoise_color": ("base", "warm_denoise"),
 }
 # The noise levels denoisers are scored at: the paper's tables'.
-VALIDATION_SIGMAS = {"denoise": (15.0, 25.0, 50.0), "denoise_color": (25.0,)}
+VALIDATION_SIGMAS = {"denoise": (15.0, 25.0, 50.0),
+                     "denoise_color": (15.0, 25.0, 50.0)}
 _LOG = "search.json"
 
 

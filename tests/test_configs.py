@@ -38,9 +38,13 @@ def test_paper_preset_has_the_published_sizes(task):
         "rim", 256)
 
 
-def test_cpu_denoise_preset_round_trips_its_task_args():
-  config = configs.preset("cpu", "denoise")
+@pytest.mark.parametrize("task", ["denoise", "denoise_color"])
+def test_cpu_denoise_presets_round_trip_their_task_args(task):
+  config = configs.preset("cpu", task)
   assert config.task_args == {"sigma_range_255": (5.0, 55.0)}
+  # Colour keeps Table 1's 8-bit quantized noisy images.
+  assert tasks.make_task(task, **config.task_args).quantize == (
+      task == "denoise_color")
   # JSON turns the tuple into a list; the config reads it back as a tuple.
   assert configs.ExperimentConfig.from_json(config.to_json()) == config
 
