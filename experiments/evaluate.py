@@ -45,7 +45,8 @@ flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_string("output", None, "Results JSON path (with --shipped: a "
                     "folder).", required=True)
 flags.DEFINE_bool("shipped", False, "Evaluate every shipped RIM against its "
-                  "baseline on its table's subsets; --output is a folder.")
+                  "baseline on its table's subsets, and draw Figure 2 of the "
+                  "random-projection models; --output is a folder.")
 
 
 def main(argv):

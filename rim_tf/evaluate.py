@@ -609,6 +609,8 @@ _SHIPPED_PROTOCOL = {
     # The 3-task RIM's row of Table 2 is denoising it was never trained on.
     "random_projections": ("denoise", ["rim"], {}),
 }
+# Figure 2's name of a random-projection model, by its cell's ablation.
+FIGURE2_NAMES = {None: "RIM", "gdn": "GDN", "ffn": "FFN"}
 
 
 def evaluate_shipped(output_dir, data_dir=None, num_images=None,
@@ -616,16 +618,34 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
   """Evaluates every shipped RIM against its baseline (`make evaluate`).
 
   Writes OUTPUT_DIR/NAME_SUBSET.json and .md for each shipped model and
-  subset (BSD68 and all 100 for denoising, BSD100 for super-resolution);
-  returns the reports joined.
+  subset (BSD68 and all 100 for denoising, BSD100 for super-resolution;
+  of the random-projection models only the full RIM, its Table 2 row),
+  and with random-projection models shipped Figure 2 of all of them:
+  OUTPUT_DIR/figure2_curves.json and figure2.png (`num_images` is then
+  also the number of test patches). Returns the reports joined.
+
+  Raises:
+    ValueError: nothing is shipped, or two random-projection models have
+      the same cell (Figure 2 names them by it).
   """
   os.makedirs(output_dir, exist_ok=True)
   names = pretrained.shipped()
   if not names:
     raise ValueError("no weights are shipped in rim_tf/pretrained yet.")
+  shipped_configs = {name: pretrained.config(name) for name in names}
+  projections = {}  # Figure 2 name -> shipped name.
+  for name, config in shipped_configs.items():
+    if config.task == "random_projections":
+      label = FIGURE2_NAMES[config.model.ablation]
+      if label in projections:
+        raise ValueError(
+            f"two shipped random-projection models are {label}s "
+            f"({projections[label]}, {name}); Figure 2 takes one of each.")
+      projections[label] = name
   reports = []
-  for name in names:
-    config = pretrained.load(name)[1]
+  for name, config in shipped_configs.items():
+    if config.task == "random_projections" and config.model.ablation:
+      continue  # The ablations are Figure 2's only.
     task, methods, options = _SHIPPED_PROTOCOL[config.task]
     subsets = ("bsd100",) if task == "superres" else ("bsd68", "bsd100")
     reports.append(run_evaluation(
@@ -633,4 +653,14 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
         os.path.join(output_dir, f"{name}_{{subset}}.json"),
         data_dir=data_dir, weights=name, rim_name=name,
         num_images=num_images, command=command, **options))
+  if projections:
+    # plots imports this module.
+    from rim_tf import plots  # pylint: disable=g-import-not-at-top
+    curves = os.path.join(output_dir, "figure2_curves.json")
+    reports.append(run_evaluation(
+        "random_projections", ["rim"], (), curves, data_dir=data_dir,
+        weights=list(projections.values()), rim_name=list(projections),
+        num_images=num_images, command=command))
+    plots.figure2_from_results(curves, os.path.join(output_dir,
+                                                    "figure2.png"))
   return "\n\n".join(reports)

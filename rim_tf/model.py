@@ -248,7 +248,9 @@ def inflate_channels(gray, colour):
   kernel (inputs [eta_1..eta_C, grad_1..grad_C], or the gradient's alone
   for the GDN ablation) is spread as weight / C over the C channels, the
   output kernel and bias repeat per channel, and every other weight is
-  copied. A warm start for colour training from a gray model.
+  copied. A warm start for colour training from a gray model; on colour
+  noise no head start, since the update is then the same in every channel
+  and leaves the noise between channels (measured in docs/training.md).
 
   Args:
     gray: a 1-channel `RIM`.

@@ -61,6 +61,13 @@ def test_cpu_superres_preset_warm_starts_from_the_shipped_denoiser():
   assert configs.preset("paper", "superres").trainer.init_weights is None
 
 
+def test_cpu_random_projections_preset_has_its_own_budget():
+  config = configs.preset("cpu", "random_projections")
+  assert config.trainer.train_steps == 4000
+  assert config.trainer.init_weights is None  # RIM-3task never saw denoising.
+  assert config.model == configs.preset("cpu", "denoise").model
+
+
 @pytest.mark.parametrize("task,shipped,patch", [
     ("denoise", "denoise_gray", 64), ("denoise_color", "denoise_color", 64),
     ("superres", "superres", 72)])

@@ -177,3 +177,63 @@ def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
   monkeypatch.setattr(pretrained, "HERE", tmp_path)
   with pytest.raises(ValueError, match="no weights are shipped"):
     evaluate.evaluate_shipped(tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def projection_exports(tmp_path_factory):
+  """Folder with a tiny random-projection RIM, GDN and FFN, 1 step each."""
+  root = tmp_path_factory.mktemp("projections")
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
+            for _ in range(2)]
+  patches = rim_data.PatchDataset(images, patch_size=8, stride=4,
+                                  num_validation=2)
+  for suffix, ablation in (("", None), ("_gdn", "gdn"), ("_ffn", "ffn")):
+    config = configs.override(tiny_config(), {
+        "task": "random_projections", "task_args": {"patch": 8},
+        "model.ablation": ablation})
+    trainer = train.Trainer(config, root / f"run{suffix}", patches=patches)
+    trainer.train(1)
+    trainer.export_weights(
+        root / "shipped" / f"random_projections{suffix}.weights.h5")
+  return root / "shipped"
+
+
+def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
+    projection_exports, tmp_path, monkeypatch, bsds_dir):
+  monkeypatch.setattr(pretrained, "HERE", projection_exports)
+  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "random_projections",  # pylint: disable=protected-access
+                      ("denoise", ["rim"], {"sigmas": (25,),
+                                            "quantized": (False,)}))
+  out = tmp_path / "out"
+  report = evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  # The ablations are in Figure 2 only; the full RIM also denoises.
+  assert sorted(p.name for p in out.iterdir()) == [
+      "figure2.png", "figure2_curves.json",
+      "random_projections_bsd100.json", "random_projections_bsd100.md",
+      "random_projections_bsd68.json", "random_projections_bsd68.md"]
+  curves = json.loads((out / "figure2_curves.json").read_text())
+  assert sorted(curves["curves"]) == ["FFN", "GDN", "RIM"]
+  assert curves["weights"] == ["random_projections",
+                               "random_projections_ffn",
+                               "random_projections_gdn"]
+  for by_kind in curves["curves"].values():
+    assert sorted(by_kind) == ["binary", "fourier", "gaussian"]
+    assert all(len(c["mean"]) == 51 and c["n"] == 2
+               for c in by_kind.values())
+  assert "PSNR at steps 0 / 2 / 50" in report
+  assert "# denoise on bsd68" in report
+
+
+def test_evaluate_shipped_refuses_two_projection_models_of_one_cell(
+    projection_exports, tmp_path, monkeypatch):
+  shipped = tmp_path / "shipped"
+  shutil.copytree(projection_exports, shipped)
+  for ending in (".weights.h5", ".json"):
+    shutil.copy(shipped / f"random_projections_gdn{ending}",
+                shipped / f"random_projections_gdn2{ending}")
+  monkeypatch.setattr(pretrained, "HERE", shipped)
+  with pytest.raises(ValueError, match=r"two shipped random-projection "
+                     r"models are GDNs \(random_projections_gdn, "
+                     r"random_projections_gdn2\)"):
+    evaluate.evaluate_shipped(tmp_path / "out")
