@@ -28,9 +28,11 @@ flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
                     "$RIM_DATA_DIR, then data/).")
 flags.DEFINE_string("weights", None, "RIM weights: a shipped name or a "
                     ".weights.h5 path (with its .json beside it); a comma "
-                    "list for random_projections.")
+                    "list for several RIMs in one run (the tables compare "
+                    "the first with the rest).")
 flags.DEFINE_string("name", "rim", "Name of the RIM in the tables (a comma "
-                    "list for random_projections, e.g. RIM,GDN,FFN).")
+                    "list with several RIMs, e.g. RIM,GDN,FFN for "
+                    "random_projections).")
 flags.DEFINE_float("ratio", 0.25, "random_projections: p = m / d.")
 flags.DEFINE_integer("steps", None, "RIM steps T at test time (default: the "
                      "training T).")

@@ -60,6 +60,7 @@ PAPER = {
     },
     "denoise_color": {
         "bsd68": {"CBM3D": {"sigma25_q8": 30.18},
+                  "RTF-5": {"sigma25_q8": 30.57},
                   "RIM": {"sigma25_q8": 30.84}},
         "bsd100": {"RIM": {"sigma25_q8": 30.67}},
     },
@@ -456,9 +457,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   `subsets`: "bsd68" and/or "bsd100"; the images of their union are
   evaluated once and each subset's tables written to `output` with
   "{subset}" replaced. `num_images` takes the first images of that union
-  (with "bsd100", of all 100; each subset keeps its share). For task
-  "random_projections", `weights` and `rim_name` are comma lists (one RIM
-  each, e.g. RIM,GDN,FFN) and the output holds Figure 2's curves on
+  (with "bsd100", of all 100; each subset keeps its share). `weights` and
+  `rim_name` may be comma lists (one name per RIM); the tables compare the
+  first RIM with every other method. For task "random_projections" the
+  output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
   `num_images` (default 5000) test patches at `ratio`.
   Returns the markdown reports, joined.
   """
@@ -487,11 +489,20 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
     raise ValueError(f"none of the {len(images)} images evaluated is in "
                      f"{empty}; evaluate more images (--num_images).")
   metadata = {"command": command or ""}
+  ours = None
   if "rim" in methods:
-    rim, _ = restorer.Restorer.from_weights(weights, steps)
-    chosen = {rim_name: (rim.superres_uint8 if task == "superres"
-                         else rim.denoise), **chosen}
-    metadata.update(weights=str(weights), rim_steps=rim.steps)
+    named = _named_weights(weights, rim_name)
+    taken = sorted(set(named) & set(chosen))
+    if taken:
+      raise ValueError(f"RIM names {taken} are also baseline methods' names.")
+    rims = {name: restorer.Restorer.from_weights(path, steps)[0]
+            for name, path in named.items()}
+    chosen = {**{name: (rim.superres_uint8 if task == "superres"
+                        else rim.denoise) for name, rim in rims.items()},
+              **chosen}
+    ours = next(iter(rims))
+    metadata.update(weights=",".join(named.values()),
+                    rim_steps=",".join(str(r.steps) for r in rims.values()))
   if task == "superres":
     results, timing = evaluate_superres(images, chosen, scales)
   else:
@@ -501,8 +512,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   for subset, path in paths.items():
     reports.append(write_results(
         restrict(results, ids[subset]), timing, path, task, subset,
-        {**metadata, "images": len(ids[subset])},
-        ours=rim_name if "rim" in methods else None))
+        {**metadata, "images": len(ids[subset])}, ours=ours))
   return "\n\n".join(reports)
 
 
@@ -571,16 +581,28 @@ def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
   return results
 
 
-def _run_projection_curves(output, data_dir, weights, names, steps,
-                           num_patches, seed, ratio):
-  """Figure 2's data: curves of several RIMs written as JSON to `output`."""
-  weights = weights.split(",") if isinstance(weights, str) else list(weights)
+def _named_weights(weights, names):
+  """{name: weights path or shipped name} of comma lists (or sequences) of
+  names and weights."""
+  if isinstance(weights, os.PathLike):
+    weights = os.fspath(weights)
+  weights = (weights.split(",") if isinstance(weights, str)
+             else [os.fspath(w) for w in weights])
   names = names.split(",") if isinstance(names, str) else list(names)
   if len(names) != len(weights):
     raise ValueError(f"give one name per weights file: {names} vs {weights}.")
+  if len(set(names)) != len(names):
+    raise ValueError(f"the RIMs' names must differ, got {names}.")
+  return dict(zip(names, weights))
+
+
+def _run_projection_curves(output, data_dir, weights, names, steps,
+                           num_patches, seed, ratio):
+  """Figure 2's data: curves of several RIMs written as JSON to `output`."""
+  weights = _named_weights(weights, names)
   models = {}
   train_steps = None
-  for name, path in zip(names, weights):
+  for name, path in weights.items():
     models[name], config = pretrained.load(path)
     train_steps = config.trainer.rim_steps
   images = bsds.load_images("test", gray=True, data_dir=data_dir)
@@ -588,7 +610,7 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
   curves = evaluate_random_projections(models, patches, ratio=ratio,
                                        steps=steps or 50, seed=seed)
   payload = {"curves": curves, "train_steps": train_steps, "ratio": ratio,
-             "weights": weights}
+             "weights": list(weights.values())}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
   mid = min(train_steps, steps or 50)

@@ -385,6 +385,45 @@ def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
   assert "- images: 4" in (tmp_path / "rim_bsd100.md").read_text()
 
 
+def test_several_rims_in_one_run_are_compared_first_against_the_rest(
+    bsds_dir, tmp_path):
+  (tmp_path / "a").mkdir()
+  (tmp_path / "b").mkdir()
+  first = export_untrained_rim(tmp_path / "a", seed=0)
+  second = export_untrained_rim(tmp_path / "b", seed=1)
+  output = tmp_path / "two.json"
+  report = evaluate.run_evaluation(
+      "denoise", ["rim"], "bsd68", str(output), data_dir=bsds_dir,
+      weights=f"{first},{second}", rim_name="colour,per_channel",
+      sigmas=(25,), quantized=(False,), num_images=2)
+  results = json.loads(output.read_text())
+  assert list(results) == ["colour", "per_channel"]
+  # Different weights restore differently: each RIM ran its own.
+  assert results["colour"]["sigma25"]["per_image"] != results[
+      "per_channel"]["sigma25"]["per_image"]
+  difference = (results["colour"]["sigma25"]["psnr"] -
+                results["per_channel"]["sigma25"]["psnr"])
+  assert f"| colour − per_channel (same run) | {difference:+.2f} |" in report
+  assert f"- weights: {first},{second}" in report
+  assert "- rim_steps: 2,2" in report
+
+
+@pytest.mark.parametrize("names,message", [
+    ("one", r"one name per weights file"),
+    ("same,same", r"names must differ"),
+    ("rim,bm3d", r"\['bm3d'\] are also baseline methods' names"),
+])
+def test_rim_names_that_do_not_fit_are_refused(bsds_dir, tmp_path, names,
+                                               message):
+  weights = export_untrained_rim(tmp_path)
+  with pytest.raises(ValueError, match=message):
+    evaluate.run_evaluation(
+        "denoise", ["rim", "bm3d"], "bsd68", str(tmp_path / "o.json"),
+        data_dir=bsds_dir, weights=f"{weights},{weights}", rim_name=names,
+        num_images=1)
+  assert not (tmp_path / "o.json").exists()
+
+
 def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(
     bsds_dir, tmp_path, monkeypatch):
   monkeypatch.setattr(bsds, "BSD68", ["not-an-id"])
