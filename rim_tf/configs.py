@@ -201,7 +201,7 @@ def _cpu(task):
                                   train_steps=8000)
   if task == "random_projections":
     # Three models (RIM, GDN, FFN) for one figure: 4 000 steps each (128 k
-    # patches; RIM and GDN 21, FFN 46 patches/s here, docs/training.md),
+    # patches; RIM and GDN ~21, FFN 42-54 patches/s here, docs/training.md),
     # a budget rather than a measured optimum.
     trainer = dataclasses.replace(trainer, train_steps=4000)
   return ExperimentConfig(

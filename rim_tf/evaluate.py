@@ -321,12 +321,14 @@ PAPER_RIM = {"denoise": "RIM-denoise", "denoise_color": "RIM",
              "superres": "RIM"}
 
 
-def comparison_table(results, task, subset, ours):
+def comparison_table(results, task, subset, ours, paper_rim=None):
   """Markdown rows comparing method `ours` with every other method of the
   run (difference of the mean PSNRs, and on how many images it is ahead)
-  and with the paper's RIM; "" if there is nothing to compare."""
+  and with the paper's row `paper_rim` (default: the RIM the paper trained
+  for `task`); "" if there is nothing to compare."""
   settings = sorted(results[ours], key=_setting_order)
-  paper = PAPER.get(task, {}).get(subset, {}).get(PAPER_RIM.get(task), {})
+  paper_rim = paper_rim or PAPER_RIM.get(task)
+  paper = PAPER.get(task, {}).get(subset, {}).get(paper_rim, {})
   lines = []
   for other in results:
     if other == ours:
@@ -347,7 +349,7 @@ def comparison_table(results, task, subset, ours):
     lines.append(f"| images where {ours} beats {other} | " +
                  " | ".join(wins) + " |")
   if any(s in paper for s in settings):
-    lines.append(f"| {ours} − {PAPER_RIM[task]} (paper) | " + " | ".join(
+    lines.append(f"| {ours} − {paper_rim} (paper) | " + " | ".join(
         f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""
         for s in settings) + " |")
   if not lines:
@@ -393,9 +395,10 @@ def gap_by_difficulty(results, ours, other, groups=4):
 
 
 def write_results(results, timing, path, task, subset, metadata=None,
-                  ours=None):
+                  ours=None, paper_rim=None):
   """Writes the JSON results and, beside it, the markdown tables (.md);
-  with `ours` (a method of `results`) also its `comparison_table`."""
+  with `ours` (a method of `results`) also its `comparison_table` (against
+  the paper's row `paper_rim`)."""
   payload = dict(results)
   with open(path, "w", encoding="utf-8") as f:
     json.dump(payload, f, indent=1, sort_keys=True)
@@ -404,7 +407,8 @@ def write_results(results, timing, path, task, subset, metadata=None,
     md += [f"- {k}: {v}" for k, v in metadata.items()] + [""]
   md += ["PSNR (dB), mean ± bootstrap SEM:", "",
          markdown_table(results, task, subset, "psnr"), ""]
-  comparison = comparison_table(results, task, subset, ours) if ours else ""
+  comparison = (comparison_table(results, task, subset, ours, paper_rim)
+                if ours else "")
   if comparison:
     md += ["Differences of the mean PSNRs (unrounded means):", "",
            comparison, ""]
@@ -450,7 +454,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                    weights=None, rim_name="rim", steps=None,
                    sigmas=(15, 25, 50), quantized=(False, True),
                    scales=(2, 3, 4), num_images=None, seed=0, command=None,
-                   ratio=0.25):
+                   ratio=0.25, paper_rim=None):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
 
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
@@ -459,9 +463,11 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   "{subset}" replaced. `num_images` takes the first images of that union
   (with "bsd100", of all 100; each subset keeps its share). `weights` and
   `rim_name` may be comma lists (one name per RIM); the tables compare the
-  first RIM with every other method. For task "random_projections" the
-  output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
-  `num_images` (default 5000) test patches at `ratio`.
+  first RIM with every other method and with the paper's row `paper_rim`
+  (default: the paper's RIM for `task`); `steps` applies to every RIM. For
+  task "random_projections" the output holds Figure 2's curves of the RIMs
+  (e.g. RIM,GDN,FFN) on `num_images` (default 5000) test patches at
+  `ratio`.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):
@@ -477,6 +483,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
     raise ValueError("method 'rim' needs --weights (a shipped name or a "
                      ".weights.h5 path).")
   chosen = baseline_methods(task, methods)
+  named = _named_weights(weights, rim_name) if "rim" in methods else {}
+  taken = sorted(set(named) & set(chosen))
+  if taken:
+    raise ValueError(f"RIM names {taken} are also baseline methods' names.")
   gray = task == "denoise"
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
@@ -490,19 +500,17 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                      f"{empty}; evaluate more images (--num_images).")
   metadata = {"command": command or ""}
   ours = None
-  if "rim" in methods:
-    named = _named_weights(weights, rim_name)
-    taken = sorted(set(named) & set(chosen))
-    if taken:
-      raise ValueError(f"RIM names {taken} are also baseline methods' names.")
+  if named:
     rims = {name: restorer.Restorer.from_weights(path, steps)[0]
             for name, path in named.items()}
     chosen = {**{name: (rim.superres_uint8 if task == "superres"
                         else rim.denoise) for name, rim in rims.items()},
               **chosen}
     ours = next(iter(rims))
-    metadata.update(weights=",".join(named.values()),
-                    rim_steps=",".join(str(r.steps) for r in rims.values()))
+    metadata.update(weights=", ".join(f"{name}={path}"
+                                      for name, path in named.items()),
+                    rim_steps=", ".join(f"{name}={rim.steps}"
+                                        for name, rim in rims.items()))
   if task == "superres":
     results, timing = evaluate_superres(images, chosen, scales)
   else:
@@ -512,7 +520,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   for subset, path in paths.items():
     reports.append(write_results(
         restrict(results, ids[subset]), timing, path, task, subset,
-        {**metadata, "images": len(ids[subset])}, ours=ours))
+        {**metadata, "images": len(ids[subset])}, ours=ours,
+        paper_rim=paper_rim))
   return "\n\n".join(reports)
 
 
@@ -585,10 +594,13 @@ def _named_weights(weights, names):
   """{name: weights path or shipped name} of comma lists (or sequences) of
   names and weights."""
   if isinstance(weights, os.PathLike):
-    weights = os.fspath(weights)
-  weights = (weights.split(",") if isinstance(weights, str)
-             else [os.fspath(w) for w in weights])
-  names = names.split(",") if isinstance(names, str) else list(names)
+    weights = [weights]  # One path, whatever characters it holds.
+  elif isinstance(weights, str):
+    weights = weights.split(",")
+  if isinstance(names, str):
+    names = names.split(",")
+  weights = [os.fspath(w).strip() for w in weights]
+  names = [n.strip() for n in names]
   if len(names) != len(weights):
     raise ValueError(f"give one name per weights file: {names} vs {weights}.")
   if len(set(names)) != len(names):
@@ -599,18 +611,21 @@ def _named_weights(weights, names):
 def _run_projection_curves(output, data_dir, weights, names, steps,
                            num_patches, seed, ratio):
   """Figure 2's data: curves of several RIMs written as JSON to `output`."""
-  weights = _named_weights(weights, names)
-  models = {}
-  train_steps = None
-  for name, path in weights.items():
+  named = _named_weights(weights, names)
+  models, train_steps = {}, {}
+  for name, path in named.items():
     models[name], config = pretrained.load(path)
-    train_steps = config.trainer.rim_steps
+    train_steps[name] = config.trainer.rim_steps
+  if len(set(train_steps.values())) > 1:
+    raise ValueError(f"Figure 2 marks one training T; these RIMs were "
+                     f"trained with different ones: {train_steps}.")
+  train_steps = next(iter(train_steps.values()))
   images = bsds.load_images("test", gray=True, data_dir=data_dir)
   patches = test_patches(images, num_patches or 5000, seed=seed)
   curves = evaluate_random_projections(models, patches, ratio=ratio,
                                        steps=steps or 50, seed=seed)
   payload = {"curves": curves, "train_steps": train_steps, "ratio": ratio,
-             "weights": list(weights.values())}
+             "weights": named}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
   mid = min(train_steps, steps or 50)
@@ -629,7 +644,7 @@ _SHIPPED_PROTOCOL = {
                       {"sigmas": (25,), "quantized": (True,)}),
     "superres": ("superres", ["rim", "bicubic"], {}),
     # The 3-task RIM's row of Table 2 is denoising it was never trained on.
-    "random_projections": ("denoise", ["rim"], {}),
+    "random_projections": ("denoise", ["rim"], {"paper_rim": "RIM-3task"}),
 }
 # Figure 2's name of a random-projection model, by its cell's ablation.
 FIGURE2_NAMES = {None: "RIM", "gdn": "GDN", "ffn": "FFN"}
@@ -664,6 +679,9 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
             f"two shipped random-projection models are {label}s "
             f"({projections[label]}, {name}); Figure 2 takes one of each.")
       projections[label] = name
+  # The figure's order whatever the file names: RIM, GDN, FFN.
+  projections = {label: projections[label] for label in FIGURE2_NAMES.values()
+                 if label in projections}
   reports = []
   for name, config in shipped_configs.items():
     if config.task == "random_projections" and config.model.ablation:

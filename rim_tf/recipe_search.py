@@ -66,7 +66,9 @@ DEFAULT_CANDIDATES = {
     "denoise": ("base", "gru64", "loss_sigma1", "T5", "atrous32", "lr3e-3",
                 "sigma15-50", "float32"),
     "superres": ("base", "atrous64", "warm_denoise"),
-    "denoise_color": ("base", "warm_denoise"),
+    # Not warm_denoise: the inflated gray denoiser starts below the noisy
+    # input (docs/training.md, session 11).
+    "denoise_color": ("base",),
 }
 # The noise levels denoisers are scored at: the paper's tables'.
 VALIDATION_SIGMAS = {"denoise": (15.0, 25.0, 50.0),

@@ -387,25 +387,33 @@ def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
 
 def test_several_rims_in_one_run_are_compared_first_against_the_rest(
     bsds_dir, tmp_path):
-  (tmp_path / "a").mkdir()
-  (tmp_path / "b").mkdir()
-  first = export_untrained_rim(tmp_path / "a", seed=0)
-  second = export_untrained_rim(tmp_path / "b", seed=1)
-  output = tmp_path / "two.json"
+  # Table 1's use: a colour RIM beside a gray one run per channel. A folder
+  # with a comma in its name: a Path is one path.
+  (tmp_path / "a,b").mkdir()
+  colour = export_untrained_rim(tmp_path / "a,b", task="denoise_color")
+  gray = export_untrained_rim(tmp_path)
+  settings = {"sigmas": (25,), "quantized": (True,), "num_images": 2}
   report = evaluate.run_evaluation(
-      "denoise", ["rim"], "bsd68", str(output), data_dir=bsds_dir,
-      weights=f"{first},{second}", rim_name="colour,per_channel",
-      sigmas=(25,), quantized=(False,), num_images=2)
-  results = json.loads(output.read_text())
+      "denoise_color", ["rim"], "bsd68", str(tmp_path / "two.json"),
+      data_dir=bsds_dir, weights=[colour, gray],
+      rim_name="colour, per_channel", **settings)
+  alone = evaluate.run_evaluation(
+      "denoise_color", ["rim"], "bsd68", str(tmp_path / "one.json"),
+      data_dir=bsds_dir, weights=colour, rim_name="colour", **settings)
+  results = json.loads((tmp_path / "two.json").read_text())
   assert list(results) == ["colour", "per_channel"]
-  # Different weights restore differently: each RIM ran its own.
-  assert results["colour"]["sigma25"]["per_image"] != results[
-      "per_channel"]["sigma25"]["per_image"]
-  difference = (results["colour"]["sigma25"]["psnr"] -
-                results["per_channel"]["sigma25"]["psnr"])
-  assert f"| colour − per_channel (same run) | {difference:+.2f} |" in report
-  assert f"- weights: {first},{second}" in report
-  assert "- rim_steps: 2,2" in report
+  # Each name restored with its own weights.
+  assert results["colour"] == json.loads(
+      (tmp_path / "one.json").read_text())["colour"]
+  assert results["colour"]["sigma25_q8"]["per_image"] != results[
+      "per_channel"]["sigma25_q8"]["per_image"]
+  difference = (results["colour"]["sigma25_q8"]["psnr"] -
+                results["per_channel"]["sigma25_q8"]["psnr"])
+  assert (f"| colour − per_channel (same run) | {difference:+.2f} |"
+          in report)
+  assert f"- weights: colour={colour}, per_channel={gray}" in report
+  assert "- rim_steps: colour=2, per_channel=2" in report
+  assert f"- weights: colour={colour}" in alone
 
 
 @pytest.mark.parametrize("names,message", [
@@ -413,15 +421,28 @@ def test_several_rims_in_one_run_are_compared_first_against_the_rest(
     ("same,same", r"names must differ"),
     ("rim,bm3d", r"\['bm3d'\] are also baseline methods' names"),
 ])
-def test_rim_names_that_do_not_fit_are_refused(bsds_dir, tmp_path, names,
-                                               message):
+def test_rim_names_that_do_not_fit_are_refused_before_looking_for_data(
+    tmp_path, names, message):
   weights = export_untrained_rim(tmp_path)
   with pytest.raises(ValueError, match=message):
     evaluate.run_evaluation(
         "denoise", ["rim", "bm3d"], "bsd68", str(tmp_path / "o.json"),
-        data_dir=bsds_dir, weights=f"{weights},{weights}", rim_name=names,
-        num_images=1)
+        data_dir=str(tmp_path / "no_data"), weights=f"{weights},{weights}",
+        rim_name=names)
   assert not (tmp_path / "o.json").exists()
+
+
+def test_figure2_refuses_rims_trained_with_different_t(tmp_path):
+  (tmp_path / "t3").mkdir()
+  two = export_untrained_rim(tmp_path, task="random_projections", steps=2)
+  three = export_untrained_rim(tmp_path / "t3", task="random_projections",
+                               steps=3)
+  with pytest.raises(ValueError, match=r"different ones: \{'RIM': 2, "
+                     r"'FFN': 3\}"):
+    evaluate.run_evaluation("random_projections", ["rim"], (),
+                            str(tmp_path / "c.json"),
+                            data_dir=str(tmp_path / "no_data"),
+                            weights=[two, three], rim_name=["RIM", "FFN"])
 
 
 def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(

@@ -202,9 +202,10 @@ def projection_exports(tmp_path_factory):
 def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
     projection_exports, tmp_path, monkeypatch, bsds_dir):
   monkeypatch.setattr(pretrained, "HERE", projection_exports)
+  task, methods, options = evaluate._SHIPPED_PROTOCOL["random_projections"]  # pylint: disable=protected-access
   monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "random_projections",  # pylint: disable=protected-access
-                      ("denoise", ["rim"], {"sigmas": (25,),
-                                            "quantized": (False,)}))
+                      (task, methods, {**options, "sigmas": (25,),
+                                       "quantized": (False,)}))
   out = tmp_path / "out"
   report = evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
   # The ablations are in Figure 2 only; the full RIM also denoises.
@@ -213,16 +214,19 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
       "random_projections_bsd100.json", "random_projections_bsd100.md",
       "random_projections_bsd68.json", "random_projections_bsd68.md"]
   curves = json.loads((out / "figure2_curves.json").read_text())
-  assert sorted(curves["curves"]) == ["FFN", "GDN", "RIM"]
-  assert curves["weights"] == ["random_projections",
-                               "random_projections_ffn",
-                               "random_projections_gdn"]
+  # The figure's order, not the file names'.
+  assert curves["weights"] == {"RIM": "random_projections",
+                               "GDN": "random_projections_gdn",
+                               "FFN": "random_projections_ffn"}
+  assert list(curves["curves"]) == ["RIM", "GDN", "FFN"]
   for by_kind in curves["curves"].values():
     assert sorted(by_kind) == ["binary", "fourier", "gaussian"]
     assert all(len(c["mean"]) == 51 and c["n"] == 2
                for c in by_kind.values())
   assert "PSNR at steps 0 / 2 / 50" in report
+  # Denoising it never trained on: the paper's RIM-3task row.
   assert "# denoise on bsd68" in report
+  assert "| random_projections − RIM-3task (paper) |" in report
 
 
 def test_evaluate_shipped_refuses_two_projection_models_of_one_cell(
