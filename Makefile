@@ -36,6 +36,8 @@ test:
 tensorboard:
 	tensorboard --logdir=$(RUNS)
 
+# Every shipped model against its baseline, and Figure 2: hours on a CPU.
+# A rerun skips what was done with the same weights (results/shipped/*.done).
 evaluate:
 	$(EVAL) --shipped --output=results/shipped
 

@@ -17,6 +17,8 @@ only, so the BSD68 table is the restriction (`restrict`) of a run on all
 100 test images, and one run writes both.
 """
 
+import functools
+import hashlib
 import json
 import os
 import time
@@ -661,6 +663,11 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
   OUTPUT_DIR/figure2_curves.json and figure2.png (`num_images` is then
   also the number of test patches). Returns the reports joined.
 
+  The whole takes hours on a CPU, so it resumes: each model's tables and
+  Figure 2 leave a stamp (OUTPUT_DIR/NAME.done, figure2.done) of the
+  weights' sha256 and `num_images` they ran with, and a rerun skips what
+  its stamp says is done with the same weights and images.
+
   Raises:
     ValueError: nothing is shipped, or two random-projection models have
       the same cell (Figure 2 names them by it).
@@ -688,19 +695,47 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
       continue  # The ablations are Figure 2's only.
     task, methods, options = _SHIPPED_PROTOCOL[config.task]
     subsets = ("bsd100",) if task == "superres" else ("bsd68", "bsd100")
-    reports.append(run_evaluation(
-        task, methods, subsets,
-        os.path.join(output_dir, f"{name}_{{subset}}.json"),
-        data_dir=data_dir, weights=name, rim_name=name,
-        num_images=num_images, command=command, **options))
+    reports.append(_run_once(
+        os.path.join(output_dir, f"{name}.done"), [name], num_images,
+        functools.partial(
+            run_evaluation, task, methods, subsets,
+            os.path.join(output_dir, f"{name}_{{subset}}.json"),
+            data_dir=data_dir, weights=name, rim_name=name,
+            num_images=num_images, command=command, **options)))
   if projections:
-    # plots imports this module.
-    from rim_tf import plots  # pylint: disable=g-import-not-at-top
-    curves = os.path.join(output_dir, "figure2_curves.json")
-    reports.append(run_evaluation(
-        "random_projections", ["rim"], (), curves, data_dir=data_dir,
-        weights=list(projections.values()), rim_name=list(projections),
-        num_images=num_images, command=command))
-    plots.figure2_from_results(curves, os.path.join(output_dir,
-                                                    "figure2.png"))
+    reports.append(_run_once(
+        os.path.join(output_dir, "figure2.done"), list(projections.values()),
+        num_images, functools.partial(_shipped_figure2, output_dir,
+                                      projections, data_dir, num_images,
+                                      command)))
   return "\n\n".join(reports)
+
+
+def _shipped_figure2(output_dir, projections, data_dir, num_images, command):
+  """Figure 2 of the shipped {label: name} random-projection models."""
+  # plots imports this module.
+  from rim_tf import plots  # pylint: disable=g-import-not-at-top
+  curves = os.path.join(output_dir, "figure2_curves.json")
+  report = run_evaluation(
+      "random_projections", ["rim"], (), curves, data_dir=data_dir,
+      weights=list(projections.values()), rim_name=list(projections),
+      num_images=num_images, command=command)
+  plots.figure2_from_results(curves, os.path.join(output_dir, "figure2.png"))
+  return report
+
+
+def _run_once(stamp_path, weights, num_images, run):
+  """`run()`'s report, or a note that STAMP_PATH records it done with these
+  weights (their sha256) and `num_images`; writes the stamp after a run."""
+  stamp = json.dumps({"num_images": num_images, "weights_sha256": {
+      name: hashlib.sha256(pretrained.resolve(name).read_bytes()).hexdigest()
+      for name in weights}}, sort_keys=True)
+  if os.path.exists(stamp_path):
+    with open(stamp_path, encoding="utf-8") as f:
+      if f.read() == stamp:
+        return (f"{', '.join(weights)}: done with these weights "
+                f"({stamp_path}; delete it to evaluate again).")
+  report = run()
+  with open(stamp_path, "w", encoding="utf-8") as f:
+    f.write(stamp)
+  return report

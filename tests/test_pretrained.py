@@ -164,12 +164,43 @@ def test_evaluate_shipped_runs_every_shipped_model_on_its_subsets(
                                             "quantized": (False,)}))
   report = evaluate.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1)
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-      "tiny_bsd100.json", "tiny_bsd100.md", "tiny_bsd68.json",
+      "tiny.done", "tiny_bsd100.json", "tiny_bsd100.md", "tiny_bsd68.json",
       "tiny_bsd68.md"]
   results = json.loads((tmp_path / "out" / "tiny_bsd68.json").read_text())
   assert list(results) == ["tiny"] and list(results["tiny"]) == ["sigma25"]
   assert results["tiny"]["sigma25"]["n"] == 1
   assert "# denoise on bsd68" in report and "# denoise on bsd100" in report
+
+
+def test_evaluate_shipped_resumes_and_redoes_what_changed(
+    exported, tmp_path, monkeypatch, bsds_dir):
+  _, path = exported
+  shipped_dir = tmp_path / "shipped"
+  weights = _copy(path, shipped_dir)
+  monkeypatch.setattr(pretrained, "HERE", shipped_dir)
+  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
+                      ("denoise", ["rim"], {"sigmas": (25,),
+                                            "quantized": (False,)}))
+  out = tmp_path / "out"
+  runs = []
+  run_evaluation = evaluate.run_evaluation
+
+  def counted(*args, **kwargs):
+    runs.append(kwargs["num_images"])
+    return run_evaluation(*args, **kwargs)
+
+  monkeypatch.setattr(evaluate, "run_evaluation", counted)
+  evaluate.evaluate_shipped(out, bsds_dir, num_images=1)
+  report = evaluate.evaluate_shipped(out, bsds_dir, num_images=1)
+  assert runs == [1]  # The rerun found the stamp of these weights.
+  assert f"tiny: done with these weights ({out / 'tiny.done'}" in report
+  evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  assert runs == [1, 2]  # Other images: evaluated again.
+  model, _ = pretrained.load(str(weights))
+  model.set_weights([w + 0.01 for w in model.get_weights()])
+  model.save_weights(str(weights))
+  evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  assert runs == [1, 2, 2]  # Other weights: evaluated again.
 
 
 def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
@@ -210,7 +241,8 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
   report = evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
   # The ablations are in Figure 2 only; the full RIM also denoises.
   assert sorted(p.name for p in out.iterdir()) == [
-      "figure2.png", "figure2_curves.json",
+      "figure2.done", "figure2.png", "figure2_curves.json",
+      "random_projections.done",
       "random_projections_bsd100.json", "random_projections_bsd100.md",
       "random_projections_bsd68.json", "random_projections_bsd68.md"]
   curves = json.loads((out / "figure2_curves.json").read_text())
