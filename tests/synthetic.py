@@ -38,3 +38,14 @@ def export_untrained_rim(folder, task="denoise", steps=2, seed=0):
   (folder / f"{task}.json").write_text(json.dumps(
       {"config": json.loads(config.to_json()), "step": 0}))
   return path
+
+
+def random_patches(num_validation):
+  """A PatchDataset of 8x8 patches (stride 4) of two random 24x24 gray
+  images, `num_validation` of them held out."""
+  from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
+            for _ in range(2)]
+  return rim_data.PatchDataset(images, patch_size=8, stride=4,
+                               num_validation=num_validation)

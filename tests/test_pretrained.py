@@ -17,11 +17,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
-from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
 from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
 from rim_tf import train  # pylint: disable=g-import-not-at-top
+from synthetic import random_patches  # pylint: disable=g-import-not-at-top
 
 BATCH = 4
 
@@ -40,11 +40,7 @@ def tiny_config():
 def exported(tmp_path_factory):
   """(trainer, path of the exported .weights.h5) after 2 training steps."""
   root = tmp_path_factory.mktemp("pretrained")
-  rng = np.random.default_rng(0)
-  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
-            for _ in range(2)]
-  patches = rim_data.PatchDataset(images, patch_size=8, stride=4,
-                                  num_validation=2)
+  patches = random_patches(num_validation=2)
   trainer = train.Trainer(tiny_config(), root / "run", patches=patches)
   trainer.train(2)
   path = trainer.export_weights(root / "export" / "tiny.weights.h5")
@@ -214,11 +210,7 @@ def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
 def projection_exports(tmp_path_factory):
   """Folder with a tiny random-projection RIM, GDN and FFN, 1 step each."""
   root = tmp_path_factory.mktemp("projections")
-  rng = np.random.default_rng(0)
-  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
-            for _ in range(2)]
-  patches = rim_data.PatchDataset(images, patch_size=8, stride=4,
-                                  num_validation=2)
+  patches = random_patches(num_validation=2)
   for suffix, ablation in (("", None), ("_gdn", "gdn"), ("_ffn", "ffn")):
     config = configs.override(tiny_config(), {
         "task": "random_projections", "task_args": {"patch": 8},

@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 
 from rim_tf import configs
-from rim_tf import data as rim_data
 from rim_tf import recipe_search
+from synthetic import random_patches
 
 
 def _patches():
-  rng = np.random.default_rng(0)
-  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
-            for _ in range(2)]
-  return rim_data.PatchDataset(images, patch_size=8, stride=4,
-                               num_validation=4)
+  return random_patches(num_validation=4)
 
 
 def _tiny(name):
