@@ -18,7 +18,6 @@ only, so the BSD68 table is the restriction (`restrict`) of a run on all
 """
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -327,7 +326,8 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
   """Markdown rows comparing method `ours` with every other method of the
   run (difference of the mean PSNRs, and on how many images it is ahead)
   and with the paper's row `paper_rim` (default: the RIM the paper trained
-  for `task`); "" if there is nothing to compare."""
+  for `task`) when `ours` scored the whole `subset`, as the paper did;
+  "" if there is nothing to compare."""
   settings = sorted(results[ours], key=_setting_order)
   paper_rim = paper_rim or PAPER_RIM.get(task)
   paper = PAPER.get(task, {}).get(subset, {}).get(paper_rim, {})
@@ -350,7 +350,7 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
                  " |")
     lines.append(f"| images where {ours} beats {other} | " +
                  " | ".join(wins) + " |")
-  if any(s in paper for s in settings):
+  if _is_whole(results[ours], subset) and any(s in paper for s in settings):
     lines.append(f"| {ours} − {paper_rim} (paper) | " + " | ".join(
         f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""
         for s in settings) + " |")
@@ -409,6 +409,12 @@ def write_results(results, timing, path, task, subset, metadata=None,
     md += [f"- {k}: {v}" for k, v in metadata.items()] + [""]
   md += ["PSNR (dB), mean ± bootstrap SEM:", "",
          markdown_table(results, task, subset, "psnr"), ""]
+  first = next(iter(results.values()))
+  if not _is_whole(first, subset):
+    md += [f"The paper's rows are over all {SUBSET_SIZES[subset]} images of "
+           f"{subset}; this run scored "
+           f"{len(next(iter(first.values()))['per_image'])}, so no "
+           f"difference to them is taken.", ""]
   comparison = (comparison_table(results, task, subset, ours, paper_rim)
                 if ours else "")
   if comparison:
@@ -425,7 +431,15 @@ def write_results(results, timing, path, task, subset, metadata=None,
   return text
 
 
-SUBSETS = ("bsd68", "bsd100")
+# The paper's test sets and their sizes.
+SUBSET_SIZES = {"bsd68": 68, "bsd100": 100}
+SUBSETS = tuple(SUBSET_SIZES)
+
+
+def _is_whole(by_setting, subset):
+  """Whether one method's results {setting: result} cover all of `subset`."""
+  return all(len(r["per_image"]) == SUBSET_SIZES[subset]
+             for r in by_setting.values())
 
 
 def subset_ids(subset, ids):
@@ -449,7 +463,19 @@ def output_paths(output, subsets):
     raise ValueError(
         f"with several subsets ({subsets}) the output path must contain "
         f"{{subset}} (e.g. results_{{subset}}.json), got {output!r}.")
-  return {s: str(output).replace("{subset}", s) for s in subsets}
+  paths = {s: str(output).replace("{subset}", s) for s in subsets}
+  for path in paths.values():
+    check_output_folder(path)
+  return paths
+
+
+def check_output_folder(path):
+  """Raises before an evaluation, not after it, if the folder that is to
+  hold the results file `path` does not exist."""
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"the folder of the output {path!r} does not "
+                            f"exist: create {folder} first.")
 
 
 def run_evaluation(task, methods, subsets, output, data_dir=None,
@@ -509,8 +535,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                         else rim.denoise) for name, rim in rims.items()},
               **chosen}
     ours = next(iter(rims))
-    metadata.update(weights=", ".join(f"{name}={path}"
-                                      for name, path in named.items()),
+    metadata.update(weights=", ".join(
+        f"{name}={path} (step {p['step']}, sha256 {p['sha256'][:12]})"
+        for name, path in named.items()
+        for p in [pretrained.provenance(path)]),
                     rim_steps=", ".join(f"{name}={rim.steps}"
                                         for name, rim in rims.items()))
   if task == "superres":
@@ -613,6 +641,7 @@ def _named_weights(weights, names):
 def _run_projection_curves(output, data_dir, weights, names, steps,
                            num_patches, seed, ratio):
   """Figure 2's data: curves of several RIMs written as JSON to `output`."""
+  check_output_folder(output)
   named = _named_weights(weights, names)
   models, train_steps = {}, {}
   for name, path in named.items():
@@ -627,7 +656,9 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
   curves = evaluate_random_projections(models, patches, ratio=ratio,
                                        steps=steps or 50, seed=seed)
   payload = {"curves": curves, "train_steps": train_steps, "ratio": ratio,
-             "weights": named}
+             "weights": named,
+             "provenance": {name: pretrained.provenance(path)
+                            for name, path in named.items()}}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
   mid = min(train_steps, steps or 50)
@@ -728,8 +759,7 @@ def _run_once(stamp_path, weights, num_images, run):
   """`run()`'s report, or a note that STAMP_PATH records it done with these
   weights (their sha256) and `num_images`; writes the stamp after a run."""
   stamp = json.dumps({"num_images": num_images, "weights_sha256": {
-      name: hashlib.sha256(pretrained.resolve(name).read_bytes()).hexdigest()
-      for name in weights}}, sort_keys=True)
+      name: pretrained.sha256(name) for name in weights}}, sort_keys=True)
   if os.path.exists(stamp_path):
     with open(stamp_path, encoding="utf-8") as f:
       if f.read() == stamp:

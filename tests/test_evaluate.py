@@ -4,6 +4,7 @@ Tiny synthetic images and a RIM of 8 features unrolled 2 steps; the paper's
 bicubic Table 3 row is reproduced on BSD100 when RIM_DATA_DIR is set.
 """
 
+import hashlib
 import json
 import os
 import zlib
@@ -144,6 +145,22 @@ def test_subset_ids_and_output_paths():
     evaluate.output_paths("r.json", ["bsd68", "bsd100"])
   with pytest.raises(ValueError, match="subsets must be among"):
     evaluate.output_paths("r.json", ["set14"])
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_evaluating(
+    bsds_dir, tmp_path):
+  missing = tmp_path / "no_such_folder"
+  with pytest.raises(FileNotFoundError, match=r"no_such_folder.*create"):
+    evaluate.run_evaluation("denoise", ["bm3d"], ["bsd68", "bsd100"],
+                            str(missing / "r_{subset}.json"),
+                            data_dir=str(tmp_path / "no_data"))
+  weights = export_untrained_rim(tmp_path, task="random_projections")
+  with pytest.raises(FileNotFoundError, match=r"no_such_folder.*create"):
+    evaluate.run_evaluation("random_projections", ["rim"], (),
+                            str(missing / "c.json"),
+                            data_dir=str(tmp_path / "no_data"),
+                            weights=str(weights), rim_name="RIM")
+  assert not missing.exists()
 
 
 def test_evaluate_denoising_same_noise_for_every_method():
@@ -295,14 +312,31 @@ def test_comparison_table_differences_wins_and_gap_to_the_paper(tmp_path):
       "| PSNR (dB) | sigma15 | sigma25 |",
       "|---|---|---|",
       "| rim − bm3d (same run) | -0.17 | +0.50 |",
-      "| images where rim beats bm3d | 1 / 3 | 2 / 3 |",
-      "| rim − RIM-denoise (paper) | +0.19 | -0.58 |"]
+      "| images where rim beats bm3d | 1 / 3 | 2 / 3 |"]
   assert evaluate.comparison_table({"rim": results["rim"]}, "superres",
                                    "bsd100", "rim") == ""
   text = evaluate.write_results(results, {"rim": 1.0, "bm3d": 2.0},
                                 tmp_path / "r.json", "denoise", "bsd68",
                                 ours="rim")
   assert "| rim − bm3d (same run) | -0.17 | +0.50 |" in text
+  assert ("The paper's rows are over all 68 images of bsd68; this run "
+          "scored 3, so no difference to them is taken.") in text
+
+
+def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
+  def whole(psnr):
+    return {"psnr": psnr, "ssim": 0.8, "psnr_sem": 0.1, "ssim_sem": 0.01,
+            "n": 68, "per_image": {str(i): psnr for i in range(68)}}
+
+  results = {"rim": {"sigma15": whole(31.5), "sigma25": whole(28.3)}}
+  # The paper's RIM-denoise on BSD68: 31.31 / 28.91.
+  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim")
+  assert table.splitlines()[2:] == [
+      "| rim − RIM-denoise (paper) | +0.19 | -0.61 |"]
+  text = evaluate.write_results(results, {"rim": 1.0}, tmp_path / "r.json",
+                                "denoise", "bsd68", ours="rim")
+  assert "| rim − RIM-denoise (paper) | +0.19 | -0.61 |" in text
+  assert "no difference to them is taken" not in text
 
 
 def test_gap_by_difficulty_groups_images_by_the_baseline_psnr():
@@ -411,9 +445,15 @@ def test_several_rims_in_one_run_are_compared_first_against_the_rest(
                 results["per_channel"]["sigma25_q8"]["psnr"])
   assert (f"| colour − per_channel (same run) | {difference:+.2f} |"
           in report)
-  assert f"- weights: colour={colour}, per_channel={gray}" in report
+  # Which weights scored: their export step and sha256 (first 12 digits).
+  def provenance(path):
+    return (f"{path} (step 0, sha256 "
+            f"{hashlib.sha256(path.read_bytes()).hexdigest()[:12]})")
+
+  assert (f"- weights: colour={provenance(colour)}, "
+          f"per_channel={provenance(gray)}") in report
   assert "- rim_steps: colour=2, per_channel=2" in report
-  assert f"- weights: colour={colour}" in alone
+  assert f"- weights: colour={provenance(colour)}\n" in alone
 
 
 @pytest.mark.parametrize("names,message", [

@@ -6,6 +6,7 @@ beside it holding the resolved training config and budget (written by
 are listed, with their training budgets, in README.md here.
 """
 
+import hashlib
 import json
 import pathlib
 
@@ -56,6 +57,19 @@ def metadata(name_or_path):
     raise ValueError(f"{meta_path} has no \"config\": it is not the JSON "
                      f"that rim_tf.train.Trainer.export_weights writes.")
   return meta
+
+
+def sha256(name_or_path):
+  """The sha256 hex digest of the weights file of a shipped name or path."""
+  return hashlib.sha256(resolve(name_or_path).read_bytes()).hexdigest()
+
+
+def provenance(name_or_path):
+  """What identifies a weights file in a results file: {"path", "step" (the
+  training step it was exported at, from its JSON), "sha256"}."""
+  path = resolve(name_or_path)
+  return {"path": str(path), "step": metadata(path).get("step"),
+          "sha256": sha256(path)}
 
 
 def config(name_or_path):
