@@ -535,10 +535,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                         else rim.denoise) for name, rim in rims.items()},
               **chosen}
     ours = next(iter(rims))
-    metadata.update(weights=", ".join(
-        f"{name}={path} (step {p['step']}, sha256 {p['sha256'][:12]})"
-        for name, path in named.items()
-        for p in [pretrained.provenance(path)]),
+    metadata.update(weights=_weights_line(named),
                     rim_steps=", ".join(f"{name}={rim.steps}"
                                         for name, rim in rims.items()))
   if task == "superres":
@@ -636,6 +633,17 @@ def _named_weights(weights, names):
   if len(set(names)) != len(names):
     raise ValueError(f"the RIMs' names must differ, got {names}.")
   return dict(zip(names, weights))
+
+
+def _weights_line(named):
+  """The tables' "weights" line: each RIM's name, path, export step and
+  sha256 (its first 12 digits), which say which weights scored."""
+  parts = []
+  for name, path in named.items():
+    known = pretrained.provenance(path)
+    parts.append(f"{name}={path} (step {known['step']}, sha256 "
+                 f"{known['sha256'][:12]})")
+  return ", ".join(parts)
 
 
 def _run_projection_curves(output, data_dir, weights, names, steps,
