@@ -148,7 +148,7 @@ def test_subset_ids_and_output_paths():
 
 
 def test_an_output_in_a_missing_folder_is_refused_before_evaluating(
-    bsds_dir, tmp_path):
+    tmp_path):
   missing = tmp_path / "no_such_folder"
   with pytest.raises(FileNotFoundError, match=r"no_such_folder.*create"):
     evaluate.run_evaluation("denoise", ["bm3d"], ["bsd68", "bsd100"],
