@@ -23,6 +23,9 @@ flags.DEFINE_integer("steps", None, "Train to this global step (default: the "
                      "config's trainer.train_steps).")
 flags.DEFINE_string("export", None, "After training, write the weights here "
                     "(.weights.h5) with a .json of the training budget.")
+flags.DEFINE_bool("export_best", False, "--export writes the weights of the "
+                  "best validation of the run (RUN_DIR/best.weights.h5, "
+                  "recorded at every validation) instead of the last.")
 flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
                    "training (checkpointed; then validate and --export as at "
                    "the end), e.g. to end a working session on time.")
@@ -47,9 +50,13 @@ def main(argv):
         + (" (--max_minutes)" if result["stopped_by_time"] else ""))
   if result["stopped_by_signal"]:
     return  # Checkpoint written; exit promptly (preemption grace periods).
-  print("validation:", trainer.validate())
+  results = trainer.validate()
+  print("validation:", results)
+  trainer.record_best(results)
   if FLAGS.export:
-    print("exported", trainer.export_weights(FLAGS.export))
+    export = (trainer.export_best_weights if FLAGS.export_best
+              else trainer.export_weights)
+    print("exported", export(FLAGS.export))
 
 
 if __name__ == "__main__":

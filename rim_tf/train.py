@@ -18,7 +18,10 @@ of them after the same step); a NaN or inf loss stops the run with
 `DivergedError` before anything is saved, so the last checkpoint stays good.
 TensorBoard logs go to `run_dir/logs`. With `trainer.average_decay` the
 checkpoint also holds a moving average of the weights, which validation and
-exports use (`rim_tf.weight_average`).
+exports use (`rim_tf.weight_average`). Every validation that beats the run's
+best so far exports its weights to `run_dir/best.weights.h5` (with
+best.json), so the best-validated model of a run that went on to overfit
+is kept.
 
 Gradients are summed over replicas exactly once (by the trainer) and the
 global-norm clip acts on that sum, i.e. on the gradient of the global batch.
@@ -411,7 +414,8 @@ class Trainer:
         return self.patches.train_dataset(
             batch_size, corruption, start_batch=start,
             seed=self.config.data.seed, input_context=context,
-            step_subset=(j, len(keys)) if len(keys) > 1 else None)
+            step_subset=(j, len(keys)) if len(keys) > 1 else None,
+            augment=self.config.data.augment)
 
       iterators[key] = iter(
           self.strategy.distribute_datasets_from_function(dataset_fn))
@@ -626,9 +630,40 @@ class Trainer:
     row = tf.concat([tf.clip_by_value(p, 0.0, 1.0) for p in panels], axis=2)
     tf.summary.image("truth_measurement_estimates", row, max_outputs=count)
 
+  @property
+  def best_path(self):
+    """run_dir/best.weights.h5: the weights of the best validation so far,
+    with best.json (the export JSON plus its "validation")."""
+    return self.run_dir / "best.weights.h5"
+
+  def best_validation(self):
+    """The mean over streams of the best validation written to `best_path`,
+    or None before the first."""
+    path = configs.export_json_path(self.best_path)
+    if not path.exists():
+      return None
+    try:
+      return float(np.mean(list(json.loads(path.read_text())[
+          "validation"].values())))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+      raise ValueError(f"{path} is not a best-weights record of this "
+                       f"trainer ({error!r}); delete it and its weights to "
+                       f"start the record afresh.") from None
+
   def _log_validation(self, step):
-    for name, value in self.validate().items():
+    results = self.validate()
+    for name, value in results.items():
       tf.summary.scalar(f"validation/{name}", value, step=step)
+    self.record_best(results)
+
+  def record_best(self, results):
+    """Exports the weights to `best_path` if `results` (of `validate`, for
+    the weights as they are now) beat the best so far; returns whether."""
+    best = self.best_validation()
+    better = best is None or float(np.mean(list(results.values()))) > best
+    if better and self.is_chief:
+      self.export_weights(self.best_path, validation=results)
+    return better
     if self.average is not None:
       for name, value in self.validate(raw=True).items():
         tf.summary.scalar(f"validation_raw_weights/{name}", value, step=step)
@@ -676,9 +711,10 @@ class Trainer:
         results[name] = float(np.mean(np.concatenate(values)))
     return results
 
-  def export_weights(self, path):
+  def export_weights(self, path, validation=None):
     """Writes the model's weights (weights only, .weights.h5) to `path`: their
-    average when trainer.average_decay is set, as validated."""
+    average when trainer.average_decay is set, as validated. The JSON beside
+    them holds the budget, the config and `validation` when given."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with self._weights():
@@ -687,8 +723,24 @@ class Trainer:
             int(self.step) * self.config.data.batch_size,
             "train_hours": round(self.training_seconds() / 3600.0, 3),
             "commit": _git_commit(),
-            "config": json.loads(self.config.to_json())}
+            "config": json.loads(self.config.to_json()),
+            **({} if validation is None else {"validation": validation})}
     configs.export_json_path(path).write_text(json.dumps(meta, indent=2))
+    return path
+
+  def export_best_weights(self, path):
+    """Copies the best-validated weights (`best_path`) and their JSON to
+    `path`; raises FileNotFoundError if no validation has run yet."""
+    if self.best_validation() is None or not self.best_path.exists():
+      raise FileNotFoundError(
+          f"{self.run_dir} has no best-validated weights yet: they are "
+          f"written at every trainer.eval_every steps "
+          f"({self.config.trainer.eval_every}).")
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(self.best_path, path)
+    shutil.copyfile(configs.export_json_path(self.best_path),
+                    configs.export_json_path(path))
     return path
 
 

@@ -13,8 +13,10 @@ training patch `index_shuffle(i mod n, seed=[seed, i // n], max_index=n-1)`,
 i.e. a fresh permutation of the n training patches every epoch, and global
 batch g holds examples g*B .. g*B + B - 1. `train_dataset(start_batch=k)` thus
 yields exactly what the uninterrupted stream yields from batch k on. The
-corruption of a batch is seeded by (seed, batch index) too. No augmentation
-(the paper mentions none).
+corruption of a batch is seeded by (seed, batch index) too. Augmentation
+(off by default: the paper mentions none) turns each patch by one of the 8
+symmetries of the square, drawn from (seed, batch index) as well, so an
+augmented stream is as deterministic and resumable as a plain one.
 """
 
 import time
@@ -28,6 +30,8 @@ import tensorflow as tf
 # equals index_shuffle(pos, [seed, epoch], n - 1).
 _INDEX_SHUFFLE_PAD = 498247692
 _CORRUPTION_SEED_SALT = 0x5EED
+_AUGMENT_SEED_SALT = 0xD1ED
+NUM_SYMMETRIES = 8
 
 
 def num_patches_1d(size, patch_size, stride):
@@ -39,6 +43,31 @@ def count_patches(shapes, patch_size, stride):
   """Closed-form number of patches over images of `shapes` ((H, W, ...))."""
   return sum(num_patches_1d(s[0], patch_size, stride) *
              num_patches_1d(s[1], patch_size, stride) for s in shapes)
+
+
+def apply_symmetry(patches, transform):
+  """Patches turned by the symmetries of the square numbered `transform`.
+
+  Args:
+    patches: [b, P, P, C] square patches (any dtype).
+    transform: int32 [b] in 0..7; bit 0 transposes (rows <-> columns), then
+      bit 1 flips top-bottom and bit 2 flips left-right. The 8 numbers are
+      the 8 symmetries of the square (4 turns by 90 degrees, each with or
+      without a mirror); 0 is the identity.
+
+  Returns:
+    [b, P, P, C], same dtype.
+  """
+  patches = tf.convert_to_tensor(patches)
+  if (patches.shape.rank != 4 or patches.shape[1] is None or
+      patches.shape[1] != patches.shape[2]):
+    raise ValueError(f"apply_symmetry needs square patches [b, P, P, C], got "
+                     f"shape {patches.shape}.")
+  bits = [tf.reshape(tf.bitwise.bitwise_and(transform, 1 << k) > 0,
+                     [-1, 1, 1, 1]) for k in range(3)]
+  patches = tf.where(bits[0], tf.transpose(patches, [0, 2, 1, 3]), patches)
+  patches = tf.where(bits[1], tf.reverse(patches, [1]), patches)
+  return tf.where(bits[2], tf.reverse(patches, [2]), patches)
 
 
 def _check_int(name, value, minimum):
@@ -224,7 +253,8 @@ class PatchDataset:
 
   def train_dataset(self, batch_size, corruption=None, start_batch=0,
                     seed=None, num_batches=None, input_context=None,
-                    step_subset=None, include_coordinates=False):
+                    step_subset=None, include_coordinates=False,
+                    augment=False):
     """The training stream: dicts of batches, deterministic and resumable.
 
     Args:
@@ -242,7 +272,11 @@ class PatchDataset:
       step_subset: optional (j, J): only global steps g with g % J == j
         (used by `train_datasets_by_scale`).
       include_coordinates: add "index" (int64 [b], global example index) and
-        "coordinates" (int32 [b, 3], image/top/left) to every element.
+        "coordinates" (int32 [b, 3], image/top/left) to every element, and
+        with `augment` "transform" (int32 [b], see `apply_symmetry`).
+      augment: turn every patch by one of the 8 symmetries of the square
+        (flips and 90-degree turns, `apply_symmetry`), drawn uniformly per
+        example from (seed, step); off by default, as in the paper.
 
     Returns:
       tf.data.Dataset of dicts with "x": float32 [b, P, P, C] in [0, 1]
@@ -284,10 +318,18 @@ class PatchDataset:
       indices = sub_batch * per_replica + tf.range(per_replica, dtype=tf.int64)
       rows = self._example_rows(indices, tf.constant(seed, tf.int64))
       patches = self._gather(rows)
+      if augment:
+        transform = tf.random.stateless_uniform(
+            [per_replica], tf.stack([
+                tf.constant(seed, tf.int64) * 65536 + _AUGMENT_SEED_SALT,
+                sub_batch]), maxval=NUM_SYMMETRIES, dtype=tf.int32)
+        patches = apply_symmetry(patches, transform)
       batch = {"x": tf.cast(patches, tf.float32) / 255.0}
       if include_coordinates:
         batch["index"] = indices
         batch["coordinates"] = tf.gather(self._train_coordinates_tf, rows)
+        if augment:
+          batch["transform"] = transform
       if corruption is not None:
         corruption_seed = tf.stack([
             tf.constant(seed, tf.int64) * 65536 + _CORRUPTION_SEED_SALT,
@@ -304,7 +346,8 @@ class PatchDataset:
     return dataset.prefetch(tf.data.AUTOTUNE)
 
   def train_datasets_by_scale(self, batch_size, corruption, start_batch=0,
-                              seed=None, num_batches=None, input_context=None):
+                              seed=None, num_batches=None, input_context=None,
+                              augment=False):
     """One dataset per super-resolution scale, partitioning the steps.
 
     `corruption` is a `BicubicDownsampling` with scales (s_0, ..., s_{S-1});
@@ -330,7 +373,7 @@ class PatchDataset:
       datasets[scale] = self.train_dataset(
           batch_size, corruption.for_scale(scale), start_batch=start_batch,
           seed=seed, num_batches=count, input_context=input_context,
-          step_subset=(j, len(scales)))
+          step_subset=(j, len(scales)), augment=augment)
     return datasets
 
 
