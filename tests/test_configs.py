@@ -1,6 +1,7 @@
 """Tests of rim_tf.configs: presets, JSON round trip, overrides."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -47,6 +48,19 @@ def test_cpu_denoise_presets_round_trip_their_task_args(task):
       task == "denoise_color")
   # JSON turns the tuple into a list; the config reads it back as a tuple.
   assert configs.ExperimentConfig.from_json(config.to_json()) == config
+
+
+def test_only_the_colour_cpu_recipe_augments_its_patches():
+  for name in configs.PRESETS:
+    for task in TASKS:
+      if (name, task) == ("cpu_finetune", "random_projections"):
+        continue
+      assert configs.preset(name, task).data.augment == (
+          name.startswith("cpu") and task == "denoise_color"), (name, task)
+  # A config written before the field existed reads back unaugmented.
+  values = json.loads(configs.preset("cpu", "denoise_color").to_json())
+  del values["data"]["augment"]
+  assert not configs.ExperimentConfig.from_dict(values).data.augment
 
 
 def test_cpu_superres_preset_warm_starts_from_the_shipped_denoiser():

@@ -119,6 +119,72 @@ def test_resumed_at_batch_k_equals_the_uninterrupted_stream(small):
         np.testing.assert_array_equal(batch[key], whole[k + offset][key])
 
 
+def _square_symmetries(patch):
+  """The 8 symmetries of a [P, P, C] patch by numpy's own rotations."""
+  return ([np.rot90(patch, r) for r in range(4)] +
+          [np.rot90(patch[:, ::-1], r) for r in range(4)])
+
+
+def _turned(patch, k):
+  """apply_symmetry's documented numbering, in numpy."""
+  if k & 1:
+    patch = patch.transpose(1, 0, 2)
+  if k & 2:
+    patch = patch[::-1]
+  return patch[:, ::-1] if k & 4 else patch
+
+
+def test_apply_symmetry_gives_the_8_symmetries_of_the_square():
+  patch = np.arange(5 * 5 * 2, dtype=np.uint8).reshape(5, 5, 2)
+  turned = patches.apply_symmetry(np.repeat(patch[None], 8, axis=0),
+                                  tf.range(8)).numpy()
+  for k in range(8):
+    np.testing.assert_array_equal(turned[k], _turned(patch, k))
+  np.testing.assert_array_equal(turned[0], patch)  # 0 is the identity.
+  np.testing.assert_array_equal(turned[6], np.rot90(patch, 2))
+  got = {t.tobytes() for t in turned}
+  assert len(got) == 8
+  assert got == {t.tobytes() for t in _square_symmetries(patch)}
+
+
+def test_apply_symmetry_refuses_patches_that_are_not_square():
+  with pytest.raises(ValueError, match=r"square patches \[b, P, P, C\]"):
+    patches.apply_symmetry(tf.zeros([2, 4, 6, 1]), tf.zeros([2], tf.int32))
+
+
+def test_augmented_stream_is_the_plain_stream_turned_per_example(small):
+  noise = corruptions.GaussianNoise()
+  plain = _take(small.train_dataset(8, noise, seed=3,
+                                    include_coordinates=True), 6)
+  turned = _take(small.train_dataset(8, noise, seed=3, augment=True,
+                                     include_coordinates=True), 6)
+  for a, b in zip(plain, turned):
+    np.testing.assert_array_equal(a["coordinates"], b["coordinates"])
+    for x, y, k in zip(a["x"], b["x"], b["transform"]):
+      np.testing.assert_array_equal(y, _turned(x, int(k)))
+    # The corruption draws the same noise, now added to the turned patch.
+    np.testing.assert_array_equal(a["sigma"], b["sigma"])
+    np.testing.assert_allclose(b["y"] - b["x"], a["y"] - a["x"], atol=1e-6)
+
+
+def test_augmented_stream_resumes_and_draws_every_symmetry_alike(small):
+  whole = _take(small.train_dataset(16, seed=5, augment=True,
+                                    include_coordinates=True), 40)
+  for k in (1, 17):
+    resumed = _take(small.train_dataset(16, seed=5, augment=True,
+                                        start_batch=k), 3)
+    for offset, batch in enumerate(resumed):
+      np.testing.assert_array_equal(batch["x"], whole[k + offset]["x"])
+  counts = np.bincount(np.concatenate([b["transform"] for b in whole]),
+                       minlength=8)
+  # 640 draws, 80 expected per symmetry: chi-square with 7 degrees of
+  # freedom below 24.3 (p = 0.001).
+  assert np.sum((counts - 80.0) ** 2 / 80.0) < 24.3, counts
+  other = _take(small.train_dataset(16, seed=6, augment=True,
+                                    include_coordinates=True), 1)[0]
+  assert not np.array_equal(other["transform"], whole[0]["transform"])
+
+
 def test_num_batches_bounds_the_stream(small):
   assert len(_take(small.train_dataset(4, num_batches=3), -1)) == 3
   assert small.steps_per_epoch(7) == small.num_train // 7

@@ -685,6 +685,63 @@ def test_run_folder_of_another_model_gives_clear_error(finished_run):
     train.Trainer(config, run_dir, patches=tiny_patches())
 
 
+# -- Augmentation and the best-validated weights ---------------------------------
+
+
+def test_an_augmenting_run_trains_on_the_augmented_stream(tmp_path):
+  config = tiny_config(**{"data.augment": True})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  keys, iterators = trainer._datasets()  # pylint: disable=protected-access
+  got = trainer._first_replica(next(iterators[keys[0]]))  # pylint: disable=protected-access
+  want = next(iter(tiny_patches().train_dataset(
+      BATCH, trainer.task.stream_corruption(None), seed=config.data.seed,
+      augment=True, include_coordinates=True)))
+  assert np.any(want["transform"].numpy() != 0)
+  np.testing.assert_array_equal(got["x"].numpy(), want["x"].numpy())
+
+
+def test_the_best_validation_is_exported_as_it_happens(uninterrupted,
+                                                       tmp_path):
+  run_dir, config, trainer, _, _ = uninterrupted
+  logged = read_events(run_dir / "logs")["validation/psnr"]
+  assert sorted(logged) == [4, 8, 12]
+  best_step = max(logged, key=lambda step: float(logged[step]))
+  meta = json.loads((run_dir / "best.json").read_text())
+  assert meta["step"] == best_step
+  assert meta["validation"]["psnr"] == pytest.approx(
+      float(logged[best_step]), rel=1e-6)
+  assert trainer.best_validation() == meta["validation"]["psnr"]
+  # They are the weights that scored it.
+  copy = trainer.export_best_weights(tmp_path / "best" / "b.weights.h5")
+  assert copy.read_bytes() == (run_dir / "best.weights.h5").read_bytes()
+  assert json.loads((tmp_path / "best" / "b.json").read_text()) == meta
+  scorer = train.Trainer(configs.override(config, {
+      "trainer.init_weights": str(copy)}), tmp_path / "score",
+                         patches=tiny_patches())
+  assert scorer.validate()["psnr"] == pytest.approx(
+      meta["validation"]["psnr"], abs=1e-4)
+
+
+def test_record_best_keeps_only_improvements_across_resumes(finished_run):
+  run_dir, config = finished_run
+  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  assert trainer.best_validation() is None
+  with pytest.raises(FileNotFoundError, match="no best-validated weights"):
+    trainer.export_best_weights(run_dir / "x.weights.h5")
+  assert trainer.record_best({"psnr": 10.0})
+  before = (run_dir / "best.json").read_text()
+  assert not trainer.record_best({"psnr": 9.5})
+  assert (run_dir / "best.json").read_text() == before
+  assert json.loads(before)["validation"] == {"psnr": 10.0}
+  resumed = train.Trainer(config, run_dir, patches=tiny_patches())
+  assert resumed.best_validation() == 10.0
+  assert not resumed.record_best({"psnr": 10.0})  # Ties keep the first.
+  assert resumed.record_best({"psnr": 10.5})
+  (run_dir / "best.json").write_text('{"step": 2}')
+  with pytest.raises(ValueError, match="best.json is not a best-weights"):
+    resumed.best_validation()
+
+
 # -- The binary ---------------------------------------------------------------------
 
 
@@ -693,7 +750,8 @@ def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
   command = [
       sys.executable, str(REPO / "experiments" / "train.py"),
       "--task=denoise", "--preset=smoke", f"--run_dir={run_dir}",
-      "--steps=2", f"--export={weights}", "--set=data.source=builtin",
+      "--steps=2", f"--export={weights}", "--export_best",
+      "--set=data.source=builtin",
       "--set=model.features=8", "--set=model.gru_features=8",
       "--set=trainer.rim_steps=2", "--set=data.batch_size=4",
       "--set=data.num_validation=4"]
@@ -711,7 +769,9 @@ def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
       "ckpt-2")
   meta = json.loads(weights.with_suffix("").with_suffix(".json").read_text())
   assert meta["step"] == 2 and meta["patches_seen"] == 8
-  assert weights.exists()
+  # --export_best: the one validation (the final one) is the best.
+  assert f"validation: {meta['validation']}" in done.stdout
+  assert weights.read_bytes() == (run_dir / "best.weights.h5").read_bytes()
 
 
 if __name__ == "__main__":
