@@ -655,6 +655,9 @@ class Trainer:
     for name, value in results.items():
       tf.summary.scalar(f"validation/{name}", value, step=step)
     self.record_best(results)
+    if self.average is not None:
+      for name, value in self.validate(raw=True).items():
+        tf.summary.scalar(f"validation_raw_weights/{name}", value, step=step)
 
   def record_best(self, results):
     """Exports the weights to `best_path` if `results` (of `validate`, for
@@ -664,9 +667,6 @@ class Trainer:
     if better and self.is_chief:
       self.export_weights(self.best_path, validation=results)
     return better
-    if self.average is not None:
-      for name, value in self.validate(raw=True).items():
-        tf.summary.scalar(f"validation_raw_weights/{name}", value, step=step)
 
   def _weights(self, raw=False):
     """Context in which the model holds the weights validated and exported:
