@@ -38,7 +38,7 @@ class DataConfig:
   source: str = "bsds300"  # or "builtin": the offline scikit-image set
   # Turn every training patch by one of the 8 symmetries of the square
   # (`rim_tf.data.patches.apply_symmetry`). The paper mentions none; the
-  # colour cpu recipe uses it against overfitting the 200 training images.
+  # colour cpu recipe uses it (docs/training.md, "Run log: denoise_color").
   augment: bool = False
 
 
@@ -208,9 +208,8 @@ def _cpu(task):
     # patches; RIM and GDN ~21, FFN 42-54 patches/s here, docs/training.md),
     # a budget rather than a measured optimum.
     trainer = dataclasses.replace(trainer, train_steps=4000)
-  # The colour model overfits its 200 training images unaugmented: its
-  # held-out PSNR fell from step 4 500 on while its training PSNR rose
-  # (docs/training.md, "Run log: denoise_color").
+  # Unaugmented, the colour run's held-out PSNR fell from step 4 500 on;
+  # augmented, it held (docs/training.md, "Run log: denoise_color").
   return ExperimentConfig(
       task=task,
       task_args=task_args,
