@@ -24,6 +24,10 @@ class ModelConfig:
   gru_features: int = 256
   ablation: str | None = None
   epsilon_init: float = 1e-3
+  # Rows of the batch norms' moving statistics: 1 shared by every RIM step
+  # (Keras's batch norm), or one per RIM step (`rim_tf.layers.
+  # StepBatchNormalization`; docs/training.md, session 13).
+  norm_steps: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,6 +81,112 @@ def _pad_to_even(x):
                 mode="SYMMETRIC")
 
 
+class NormMoments:
+  """Running sums of a batch norm's inputs over (N, H, W), per channel: what
+  `rim_tf.norm_calibration` collects to set population statistics."""
+
+  def __init__(self):
+    self.total, self.total_squares, self.count = 0.0, 0.0, 0
+
+  def add(self, x):
+    x = tf.cast(x, tf.float64)
+    self.total += tf.reduce_sum(x, [0, 1, 2]).numpy()
+    self.total_squares += tf.reduce_sum(tf.square(x), [0, 1, 2]).numpy()
+    self.count += int(x.shape[0] * x.shape[1] * x.shape[2])
+
+  def mean_and_variance(self):
+    """Population mean and (biased) variance, float64 [C]."""
+    if not self.count:
+      raise ValueError("no inputs were collected.")
+    mean = self.total / self.count
+    return mean, self.total_squares / self.count - mean * mean
+
+
+@keras.saving.register_keras_serializable(package="rim_tf")
+class StepBatchNormalization(layers.Layer):
+  """Batch normalisation with moving statistics per RIM step.
+
+  Inside the RIM one layer normalises every step, but in training each step
+  is normalised with its own batch's moments, and these differ by orders of
+  magnitude from step to step; one moving average over all steps then
+  serves no step well at inference (docs/training.md, session 13). As in
+  recurrent batch normalisation (Cooijmans et al. 2016) the moving mean and
+  variance are therefore [num_steps, C], row t for RIM step t, and steps
+  t >= num_steps use the last row; gamma and beta [C] are shared. Training
+  normalises with the batch's moments over (N, H, W) and moves row t
+  towards them, as `keras.layers.BatchNormalization` does its one row.
+  Computes in float32 and returns the layer's compute dtype.
+
+  Args:
+    num_steps: rows of moving statistics (the RIM's training T).
+    momentum, epsilon: as in `keras.layers.BatchNormalization`.
+
+  Attributes:
+    collect: None, or a `NormMoments` that inference calls add their
+      inputs to (eagerly; for `rim_tf.norm_calibration`).
+  """
+
+  def __init__(self, num_steps, momentum=0.99, epsilon=1e-3, **kwargs):
+    super().__init__(**kwargs)
+    if int(num_steps) < 1:
+      raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
+    self.num_steps = int(num_steps)
+    self.momentum = float(momentum)
+    self.epsilon = float(epsilon)
+    self.collect = None
+
+  def build(self, input_shape):
+    channels = int(input_shape[-1])
+    self.gamma = self.add_weight(shape=(channels,), initializer="ones",
+                                 name="gamma")
+    self.beta = self.add_weight(shape=(channels,), initializer="zeros",
+                                name="beta")
+    rows = (self.num_steps, channels)
+    self.moving_mean = self.add_weight(shape=rows, initializer="zeros",
+                                       name="moving_mean", trainable=False)
+    self.moving_variance = self.add_weight(
+        shape=rows, initializer="ones", name="moving_variance",
+        trainable=False)
+
+  def call(self, inputs, step=0, training=False):
+    # Variables are read in the compute dtype under mixed precision: float32
+    # explicitly, as Keras's batch norm computes.
+    x = tf.cast(inputs, tf.float32)
+    moving_mean = tf.cast(self.moving_mean, tf.float32)
+    moving_variance = tf.cast(self.moving_variance, tf.float32)
+    row = tf.minimum(tf.cast(step, tf.int32), self.num_steps - 1)
+    if training:
+      mean, variance = tf.nn.moments(x, [0, 1, 2])
+      # Only row `step` moves: (1 - momentum) of the way to the batch's.
+      rate = (1.0 - self.momentum) * tf.one_hot(row, self.num_steps)[:, None]
+      self.moving_mean.assign(moving_mean - rate * (moving_mean - mean))
+      self.moving_variance.assign(
+          moving_variance - rate * (moving_variance - variance))
+    else:
+      if self.collect is not None:
+        self.collect.add(x)
+      mean = tf.gather(moving_mean, row)
+      variance = tf.gather(moving_variance, row)
+    scale = tf.cast(self.gamma, tf.float32) * tf.math.rsqrt(
+        variance + self.epsilon)
+    shift = tf.cast(self.beta, tf.float32) - mean * scale
+    return tf.cast(x * scale + shift, self.compute_dtype)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(num_steps=self.num_steps, momentum=self.momentum,
+                  epsilon=self.epsilon)
+    return config
+
+
+def _norm(name, dtype, norm_steps):
+  """Keras's batch norm (one set of moving statistics) for norm_steps 1,
+  else `StepBatchNormalization` with a row per RIM step."""
+  if norm_steps == 1:
+    return layers.BatchNormalization(name=name, dtype=dtype)
+  return StepBatchNormalization(norm_steps, name=name, dtype=dtype)
+
+
 class _CellBase(layers.Layer):
   """What every RIM cell shares: inputs, ablation switches, output layer.
 
@@ -91,6 +197,9 @@ class _CellBase(layers.Layer):
     recurrent: False gives the feed-forward (FFN) ablation: each GRU is
       replaced by a ReLU convolution with as many features, and no state is
       carried between steps.
+    norm_steps: rows of the batch norms' moving statistics: 1, one set for
+      every RIM step (Keras's batch norm, as the weights shipped before
+      session 13 have); T, one per RIM step (`StepBatchNormalization`).
 
   Attributes:
     shift_period: the smallest shift of the input (in pixels) that shifts
@@ -99,13 +208,22 @@ class _CellBase(layers.Layer):
 
   shift_period = 1
 
-  def __init__(self, channels, use_estimate=True, recurrent=True, **kwargs):
+  def __init__(self, channels, use_estimate=True, recurrent=True,
+               norm_steps=1, **kwargs):
     super().__init__(**kwargs)
     if int(channels) < 1:
       raise ValueError(f"channels must be >= 1, got {channels}.")
+    if int(norm_steps) < 1:
+      raise ValueError(f"norm_steps must be >= 1, got {norm_steps}.")
     self.channels = int(channels)
     self.use_estimate = bool(use_estimate)
     self.recurrent = bool(recurrent)
+    self.norm_steps = int(norm_steps)
+
+  def _normalize(self, norm, x, step, training):
+    if isinstance(norm, StepBatchNormalization):
+      return norm(x, step=step, training=training)
+    return norm(x, training=training)
 
   def _memory(self, features, name):
     if self.recurrent:
@@ -126,7 +244,7 @@ class _CellBase(layers.Layer):
   def get_config(self):
     config = super().get_config()
     config.update(channels=self.channels, use_estimate=self.use_estimate,
-                  recurrent=self.recurrent)
+                  recurrent=self.recurrent, norm_steps=self.norm_steps)
     return config
 
 
@@ -147,7 +265,7 @@ class RIMCell(_CellBase):
     channels: C of the images.
     features: width of the strided and transposed convolutions.
     gru_features: width of the ConvGRU state.
-    use_estimate, recurrent: ablation switches, see `_CellBase`.
+    use_estimate, recurrent, norm_steps: see `_CellBase`.
   """
 
   # Shifting the input by 2 pixels shifts the output by 2 (stride 2).
@@ -159,11 +277,11 @@ class RIMCell(_CellBase):
     self.gru_features = int(gru_features)
     dtype = self.dtype_policy
     self.down = _conv(self.features, "down", dtype, strides=2)
-    self.down_norm = layers.BatchNormalization(name="down_norm", dtype=dtype)
+    self.down_norm = _norm("down_norm", dtype, self.norm_steps)
     self.memory = self._memory(self.gru_features, "gru")
     self.up = layers.Conv2DTranspose(self.features, 3, strides=2,
                                      padding="same", name="up", dtype=dtype)
-    self.up_norm = layers.BatchNormalization(name="up_norm", dtype=dtype)
+    self.up_norm = _norm("up_norm", dtype, self.norm_steps)
     self.out = _conv(self.channels, "out", dtype)
 
   def build(self, input_shape=None):
@@ -191,16 +309,22 @@ class RIMCell(_CellBase):
     ReLU convolution) and the transposed convolution after it."""
     return [(self.memory, self.up)]
 
-  def call(self, eta, grad, state, training=False):
+  def norm_layers(self):
+    """The batch norms in the order a step calls them."""
+    return [self.down_norm, self.up_norm]
+
+  def call(self, eta, grad, state, step=0, training=False):
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
     inputs = _pad_to_even(self._inputs(eta, grad))
-    hidden = tf.tanh(self.down_norm(self.down(inputs), training=training))
+    hidden = tf.tanh(self._normalize(self.down_norm, self.down(inputs), step,
+                                     training))
     if self.recurrent:
       hidden = self.memory(hidden, state[0])
       state = (hidden,)
     else:
       hidden = self.memory(hidden)
-    hidden = tf.tanh(self.up_norm(self.up(hidden), training=training))
+    hidden = tf.tanh(self._normalize(self.up_norm, self.up(hidden), step,
+                                     training))
     hidden = hidden[:, :height, :width, :]
     return self.out(hidden), state
 
@@ -225,7 +349,7 @@ class AtrousRIMCell(_CellBase):
     features: width of the dilated convolutions.
     gru_features: width of each ConvGRU state.
     dilations: the three dilation rates.
-    use_estimate, recurrent: ablation switches, see `_CellBase`.
+    use_estimate, recurrent, norm_steps: see `_CellBase`.
   """
 
   def __init__(self, channels, features=64, gru_features=64,
@@ -239,7 +363,7 @@ class AtrousRIMCell(_CellBase):
     dtype = self.dtype_policy
     self.convs = [_conv(self.features, f"conv{i}", dtype, dilation_rate=d)
                   for i, d in enumerate(self.dilations)]
-    self.norms = [layers.BatchNormalization(name=f"norm{i}", dtype=dtype)
+    self.norms = [_norm(f"norm{i}", dtype, self.norm_steps)
                   for i in range(3)]
     self.memories = [self._memory(self.gru_features, f"gru{i}")
                      for i in range(2)]
@@ -270,11 +394,16 @@ class AtrousRIMCell(_CellBase):
     FFN's ReLU convolutions)."""
     return [(self.memories[0], self.convs[2]), (self.memories[1], self.out)]
 
-  def call(self, eta, grad, state, training=False):
+  def norm_layers(self):
+    """The batch norms in the order a step calls them."""
+    return list(self.norms)
+
+  def call(self, eta, grad, state, step=0, training=False):
     hidden = self._inputs(eta, grad)
     new_state = []
     for i in range(3):
-      hidden = tf.tanh(self.norms[i](self.convs[i](hidden), training=training))
+      hidden = tf.tanh(self._normalize(self.norms[i], self.convs[i](hidden),
+                                       step, training))
       if i == 0:
         continue
       memory = self.memories[i - 1]

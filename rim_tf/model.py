@@ -72,11 +72,11 @@ class RIM(keras.Model):
     x0 = tf.clip_by_value(x0, CLIP, 1.0 - CLIP)
     return tf.math.log(x0) - tf.math.log1p(-x0)
 
-  def step(self, eta, state, y, operator, sigma, training=False):
-    """One RIM update: returns (eta_{t+1}, s_{t+1})."""
+  def step(self, eta, state, y, operator, sigma, training=False, t=0):
+    """RIM update number t (from 0): returns (eta_{t+1}, s_{t+1})."""
     # Through __call__ so the likelihood's float32 scope applies to phi.
     grad = self.likelihood(eta, y=y, operator=operator, sigma=sigma)
-    delta, state = self.cell(eta, grad, state, training=training)
+    delta, state = self.cell(eta, grad, state, step=t, training=training)
     return eta + tf.cast(delta, tf.float32), state
 
   def call(self, y, operator=None, sigma=None, steps=None, training=False):
@@ -102,7 +102,7 @@ class RIM(keras.Model):
                                element_shape=eta.shape)
 
     def body(t, eta, state, estimates):
-      eta, state = self.step(eta, state, y, operator, sigma, training)
+      eta, state = self.step(eta, state, y, operator, sigma, training, t)
       return t + 1, eta, state, estimates.write(t, tf.sigmoid(eta))
 
     # One graph loop whatever T: inside tf.function it trains as fast as

@@ -151,7 +151,8 @@ def build_model(config):
       config.model.architecture, task.channels, ablation=config.model.ablation,
       num_steps=config.trainer.rim_steps,
       epsilon_init=config.model.epsilon_init, features=config.model.features,
-      gru_features=config.model.gru_features)
+      gru_features=config.model.gru_features,
+      norm_steps=config.model.norm_steps)
 
 
 def make_task(config):

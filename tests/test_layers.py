@@ -100,15 +100,116 @@ def _config_round_trip(layer):
 
 @pytest.mark.parametrize("architecture", ["rim", "atrous"])
 @pytest.mark.parametrize("ablation", [None, "gdn", "ffn"])
-def test_cell_config_round_trip_gives_the_same_cell(architecture, ablation):
-  cell = _cell(architecture, 3, ablation)
+@pytest.mark.parametrize("norm_steps", [1, 3])
+def test_cell_config_round_trip_gives_the_same_cell(architecture, ablation,
+                                                     norm_steps):
+  cell = _cell(architecture, 3, ablation, norm_steps=norm_steps)
   clone = _config_round_trip(cell)
   clone.build()
+  assert clone.norm_steps == norm_steps
+  _randomize_norms(cell)
   clone.set_weights(cell.get_weights())
   eta, grad = _inputs((2, 9, 7, 3))
   state = _random_state(cell, eta)
-  np.testing.assert_array_equal(cell(eta, grad, state)[0],
-                                clone(eta, grad, state)[0])
+  for step in range(norm_steps + 1):
+    np.testing.assert_array_equal(cell(eta, grad, state, step=step)[0],
+                                  clone(eta, grad, state, step=step)[0])
+
+
+def _randomize_norms(cell, seed=0):
+  """Distinct moving statistics (per row) in every batch norm of `cell`."""
+  rng = np.random.default_rng(seed)
+  for norm in cell.norm_layers():
+    norm.moving_mean.assign(rng.normal(size=norm.moving_mean.shape))
+    norm.moving_variance.assign(rng.uniform(0.5, 2.0,
+                                            norm.moving_variance.shape))
+
+
+def _batch_norm_reference(x, mean, variance, gamma, beta, epsilon=1e-3):
+  return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def test_step_batch_norm_infers_with_the_row_of_its_step():
+  norm = layers.StepBatchNormalization(3)
+  norm.build((None, None, None, 4))
+  rng = np.random.default_rng(1)
+  means, variances = rng.normal(size=(3, 4)), rng.uniform(0.5, 2, (3, 4))
+  gamma, beta = rng.normal(size=4), rng.normal(size=4)
+  for variable, value in zip(
+      (norm.moving_mean, norm.moving_variance, norm.gamma, norm.beta),
+      (means, variances, gamma, beta)):
+    variable.assign(value)
+  x = rng.normal(size=(2, 5, 6, 4)).astype(np.float32)
+  for step, row in ((0, 0), (2, 2), (7, 2)):  # Steps past the rows: the last.
+    np.testing.assert_allclose(
+        norm(x, step=tf.constant(step), training=False),
+        _batch_norm_reference(x, means[row], variances[row], gamma, beta),
+        rtol=1e-5, atol=1e-5)
+
+
+def test_step_batch_norm_trains_on_batch_moments_and_moves_only_its_row():
+  norm = layers.StepBatchNormalization(3, momentum=0.9)
+  norm.build((None, None, None, 4))
+  x = np.random.default_rng(2).normal(2.0, 3.0, (4, 5, 6, 4)).astype(
+      np.float32)
+  out = norm(x, step=1, training=True)
+  mean, variance = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+  np.testing.assert_allclose(out, _batch_norm_reference(x, mean, variance, 1,
+                                                        0), atol=1e-5)
+  np.testing.assert_allclose(norm.moving_mean.numpy(),
+                             [np.zeros(4), 0.1 * mean, np.zeros(4)],
+                             rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(norm.moving_variance.numpy(),
+                             [np.ones(4), 0.9 + 0.1 * variance, np.ones(4)],
+                             rtol=1e-5)
+
+
+def test_one_row_of_step_statistics_is_keras_batch_norm():
+  x = np.random.default_rng(3).normal(1.0, 2.0, (3, 4, 5, 2)).astype(
+      np.float32)
+  ours = layers.StepBatchNormalization(1)
+  keras_norm = keras.layers.BatchNormalization()
+  ours.build(x.shape)
+  keras_norm.build(x.shape)
+  for training in (True, False, True):
+    np.testing.assert_allclose(ours(x, step=5, training=training),
+                               keras_norm(x, training=training), atol=1e-5)
+  np.testing.assert_allclose(ours.moving_mean.numpy()[0],
+                             keras_norm.moving_mean.numpy(), rtol=1e-6)
+  np.testing.assert_allclose(ours.moving_variance.numpy()[0],
+                             keras_norm.moving_variance.numpy(), rtol=1e-6)
+
+
+def test_step_batch_norm_config_and_bad_rows():
+  norm = layers.StepBatchNormalization(4, momentum=0.95, epsilon=1e-4,
+                                       name="n")
+  clone = layers.StepBatchNormalization.from_config(norm.get_config())
+  assert (clone.num_steps, clone.momentum, clone.epsilon, clone.name) == (
+      4, 0.95, 1e-4, "n")
+  with pytest.raises(ValueError, match="num_steps must be >= 1"):
+    layers.StepBatchNormalization(0)
+  with pytest.raises(ValueError, match="norm_steps must be >= 1"):
+    layers.make_cell("rim", 1, norm_steps=0)
+
+
+@pytest.mark.parametrize("architecture", ["rim", "atrous"])
+def test_cells_keep_keras_batch_norms_for_one_row_and_step_ones_beyond(
+    architecture):
+  shared = _cell(architecture)
+  per_step = _cell(architecture, norm_steps=4)
+  assert all(type(n) is keras.layers.BatchNormalization  # pylint: disable=unidiomatic-typecheck
+             for n in shared.norm_layers())
+  assert all(isinstance(n, layers.StepBatchNormalization) and
+             n.num_steps == 4 for n in per_step.norm_layers())
+  assert len(shared.norm_layers()) == {"rim": 2, "atrous": 3}[architecture]
+  # The same weights, the moving statistics with a row per step.
+  assert [w.path.split("/", 1)[1] for w in shared.weights] == [
+      w.path.split("/", 1)[1] for w in per_step.weights]
+  _randomize_norms(per_step)
+  eta, grad = _inputs((2, 8, 8, 1))
+  state = _random_state(per_step, eta)
+  assert not np.allclose(per_step(eta, grad, state, step=0)[0],
+                         per_step(eta, grad, state, step=1)[0])
 
 
 def test_conv_gru_config_round_trip():
@@ -173,15 +274,18 @@ def test_ffn_replaces_each_gru_by_a_relu_convolution_of_its_width():
   assert ffn.memory.activation is keras.activations.relu
 
 
-def test_cell_computes_in_bfloat16_under_mixed_precision():
+@pytest.mark.parametrize("norm_steps", [1, 3])
+def test_cell_computes_in_bfloat16_under_mixed_precision(norm_steps):
   policy = keras.mixed_precision.global_policy()
   keras.mixed_precision.set_global_policy("mixed_bfloat16")
   try:
-    cell = _cell("rim")
+    cell = _cell("rim", norm_steps=norm_steps)
   finally:
     keras.mixed_precision.set_global_policy(policy)
   eta, grad = _inputs((2, 9, 7, 1))
-  delta, (state,) = cell(eta, grad, cell.initial_state(eta))
+  for training in (True, False):
+    delta, (state,) = cell(eta, grad, cell.initial_state(eta), step=1,
+                           training=training)
   assert cell.compute_dtype == "bfloat16"
   assert delta.dtype == tf.bfloat16 and state.dtype == tf.bfloat16
   assert all(w.dtype == "float32" for w in cell.weights)

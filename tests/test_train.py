@@ -700,6 +700,17 @@ def test_an_augmenting_run_trains_on_the_augmented_stream(tmp_path):
   np.testing.assert_array_equal(got["x"].numpy(), want["x"].numpy())
 
 
+def test_a_run_with_step_statistics_moves_one_row_per_rim_step(tmp_path):
+  config = tiny_config(**{"model.norm_steps": RIM_STEPS})
+  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer.train(1)
+  for norm in trainer.model.cell.norm_layers():
+    rows = norm.moving_mean.numpy()
+    assert rows.shape == (RIM_STEPS, 8)
+    assert np.all(np.any(rows != 0.0, axis=1))  # Every step's row moved,
+    assert not np.allclose(rows[0], rows[1])  # each to its own step's.
+
+
 def test_the_best_validation_is_exported_as_it_happens(uninterrupted,
                                                        tmp_path):
   run_dir, config, trainer, _, _ = uninterrupted

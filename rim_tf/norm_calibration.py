@@ -1,0 +1,166 @@
+"""Batch-norm statistics per RIM step, computed on training patches.
+
+In training every RIM step's batch norms normalise with that step's batch
+moments, which differ by orders of magnitude from step to step; Keras's
+batch norm keeps one moving average over all of them, which fits no step
+at inference (docs/training.md, session 13). `calibrate_export` turns
+exported weights with shared statistics into the same RIM with a row of
+statistics per RIM step (`rim_tf.layers.StepBatchNormalization`), each row
+the population mean and variance of the layer's inputs at that step of
+inference on training patches. Nothing trained changes: the kernels, gamma
+and beta are copied.
+"""
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+
+from rim_tf import configs
+from rim_tf import layers as rim_layers
+from rim_tf import pretrained
+
+
+def transfer_weights(source, target):
+  """Copies the weights of `source` into `target`, the same RIM whose batch
+  norms have a row of moving statistics per RIM step: a shared [C]
+  statistic fills every row of [S, C], any other weight is copied as is.
+
+  Raises:
+    ValueError: if the two RIMs differ in anything else.
+  """
+  if len(source.weights) != len(target.weights):
+    raise ValueError(f"the RIMs have {len(source.weights)} and "
+                     f"{len(target.weights)} weights: not the same RIM.")
+  for a, b in zip(source.weights, target.weights):
+    value = a.numpy()
+    # Paths begin with the cell's unique name (rim_cell, rim_cell_1, ...).
+    if (a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1] or
+        (value.shape != tuple(b.shape) and
+         tuple(b.shape[1:]) != value.shape)):
+      raise ValueError(f"weight {a.path} {value.shape} does not fit "
+                       f"{b.path} {tuple(b.shape)}: not the same RIM.")
+    b.assign(np.broadcast_to(value, b.shape))
+
+
+def calibrate(model, batches, operator_of, steps=None):
+  """Sets each batch norm's row t to the population statistics of RIM step t.
+
+  Runs inference on every batch step by step; at step t each batch norm in
+  turn (the order a step calls them, so a later one sees the earlier ones
+  already set) collects its inputs over all batches, and its row t becomes
+  their mean and (biased) variance over (N, H, W). Eager; costs
+  steps x (batch norms + 1) RIM steps per batch.
+
+  Args:
+    model: a `rim_tf.model.RIM` whose cell has norm_steps > 1.
+    batches: dicts with "y" [N, h, w, C'] and "sigma" [N], and what
+      `operator_of` reads.
+    operator_of: batch -> its forward operator (`Task.operator`).
+    steps: rows to set (default: all the layers' rows).
+
+  Returns:
+    {layer name: (mean, variance)}, each float64 [steps, C].
+  """
+  norms = model.cell.norm_layers()
+  if not all(isinstance(n, rim_layers.StepBatchNormalization) for n in norms):
+    raise ValueError("calibrate needs a RIM with a row of batch-norm "
+                     "statistics per RIM step (model.norm_steps > 1).")
+  if not batches:
+    raise ValueError("calibrate needs at least one batch.")
+  steps = norms[0].num_steps if steps is None else int(steps)
+  operators = [operator_of(batch) for batch in batches]
+  trajectories = []
+  for batch, operator in zip(batches, operators):
+    eta = model.initial_eta(batch["y"], operator)
+    trajectories.append((eta, model.cell.initial_state(eta)))
+  found = {norm.name: ([], []) for norm in norms}
+
+  def run_step(t):
+    return [model.step(eta, state, batch["y"], operator, batch["sigma"],
+                       training=False, t=t)
+            for batch, operator, (eta, state) in zip(batches, operators,
+                                                      trajectories)]
+
+  for t in range(steps):
+    for norm in norms:
+      norm.collect = rim_layers.NormMoments()
+      try:
+        run_step(t)
+        mean, variance = norm.collect.mean_and_variance()
+      finally:
+        norm.collect = None
+      row = np.arange(norm.num_steps) == min(t, norm.num_steps - 1)
+      norm.moving_mean.assign(np.where(
+          row[:, None], mean, norm.moving_mean.numpy()).astype(np.float32))
+      norm.moving_variance.assign(np.where(
+          row[:, None], variance,
+          norm.moving_variance.numpy()).astype(np.float32))
+      found[norm.name][0].append(mean)
+      found[norm.name][1].append(variance)
+    trajectories = run_step(t)
+  return {name: (np.stack(m), np.stack(v)) for name, (m, v) in found.items()}
+
+
+def calibration_batches(config, task, patches, num_batches):
+  """`num_batches` training batches of every stream of `task` (e.g. each
+  super-resolution scale), from the start of the run's patch stream."""
+  keys = task.stream_keys()
+  batches = []
+  for j, key in enumerate(keys):
+    stream = patches.train_dataset(
+        config.data.batch_size, task.stream_corruption(key),
+        seed=config.data.seed, num_batches=num_batches,
+        step_subset=(j, len(keys)) if len(keys) > 1 else None)
+    batches.extend(stream.take(num_batches))
+  return batches
+
+
+def calibrate_export(weights, output, data_dir=None, num_batches=32,
+                     norm_steps=None):
+  """Writes `weights` (a shipped name or .weights.h5) with per-step
+  batch-norm statistics calibrated on its task's training patches.
+
+  Args:
+    weights: exported weights with shared statistics (model.norm_steps 1).
+    output: the new .weights.h5; its JSON is the export's, with
+      model.norm_steps set and a "norm_calibration" record added.
+    data_dir: folder holding BSDS300/ (default: the config's, then
+      $RIM_DATA_DIR).
+    num_batches: training batches per stream (of the config's batch size).
+    norm_steps: rows (default: the RIM's training T, trainer.rim_steps).
+
+  Returns:
+    {layer name: (mean, variance)} as `calibrate` returns them.
+  """
+  # Here: rim_tf.train imports this package's layers through the model.
+  from rim_tf import train  # pylint: disable=g-import-not-at-top
+
+  source, config = pretrained.load(weights)
+  if config.model.norm_steps != 1:
+    raise ValueError(f"{weights} already has {config.model.norm_steps} rows "
+                     f"of batch-norm statistics per layer.")
+  norm_steps = config.trainer.rim_steps if norm_steps is None else norm_steps
+  new_config = configs.override(config, {"model.norm_steps": norm_steps})
+  target = train.build_model(new_config)  # Under pretrained.load's float32.
+  transfer_weights(source, target)
+  run_config = (config if data_dir is None else dataclasses.replace(
+      config, data=dataclasses.replace(config.data, data_dir=data_dir)))
+  task = train.make_task(run_config)
+  patches = train.load_patches(run_config, task)
+  statistics = calibrate(target, calibration_batches(
+      run_config, task, patches, num_batches), task.operator)
+  path = pretrained.resolve(weights)
+  meta = pretrained.metadata(path)
+  meta["config"] = json.loads(new_config.to_json())
+  meta["norm_calibration"] = {
+      "from": pretrained.provenance(path), "norm_steps": norm_steps,
+      "batches_per_stream": num_batches,
+      "patches": num_batches * len(task.stream_keys()) *
+                 config.data.batch_size}
+  output = pathlib.Path(output)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  target.save_weights(str(output))
+  configs.export_json_path(output).write_text(json.dumps(meta, indent=2))
+  return statistics
