@@ -11,7 +11,6 @@ inference on training patches. Nothing trained changes: the kernels, gamma
 and beta are copied.
 """
 
-import dataclasses
 import json
 import pathlib
 
@@ -44,7 +43,7 @@ def transfer_weights(source, target):
     b.assign(np.broadcast_to(value, b.shape))
 
 
-def calibrate(model, batches, operator_of, steps=None):
+def calibrate(model, batches, operator_of):
   """Sets each batch norm's row t to the population statistics of RIM step t.
 
   Runs inference on every batch step by step; at step t each batch norm in
@@ -58,10 +57,9 @@ def calibrate(model, batches, operator_of, steps=None):
     batches: dicts with "y" [N, h, w, C'] and "sigma" [N], and what
       `operator_of` reads.
     operator_of: batch -> its forward operator (`Task.operator`).
-    steps: rows to set (default: all the layers' rows).
 
   Returns:
-    {layer name: (mean, variance)}, each float64 [steps, C].
+    {layer name: (mean, variance)}, each float64 [norm_steps, C].
   """
   norms = model.cell.norm_layers()
   if not all(isinstance(n, rim_layers.StepBatchNormalization) for n in norms):
@@ -69,7 +67,6 @@ def calibrate(model, batches, operator_of, steps=None):
                      "statistics per RIM step (model.norm_steps > 1).")
   if not batches:
     raise ValueError("calibrate needs at least one batch.")
-  steps = norms[0].num_steps if steps is None else int(steps)
   operators = [operator_of(batch) for batch in batches]
   trajectories = []
   for batch, operator in zip(batches, operators):
@@ -83,7 +80,7 @@ def calibrate(model, batches, operator_of, steps=None):
             for batch, operator, (eta, state) in zip(batches, operators,
                                                       trajectories)]
 
-  for t in range(steps):
+  for t in range(norms[0].num_steps):
     for norm in norms:
       norm.collect = rim_layers.NormMoments()
       try:
@@ -91,12 +88,11 @@ def calibrate(model, batches, operator_of, steps=None):
         mean, variance = norm.collect.mean_and_variance()
       finally:
         norm.collect = None
-      row = np.arange(norm.num_steps) == min(t, norm.num_steps - 1)
-      norm.moving_mean.assign(np.where(
-          row[:, None], mean, norm.moving_mean.numpy()).astype(np.float32))
-      norm.moving_variance.assign(np.where(
-          row[:, None], variance,
-          norm.moving_variance.numpy()).astype(np.float32))
+      for variable, value in ((norm.moving_mean, mean),
+                              (norm.moving_variance, variance)):
+        rows = variable.numpy()
+        rows[t] = value
+        variable.assign(rows)
       found[norm.name][0].append(mean)
       found[norm.name][1].append(variance)
     trajectories = run_step(t)
@@ -117,8 +113,7 @@ def calibration_batches(config, task, patches, num_batches):
   return batches
 
 
-def calibrate_export(weights, output, data_dir=None, num_batches=32,
-                     norm_steps=None):
+def calibrate_export(weights, output, data_dir=None, num_batches=32):
   """Writes `weights` (a shipped name or .weights.h5) with per-step
   batch-norm statistics calibrated on its task's training patches.
 
@@ -126,10 +121,10 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32,
     weights: exported weights with shared statistics (model.norm_steps 1).
     output: the new .weights.h5; its JSON is the export's, with
       model.norm_steps set and a "norm_calibration" record added.
-    data_dir: folder holding BSDS300/ (default: the config's, then
-      $RIM_DATA_DIR).
+    data_dir: folder holding BSDS300/ (default: $RIM_DATA_DIR, then
+      data/; not the training machine's folder).
     num_batches: training batches per stream (of the config's batch size).
-    norm_steps: rows (default: the RIM's training T, trainer.rim_steps).
+      The rows are the RIM's training T (trainer.rim_steps).
 
   Returns:
     {layer name: (mean, variance)} as `calibrate` returns them.
@@ -141,12 +136,11 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32,
   if config.model.norm_steps != 1:
     raise ValueError(f"{weights} already has {config.model.norm_steps} rows "
                      f"of batch-norm statistics per layer.")
-  norm_steps = config.trainer.rim_steps if norm_steps is None else norm_steps
+  norm_steps = config.trainer.rim_steps
   new_config = configs.override(config, {"model.norm_steps": norm_steps})
   target = train.build_model(new_config)  # Under pretrained.load's float32.
   transfer_weights(source, target)
-  run_config = (config if data_dir is None else dataclasses.replace(
-      config, data=dataclasses.replace(config.data, data_dir=data_dir)))
+  run_config = configs.override(config, {"data.data_dir": data_dir})
   task = train.make_task(run_config)
   patches = train.load_patches(run_config, task)
   statistics = calibrate(target, calibration_batches(

@@ -346,8 +346,7 @@ class PatchDataset:
     return dataset.prefetch(tf.data.AUTOTUNE)
 
   def train_datasets_by_scale(self, batch_size, corruption, start_batch=0,
-                              seed=None, num_batches=None, input_context=None,
-                              augment=False):
+                              seed=None, num_batches=None, input_context=None):
     """One dataset per super-resolution scale, partitioning the steps.
 
     `corruption` is a `BicubicDownsampling` with scales (s_0, ..., s_{S-1});
@@ -373,7 +372,7 @@ class PatchDataset:
       datasets[scale] = self.train_dataset(
           batch_size, corruption.for_scale(scale), start_batch=start_batch,
           seed=seed, num_batches=count, input_context=input_context,
-          step_subset=(j, len(scales)), augment=augment)
+          step_subset=(j, len(scales)))
     return datasets
 
 
