@@ -18,7 +18,12 @@ TRAIN = $(call TRAIN_WITH,$(PRESET))
 # trained on for the final estimate's mean PSNR on larger patches; other
 # presets have one stage.
 FINETUNE ?= $(if $(filter cpu,$(PRESET)),cpu_finetune,)
-DENOISE_WEIGHTS = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
+DENOISE_TRAINED = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
+# Every reproduction's last stage: batch-norm statistics per RIM step,
+# calibrated on training patches (docs/training.md, session 13); the shipped
+# models are calibrated the same way.
+CALIBRATE = $(PYTHON) experiments/calibrate_norms.py --data_dir=$(DATA_DIR)
+DENOISE_WEIGHTS = $(DENOISE_TRAINED:.weights.h5=_calibrated.weights.h5)
 EVAL_ALL = $(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR)
 EVAL = $(EVAL_ALL) $(EVAL_IMAGES)
 FIG = $(PYTHON) experiments/figures.py --data_dir=$(DATA_DIR)
@@ -50,7 +55,8 @@ reproduce-denoise: | $(OUT)
 	$(if $(FINETUNE),$(call TRAIN_WITH,$(FINETUNE)) --task=denoise \
 	  --run_dir=$(RUNS)/denoise_$(FINETUNE) \
 	  --set=trainer.init_weights=$(OUT)/denoise_gray.weights.h5 \
-	  --export=$(DENOISE_WEIGHTS))
+	  --export=$(DENOISE_TRAINED))
+	$(CALIBRATE) --weights=$(DENOISE_TRAINED) --output=$(DENOISE_WEIGHTS)
 	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \
 	  --weights=$(DENOISE_WEIGHTS) \
 	  --output='$(OUT)/denoise_{subset}.json'
@@ -60,16 +66,22 @@ reproduce-denoise: | $(OUT)
 reproduce-color: | $(OUT)
 	$(TRAIN) --task=denoise_color --run_dir=$(RUNS)/denoise_color_$(PRESET) \
 	  --export=$(OUT)/denoise_color.weights.h5
+	$(CALIBRATE) --weights=$(OUT)/denoise_color.weights.h5 \
+	  --output=$(OUT)/denoise_color_calibrated.weights.h5
 	$(EVAL) --task=denoise_color --methods=rim,bm3d --subset=bsd68,bsd100 \
-	  --sigmas=25 --quantized=true --weights=$(OUT)/denoise_color.weights.h5 \
+	  --sigmas=25 --quantized=true \
+	  --weights=$(OUT)/denoise_color_calibrated.weights.h5 \
 	  --output='$(OUT)/denoise_color_{subset}.json'
 
 reproduce-sr: | $(OUT)
 	$(TRAIN) --task=superres --run_dir=$(RUNS)/superres_$(PRESET) \
 	  --export=$(OUT)/superres.weights.h5
+	$(CALIBRATE) --weights=$(OUT)/superres.weights.h5 \
+	  --output=$(OUT)/superres_calibrated.weights.h5
 	$(EVAL) --task=superres --methods=rim,bicubic --subset=bsd100 \
-	  --weights=$(OUT)/superres.weights.h5 --output=$(OUT)/superres_bsd100.json
-	$(FIG) --figure=4 --weights=$(OUT)/superres.weights.h5 \
+	  --weights=$(OUT)/superres_calibrated.weights.h5 \
+	  --output=$(OUT)/superres_bsd100.json
+	$(FIG) --figure=4 --weights=$(OUT)/superres_calibrated.weights.h5 \
 	  --output=$(OUT)/figure4.png
 
 reproduce-rp: | $(OUT)

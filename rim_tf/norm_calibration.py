@@ -23,8 +23,10 @@ from rim_tf import pretrained
 
 def transfer_weights(source, target):
   """Copies the weights of `source` into `target`, the same RIM whose batch
-  norms have a row of moving statistics per RIM step: a shared [C]
-  statistic fills every row of [S, C], any other weight is copied as is.
+  norms keep their moving statistics per RIM step or shared: a shared [C]
+  statistic fills every row of [S, C]; rows [S, C] become their mean over
+  the steps [C], what a shared moving average of the steps' batch moments
+  converges to. Any other weight is copied as is.
 
   Raises:
     ValueError: if the two RIMs differ in anything else.
@@ -34,13 +36,15 @@ def transfer_weights(source, target):
                      f"{len(target.weights)} weights: not the same RIM.")
   for a, b in zip(source.weights, target.weights):
     value = a.numpy()
+    shape = tuple(b.shape)
     # Paths begin with the cell's unique name (rim_cell, rim_cell_1, ...).
-    if (a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1] or
-        (value.shape != tuple(b.shape) and
-         tuple(b.shape[1:]) != value.shape)):
+    if a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1] or shape not in (
+        value.shape, value.shape[1:]) and shape[1:] != value.shape:
       raise ValueError(f"weight {a.path} {value.shape} does not fit "
-                       f"{b.path} {tuple(b.shape)}: not the same RIM.")
-    b.assign(np.broadcast_to(value, b.shape))
+                       f"{b.path} {shape}: not the same RIM.")
+    if shape == value.shape[1:] and shape != value.shape:
+      value = value.mean(axis=0)
+    b.assign(np.broadcast_to(value, shape))
 
 
 def calibrate(model, batches, operator_of):

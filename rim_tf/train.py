@@ -56,6 +56,7 @@ from rim_tf import configs
 from rim_tf import data as rim_data
 from rim_tf import metrics
 from rim_tf import model as rim_model
+from rim_tf import norm_calibration
 from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
 from rim_tf import weight_average
@@ -325,11 +326,32 @@ class Trainer:
   def _load_init_weights(self, path):
     """Loads exported weights into the model; a gray RIM's (its JSON says
     so) into a colour model by `rim_model.inflate_channels`, a narrower
-    GRU's by `rim_model.widen_gru`."""
+    GRU's by `rim_model.widen_gru`, and batch-norm statistics per RIM step
+    into shared ones (or back) by `norm_calibration.transfer_weights`."""
     try:
       exported = pretrained.config(path)
     except (FileNotFoundError, ValueError):
       exported = None  # No readable JSON: the weights must fit as they are.
+    ours = self.config.model
+    donor = None
+    if exported is not None and exported.model.norm_steps != ours.norm_steps:
+      stored = build_model(exported)
+      stored.load_weights(str(path))
+      rows = exported.model.norm_steps
+      exported = configs.override(exported,
+                                  {"model.norm_steps": ours.norm_steps})
+      donor = build_model(exported)
+      norm_calibration.transfer_weights(stored, donor)
+      print(f"Batch-norm statistics of {path} from {rows} to "
+            f"{ours.norm_steps} rows per layer.")
+
+    def loaded_donor():
+      if donor is not None:
+        return donor
+      model = build_model(exported)
+      model.load_weights(str(path))
+      return model
+
     channels = (make_task(exported).channels if exported is not None
                 else None)
     if channels is not None and channels != self.model.channels:
@@ -338,22 +360,21 @@ class Trainer:
             f"{path} holds a {channels}-channel RIM; it cannot "
             f"warm-start a {self.model.channels}-channel one (only gray "
             f"weights inflate to colour).")
-      donor = build_model(exported)
-      donor.load_weights(str(path))
-      rim_model.inflate_channels(donor, self.model)
+      rim_model.inflate_channels(loaded_donor(), self.model)
       print(f"Inflated the gray weights of {path} to "
             f"{self.model.channels} channels.")
       return
-    ours = self.config.model
     if exported is not None and exported.model != ours and dataclasses.replace(
         exported.model, gru_features=ours.gru_features) == ours:
-      donor = build_model(exported)
-      donor.load_weights(str(path))
-      rim_model.widen_gru(donor, self.model, seed=self.config.data.seed)
+      rim_model.widen_gru(loaded_donor(), self.model,
+                          seed=self.config.data.seed)
       print(f"Widened the GRU of {path} from {exported.model.gru_features} "
             f"to {ours.gru_features} features.")
       return
-    self.model.load_weights(str(path))
+    if donor is not None:
+      norm_calibration.transfer_weights(donor, self.model)
+    else:
+      self.model.load_weights(str(path))
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average

@@ -23,7 +23,7 @@ def _dry_run(target, *variables):
 
 
 def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():
-  train, finetune, evaluate, figure = _dry_run(
+  train, finetune, calibrate, evaluate, figure = _dry_run(
       "reproduce-denoise", "PRESET=cpu", "OUT=out", "RUNS=runs")
   assert "--preset=cpu " in train
   assert "--export=out/denoise_gray.weights.h5" in train
@@ -31,15 +31,34 @@ def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():
   assert "--run_dir=runs/denoise_cpu_finetune" in finetune
   assert "--set=trainer.init_weights=out/denoise_gray.weights.h5" in finetune
   assert "--export=out/denoise_gray_finetuned.weights.h5" in finetune
+  assert calibrate.startswith("python experiments/calibrate_norms.py ")
+  assert "--weights=out/denoise_gray_finetuned.weights.h5" in calibrate
+  assert ("--output=out/denoise_gray_finetuned_calibrated.weights.h5"
+          in calibrate)
   for command in (evaluate, figure):
-    assert "--weights=out/denoise_gray_finetuned.weights.h5" in command
+    assert ("--weights=out/denoise_gray_finetuned_calibrated.weights.h5"
+            in command)
 
 
 @pytest.mark.parametrize("preset", ["paper", "smoke"])
 def test_other_presets_train_the_denoiser_in_one_stage(preset):
-  train, evaluate, figure = _dry_run(
+  train, calibrate, evaluate, figure = _dry_run(
       "reproduce-denoise", f"PRESET={preset}", "OUT=out")
   assert f"--preset={preset} " in train
   assert "cpu_finetune" not in " ".join([train, evaluate, figure])
+  assert "--weights=out/denoise_gray.weights.h5" in calibrate
   for command in (evaluate, figure):
-    assert "--weights=out/denoise_gray.weights.h5" in command
+    assert "--weights=out/denoise_gray_calibrated.weights.h5" in command
+
+
+@pytest.mark.parametrize("target,name", [("reproduce-color", "denoise_color"),
+                                         ("reproduce-sr", "superres")])
+def test_colour_and_sr_reproductions_score_their_calibrated_export(
+    target, name):
+  train, calibrate, evaluate, *figure = _dry_run(target, "OUT=out")
+  assert f"--export=out/{name}.weights.h5" in train
+  assert calibrate.startswith("python experiments/calibrate_norms.py ")
+  assert f"--weights=out/{name}.weights.h5" in calibrate
+  assert f"--output=out/{name}_calibrated.weights.h5" in calibrate
+  for command in (evaluate, *figure):
+    assert f"--weights=out/{name}_calibrated.weights.h5" in command

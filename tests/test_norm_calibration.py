@@ -61,6 +61,19 @@ def test_transfer_keeps_what_the_rim_computes():
     norm_calibration.transfer_weights(_rim(1, features=4), per_step)
 
 
+def test_transfer_to_shared_statistics_takes_the_mean_over_steps():
+  per_step, shared = _rim(STEPS), _rim(1, seed=1)
+  norm_calibration.transfer_weights(per_step, shared)
+  for a, b in zip(per_step.weights, shared.weights, strict=True):
+    want = a.numpy()
+    if "moving" in a.path:
+      assert want.shape[0] == STEPS
+      want = want.mean(axis=0)
+    np.testing.assert_array_equal(b.numpy(), want)
+  with pytest.raises(ValueError, match="not the same RIM"):
+    norm_calibration.transfer_weights(_rim(2), per_step)  # 2 rows, not 3
+
+
 def _norm_inputs(rim, batch, t):
   """The inputs of the strided cell's two batch norms at RIM step t, by the
   cell's layers one by one (the cell's call written out)."""

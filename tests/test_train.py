@@ -40,6 +40,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
 from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+from rim_tf import norm_calibration  # pylint: disable=g-import-not-at-top
 from rim_tf import train  # pylint: disable=g-import-not-at-top
 
 THIS_FILE = pathlib.Path(__file__).resolve()
@@ -958,6 +959,35 @@ def test_a_wider_run_from_narrower_weights_starts_from_their_widening(
   with pytest.raises(ValueError, match="do not fit this RIM"):
     train.Trainer(configs.override(config, {"model.features": 4}),
                   tmp_path / "w2", patches=tiny_patches())
+
+
+def test_a_run_from_per_step_statistics_starts_from_their_transfer(tmp_path):
+  # The shipped models keep batch-norm statistics per RIM step; the cpu
+  # presets' warm starts (superres from denoise_gray, colour from gray)
+  # train with shared ones.
+  per_step = train.Trainer(tiny_config(**{"model.norm_steps": RIM_STEPS}),
+                           tmp_path / "p", patches=tiny_patches())
+  per_step.train(2)
+  export = per_step.export_weights(tmp_path / "per_step.weights.h5")
+  superres = train.Trainer(
+      tiny_config("superres", **{"trainer.init_weights": str(export)}),
+      tmp_path / "s", patches=tiny_patches())
+  want = train.build_model(superres.config)
+  norm_calibration.transfer_weights(per_step.model, want)
+  for got, expected in zip(superres.model.weights, want.weights, strict=True):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  colour = train.Trainer(
+      tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
+      tmp_path / "c", patches=tiny_patches(channels=3))
+  want = train.build_model(colour.config)
+  rim_model.inflate_channels(superres.model, want)
+  for got, expected in zip(colour.model.weights, want.weights, strict=True):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # Other widths as well: not the same RIM, a clear error.
+  with pytest.raises(ValueError, match="not the same RIM"):
+    train.Trainer(tiny_config(**{"trainer.init_weights": str(export),
+                                 "model.features": 4}),
+                  tmp_path / "f", patches=tiny_patches())
 
 
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
