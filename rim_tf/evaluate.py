@@ -320,17 +320,19 @@ def _setting_order(setting):
 # The paper's row of the RIM trained for each task (Tables 1-3).
 PAPER_RIM = {"denoise": "RIM-denoise", "denoise_color": "RIM",
              "superres": "RIM"}
+# Other rows of the paper a RIM is measured against, before its own: the
+# learned super-resolution method the paper's RIM is compared with first.
+PAPER_BARS = {"superres": ("SRCNN",)}
 
 
 def comparison_table(results, task, subset, ours, paper_rim=None):
   """Markdown rows comparing method `ours` with every other method of the
   run (difference of the mean PSNRs, and on how many images it is ahead)
-  and with the paper's row `paper_rim` (default: the RIM the paper trained
-  for `task`) when `ours` scored the whole `subset`, as the paper did;
-  "" if there is nothing to compare."""
+  and with the paper's rows `PAPER_BARS[task]` and `paper_rim` (default:
+  the RIM the paper trained for `task`) when `ours` scored the whole
+  `subset`, as the paper did; "" if there is nothing to compare."""
   settings = sorted(results[ours], key=_setting_order)
-  paper_rim = paper_rim or PAPER_RIM.get(task)
-  paper = PAPER.get(task, {}).get(subset, {}).get(paper_rim, {})
+  paper_rows = PAPER_BARS.get(task, ()) + (paper_rim or PAPER_RIM.get(task),)
   lines = []
   for other in results:
     if other == ours:
@@ -350,10 +352,12 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
                  " |")
     lines.append(f"| images where {ours} beats {other} | " +
                  " | ".join(wins) + " |")
-  if _is_whole(results[ours], subset) and any(s in paper for s in settings):
-    lines.append(f"| {ours} − {paper_rim} (paper) | " + " | ".join(
-        f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""
-        for s in settings) + " |")
+  for row in paper_rows:
+    paper = PAPER.get(task, {}).get(subset, {}).get(row, {})
+    if _is_whole(results[ours], subset) and any(s in paper for s in settings):
+      lines.append(f"| {ours} − {row} (paper) | " + " | ".join(
+          f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""
+          for s in settings) + " |")
   if not lines:
     return ""
   return "\n".join(["| PSNR (dB) | " + " | ".join(settings) + " |",
@@ -400,7 +404,7 @@ def write_results(results, timing, path, task, subset, metadata=None,
                   ours=None, paper_rim=None):
   """Writes the JSON results and, beside it, the markdown tables (.md);
   with `ours` (a method of `results`) also its `comparison_table` (against
-  the paper's row `paper_rim`)."""
+  the other methods and the paper's rows, `paper_rim` for its RIM)."""
   payload = dict(results)
   with open(path, "w", encoding="utf-8") as f:
     json.dump(payload, f, indent=1, sort_keys=True)
@@ -491,8 +495,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   "{subset}" replaced. `num_images` takes the first images of that union
   (with "bsd100", of all 100; each subset keeps its share). `weights` and
   `rim_name` may be comma lists (one name per RIM); the tables compare the
-  first RIM with every other method and with the paper's row `paper_rim`
-  (default: the paper's RIM for `task`); `steps` applies to every RIM. For
+  first RIM with every other method and with the paper's rows (`PAPER_BARS`,
+  and `paper_rim`, default the paper's RIM for `task`); `steps` applies to every RIM. For
   task "random_projections" the output holds Figure 2's curves of the RIMs
   (e.g. RIM,GDN,FFN) on `num_images` (default 5000) test patches at
   `ratio`.

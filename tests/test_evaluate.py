@@ -324,9 +324,9 @@ def test_comparison_table_differences_wins_and_gap_to_the_paper(tmp_path):
 
 
 def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
-  def whole(psnr):
+  def whole(psnr, n=68):
     return {"psnr": psnr, "ssim": 0.8, "psnr_sem": 0.1, "ssim_sem": 0.01,
-            "n": 68, "per_image": {str(i): psnr for i in range(68)}}
+            "n": n, "per_image": {str(i): psnr for i in range(n)}}
 
   results = {"rim": {"sigma15": whole(31.5), "sigma25": whole(28.3)}}
   # The paper's RIM-denoise on BSD68: 31.31 / 28.91.
@@ -337,6 +337,13 @@ def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
                                 "denoise", "bsd68", ours="rim")
   assert "| rim − RIM-denoise (paper) | +0.19 | -0.61 |" in text
   assert "no difference to them is taken" not in text
+  # Super-resolution: the paper's SRCNN row (31.11 / 28.20), then its RIM
+  # (31.39 / 28.51).
+  results = {"rim": {"x2": whole(31.5, 100), "x3": whole(28.3, 100)}}
+  table = evaluate.comparison_table(results, "superres", "bsd100", "rim")
+  assert table.splitlines()[2:] == [
+      "| rim − SRCNN (paper) | +0.39 | +0.10 |",
+      "| rim − RIM (paper) | +0.11 | -0.21 |"]
 
 
 def test_gap_by_difficulty_groups_images_by_the_baseline_psnr():
