@@ -496,10 +496,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   (with "bsd100", of all 100; each subset keeps its share). `weights` and
   `rim_name` may be comma lists (one name per RIM); the tables compare the
   first RIM with every other method and with the paper's rows (`PAPER_BARS`,
-  and `paper_rim`, default the paper's RIM for `task`); `steps` applies to every RIM. For
-  task "random_projections" the output holds Figure 2's curves of the RIMs
-  (e.g. RIM,GDN,FFN) on `num_images` (default 5000) test patches at
-  `ratio`.
+  and `paper_rim`, default the paper's RIM for `task`); `steps` applies to
+  every RIM. For task "random_projections" the output holds Figure 2's
+  curves of the RIMs (e.g. RIM,GDN,FFN) on `num_images` (default 5000)
+  test patches at `ratio`.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):

@@ -38,8 +38,9 @@ def transfer_weights(source, target):
     value = a.numpy()
     shape = tuple(b.shape)
     # Paths begin with the cell's unique name (rim_cell, rim_cell_1, ...).
-    if a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1] or shape not in (
-        value.shape, value.shape[1:]) and shape[1:] != value.shape:
+    if a.path.split("/", 1)[-1] != b.path.split("/", 1)[-1] or (
+        shape not in (value.shape, value.shape[1:]) and
+        shape[1:] != value.shape):
       raise ValueError(f"weight {a.path} {value.shape} does not fit "
                        f"{b.path} {shape}: not the same RIM.")
     if shape == value.shape[1:] and shape != value.shape:
