@@ -21,10 +21,11 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 STEPS = 3
 
 
-def _rim(norm_steps, features=8, seed=0):
+def _rim(norm_steps, features=8, seed=0, ablation=None):
   keras.utils.set_random_seed(seed)
   rim = rim_model.build_rim("rim", 1, num_steps=STEPS, features=features,
-                            gru_features=8, norm_steps=norm_steps)
+                            gru_features=8, norm_steps=norm_steps,
+                            ablation=ablation)
   rng = np.random.default_rng(seed)
   for norm in rim.cell.norm_layers():
     norm.moving_mean.assign(rng.normal(size=norm.moving_mean.shape))
@@ -76,7 +77,8 @@ def test_transfer_to_shared_statistics_takes_the_mean_over_steps():
 
 def _norm_inputs(rim, batch, t):
   """The inputs of the strided cell's two batch norms at RIM step t, by the
-  cell's layers one by one (the cell's call written out)."""
+  cell's layers one by one (the cell's call written out, the GDN's without
+  the estimate, the FFN's without a state)."""
   cell, operator = rim.cell, operators.Identity((12, 12, 1))
   eta = rim.initial_eta(batch["y"], operator)
   state = cell.initial_state(eta)
@@ -85,14 +87,19 @@ def _norm_inputs(rim, batch, t):
                           t=s)
   grad = rim.likelihood(eta, y=batch["y"], operator=operator,
                         sigma=batch["sigma"])
-  down = cell.down(tf.concat([eta, grad], -1))  # 12 x 12: even, no padding.
+  inputs = tf.concat([eta, grad], -1) if cell.use_estimate else grad
+  down = cell.down(inputs)  # 12 x 12: even, no padding.
   hidden = tf.tanh(cell.down_norm(down, step=t))
-  up = cell.up(cell.memory(hidden, state[0]))
+  hidden = (cell.memory(hidden, state[0]) if cell.recurrent
+            else cell.memory(hidden))
+  up = cell.up(hidden)
   return down.numpy(), up.numpy()
 
 
-def test_calibration_sets_each_row_to_its_steps_population_statistics():
-  rim = _rim(STEPS)
+@pytest.mark.parametrize("ablation", [None, "gdn", "ffn"])
+def test_calibration_sets_each_row_to_its_steps_population_statistics(
+    ablation):
+  rim = _rim(STEPS, ablation=ablation)
   batches = _batches()
   found = norm_calibration.calibrate(rim, batches, _identity)
   for t in range(STEPS):
