@@ -34,6 +34,10 @@ flags.DEFINE_string("name", "rim", "Name of the RIM in the tables (a comma "
                     "list with several RIMs, e.g. RIM,GDN,FFN for "
                     "random_projections).")
 flags.DEFINE_float("ratio", 0.25, "random_projections: p = m / d.")
+flags.DEFINE_string("paper_rim", None, "The paper's row the tables compare "
+                    "the RIM with (default: the paper's RIM for the task, "
+                    "e.g. RIM-denoise; RIM-3task for the random-projection "
+                    "RIM on denoising).")
 flags.DEFINE_integer("steps", None, "RIM steps T at test time (default: the "
                      "training T).")
 flags.DEFINE_list("sigmas", ["15", "25", "50"], "Denoising noise levels.")
@@ -69,7 +73,7 @@ def main(argv):
         quantized=[q.lower() == "true" for q in FLAGS.quantized],
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
         seed=FLAGS.seed, output=FLAGS.output, ratio=FLAGS.ratio,
-        command=command)
+        paper_rim=FLAGS.paper_rim, command=command)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   print(report)

@@ -511,6 +511,12 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
     return _run_projection_curves(output, data_dir, weights, rim_name, steps,
                                   num_images, seed, ratio)
   paths = output_paths(output, subsets)
+  if paper_rim is not None and not any(
+      paper_rim in rows for rows in PAPER.get(task, {}).values()):
+    known = sorted({row for rows in PAPER.get(task, {}).values()
+                    for row in rows})
+    raise ValueError(f"the paper has no row {paper_rim!r} for task "
+                     f"{task!r}; its rows: {known}.")
   if "rim" in methods and not weights:
     raise ValueError("method 'rim' needs --weights (a shipped name or a "
                      ".weights.h5 path).")

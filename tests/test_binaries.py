@@ -31,6 +31,9 @@ def _commands(empty, out):
                            "--subset=bsd100", f"--output={out / 'sr.json'}"],
       "evaluate_no_weights": [EVALUATE, "--task=denoise", "--methods=rim,bm3d",
                               f"--output={out / 'd.json'}"],
+      "evaluate_bad_paper_rim": [EVALUATE, "--task=superres",
+                                 "--methods=bicubic", "--paper_rim=RIM-3task",
+                                 f"--output={out / 'sr2.json'}"],
       "evaluate_two_subsets_one_path": [
           EVALUATE, "--task=denoise", "--methods=bm3d",
           "--subset=bsd68,bsd100", f"--output={out / 'd2.json'}"],
@@ -96,8 +99,8 @@ def test_evaluate_help_lists_the_flags(runs):
   text = stdout + stderr
   assert "Traceback" not in text
   for flag in ("task", "methods", "subset", "data_dir", "weights", "name",
-               "ratio", "steps", "sigmas", "quantized", "scales",
-               "num_images", "seed", "output"):
+               "ratio", "paper_rim", "steps", "sigmas", "quantized",
+               "scales", "num_images", "seed", "output"):
     assert f"--{flag}:" in text, flag
 
 
@@ -118,6 +121,12 @@ def test_evaluate_without_data_fails_fast_with_one_error(runs):
   assert f"Put BSDS300 in {empty}" in stderr  # the placement help follows
   assert list(empty.iterdir()) == []  # no partial download left behind
   assert not (runs["out"] / "sr.json").exists()
+
+
+def test_evaluate_paper_row_the_task_lacks_fails_before_the_data(runs):
+  _assert_clean_failure(runs["results"]["evaluate_bad_paper_rim"],
+                        "the paper has no row 'RIM-3task' for task "
+                        "'superres'")
 
 
 def test_evaluate_rim_without_weights_fails_before_the_data(runs):

@@ -344,6 +344,12 @@ def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
   assert table.splitlines()[2:] == [
       "| rim − SRCNN (paper) | +0.39 | +0.10 |",
       "| rim − RIM (paper) | +0.11 | -0.21 |"]
+  # Another of the paper's RIMs: RIM-3task on BSD68, 31.19 / 28.67.
+  results = {"rim": {"sigma15": whole(31.5), "sigma25": whole(28.3)}}
+  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim",
+                                    paper_rim="RIM-3task")
+  assert table.splitlines()[2:] == [
+      "| rim − RIM-3task (paper) | +0.31 | -0.37 |"]
 
 
 def test_gap_by_difficulty_groups_images_by_the_baseline_psnr():
@@ -404,6 +410,11 @@ def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):
   with pytest.raises(ValueError, match="'bicubic'.*'denoise'"):
     evaluate.run_evaluation("denoise", ["bicubic"], "bsd68",
                             tmp_path / "o.json", data_dir=str(empty))
+  with pytest.raises(ValueError, match=r"no row 'RIM-4task' for task "
+                     r"'denoise'; its rows: \['BM3D', 'RIM-3task', "
+                     r"'RIM-denoise'\]"):
+    evaluate.run_evaluation("denoise", ["bm3d"], "bsd68", tmp_path / "o.json",
+                            data_dir=str(empty), paper_rim="RIM-4task")
   assert list(empty.iterdir()) == []
 
 
