@@ -91,11 +91,20 @@ reproduce-rp: | $(OUT)
 	  --set=model.ablation=gdn --export=$(OUT)/rp_gdn.weights.h5
 	$(TRAIN) --task=random_projections --run_dir=$(RUNS)/rp_ffn_$(PRESET) \
 	  --set=model.ablation=ffn --export=$(OUT)/rp_ffn.weights.h5
+	$(CALIBRATE) --weights=$(OUT)/rp_rim.weights.h5 \
+	  --output=$(OUT)/rp_rim_calibrated.weights.h5
+	$(CALIBRATE) --weights=$(OUT)/rp_gdn.weights.h5 \
+	  --output=$(OUT)/rp_gdn_calibrated.weights.h5
+	$(CALIBRATE) --weights=$(OUT)/rp_ffn.weights.h5 \
+	  --output=$(OUT)/rp_ffn_calibrated.weights.h5
 	$(EVAL_ALL) --task=random_projections --name=RIM,GDN,FFN \
-	  --weights=$(OUT)/rp_rim.weights.h5,$(OUT)/rp_gdn.weights.h5,$(OUT)/rp_ffn.weights.h5 \
+	  --weights=$(OUT)/rp_rim_calibrated.weights.h5,$(OUT)/rp_gdn_calibrated.weights.h5,$(OUT)/rp_ffn_calibrated.weights.h5 \
 	  --num_images=$(NUM_PATCHES) --output=$(OUT)/figure2_curves.json
 	$(FIG) --figure=2 --results=$(OUT)/figure2_curves.json \
 	  --output=$(OUT)/figure2.png
+	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \
+	  --weights=$(OUT)/rp_rim_calibrated.weights.h5 --name=rim_3task \
+	  --paper_rim=RIM-3task --output='$(OUT)/rim_3task_{subset}.json'
 
 benchmark-model:
 	$(PYTHON) experiments/benchmarks/model_speed.py

@@ -563,12 +563,31 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
 
 
 def test_patches(images, count, patch_size=32, seed=0):
-  """`count` random patches (float32 [count, P, P, C]) of test images."""
+  """`count` random patches (float32 [count, P, P, C]) of test images, none
+  of them constant.
+
+  A constant patch (saturated sky, ~1 in 400 of BSDS300's) is no test: the
+  flat initial estimate of a random projection clips to it exactly, and an
+  exact estimate's PSNR is infinite, which would make a mean over patches
+  infinite too.
+
+  Raises:
+    ValueError: the images hold fewer than `count` patches that vary.
+  """
   table = rim_patches.PatchDataset(images, patch_size=patch_size, stride=1,
                                    num_validation=0, seed=seed)
-  rng = np.random.default_rng(seed)
-  rows = rng.choice(table.num_train, size=count, replace=False)
-  return table.patches_at(table.train_coordinates[np.sort(rows)])
+  order = np.random.default_rng(seed).permutation(table.num_train)
+  found, total = [], 0
+  for start in range(0, table.num_train, count):
+    batch = table.patches_at(
+        table.train_coordinates[np.sort(order[start:start + count])])
+    batch = batch[np.ptp(batch.reshape(len(batch), -1), axis=1) > 0]
+    found.append(batch)
+    total += len(batch)
+    if total >= count:
+      return np.concatenate(found)[:count]
+  raise ValueError(f"the {len(images)} test images hold {total} patches of "
+                   f"{patch_size}² that are not constant; {count} asked.")
 
 
 def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",

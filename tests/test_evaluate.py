@@ -517,6 +517,29 @@ def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(
 # -- random projections (Figure 2) ----------------------------------------------
 
 
+def test_test_patches_leave_out_constant_patches():
+  # Left half flat (every 8 x 8 patch there is constant), right half ramps.
+  image = np.zeros([12, 24, 1], np.uint8)
+  image[:, :12] = 255
+  image[:, 12:] = np.arange(12, dtype=np.uint8)[None, :, None] * 20
+  images = {"a": image}
+  patches = evaluate.test_patches(images, 40, patch_size=8, seed=3)
+  assert patches.shape == (40, 8, 8, 1)
+  assert patches.dtype == np.float32
+  spread = np.ptp(patches.reshape(40, -1), axis=1)
+  assert np.all(spread > 0)
+  # Every patch is one of the image's (up to its 17 x 5 positions).
+  every = {image[i:i + 8, j:j + 8].tobytes() for i in range(5)
+           for j in range(17)}
+  assert all(np.round(p * 255).astype(np.uint8).tobytes() in every
+             for p in patches)
+  # Of the 85 positions, the 5 x 5 at columns 0-4 are constant.
+  assert len(evaluate.test_patches(images, 60, patch_size=8, seed=3)) == 60
+  with pytest.raises(ValueError, match="hold 60 patches of 8² that are not "
+                     "constant; 61 asked"):
+    evaluate.test_patches(images, 61, patch_size=8, seed=3)
+
+
 def test_evaluate_random_projections_curves(tiny_rim):
   patches = np.stack([smooth_image(8, 8, 1, seed=s) for s in range(6)])
   patches = (patches / 255.0).astype(np.float32)
