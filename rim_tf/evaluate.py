@@ -566,10 +566,10 @@ def test_patches(images, count, patch_size=32, seed=0):
   """`count` random patches (float32 [count, P, P, C]) of test images, none
   of them constant.
 
-  A constant patch (saturated sky, ~1 in 400 of BSDS300's) is no test: the
-  flat initial estimate of a random projection clips to it exactly, and an
-  exact estimate's PSNR is infinite, which would make a mean over patches
-  infinite too.
+  A constant patch (saturated sky: 12 of 5000 BSDS300 test patches) is no
+  test: the flat initial estimate of a random projection clips to it
+  exactly, and an exact estimate's PSNR is infinite, which would make a
+  mean over patches infinite too.
 
   Raises:
     ValueError: the images hold fewer than `count` patches that vary.
