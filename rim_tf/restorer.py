@@ -14,6 +14,7 @@ import tensorflow as tf
 from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
+from rim_tf import tasks
 from rim_tf import tiling
 
 _LUMA_LOW = metrics.Y_RANGE_01[0]
@@ -31,14 +32,20 @@ class Restorer:
     steps: T at test time.
     superres_sigma_255: the noise level the super-resolution model was
       trained with (its likelihood's sigma at test time).
+    denoise_start: where denoising starts, one of
+      `rim_tf.operators.identity.STARTS` (its training task's
+      `denoise_start`).
   """
 
-  def __init__(self, model, steps, superres_sigma_255=0.0):
+  def __init__(self, model, steps, superres_sigma_255=0.0,
+               denoise_start="measurement"):
     self.model = model
     self.steps = int(steps)
     if self.steps < 1:
       raise ValueError(f"steps must be >= 1, got {steps}.")
     self.superres_sigma_255 = float(superres_sigma_255)
+    self.denoise_operator = operators.Identity(
+        (None, None, model.channels), denoise_start)
     self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
     self._superres = {}
 
@@ -46,20 +53,21 @@ class Restorer:
   def from_weights(cls, weights, steps=None):
     """(Restorer, config) of exported weights (shipped name or path).
 
-    `steps` defaults to the T the weights were trained with.
+    `steps` defaults to the T the weights were trained with; denoising
+    starts where the weights' task says (`Task.denoise_start`).
     """
     model, config = pretrained.load(weights)
     sigma = (config.task_args.get("noise_sigma_255", 0.0)
              if config.task == "superres" else 0.0)
-    return cls(model, steps or config.trainer.rim_steps, sigma), config
+    return cls(model, steps or config.trainer.rim_steps, sigma,
+               tasks.TASKS[config.task].denoise_start), config
 
   @property
   def channels(self):
     return self.model.channels
 
   def _denoise_graph(self, noisy, sigma):
-    operator = operators.Identity((None, None, noisy.shape[-1]))
-    _, final = self.model(noisy, operator=operator, sigma=sigma,
+    _, final = self.model(noisy, operator=self.denoise_operator, sigma=sigma,
                           steps=self.steps)
     return final
 
@@ -86,7 +94,8 @@ class Restorer:
     """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
 
     `tile`: None for one whole-image pass, else the side of overlapping
-    tiles (see `rim_tf.tiling.apply_tiled`).
+    tiles (see `rim_tf.tiling.apply_tiled`); from a flat start
+    (`denoise_start`) each tile starts at its own mean.
     """
     if not sigma_255 > 0:
       raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "

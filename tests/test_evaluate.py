@@ -21,6 +21,7 @@ from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
+from rim_tf import restorer  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
 from synthetic import export_untrained_rim  # pylint: disable=g-import-not-at-top
@@ -472,6 +473,28 @@ def test_several_rims_in_one_run_are_compared_first_against_the_rest(
           f"per_channel={provenance(gray)}") in report
   assert "- rim_steps: colour=2, per_channel=2" in report
   assert f"- weights: colour={provenance(colour)}\n" in alone
+
+
+def test_denoising_tables_say_where_each_rim_starts(bsds_dir, tmp_path):
+  # The 3-task RIM denoises from a flat start (Table 2's RIM-3task row).
+  three_task = export_untrained_rim(tmp_path, task="random_projections")
+  gray = export_untrained_rim(tmp_path)
+  report = evaluate.run_evaluation(
+      "denoise", ["rim"], "bsd68", str(tmp_path / "start.json"),
+      data_dir=bsds_dir, weights=[three_task, gray],
+      rim_name="three_task,gray", sigmas=(25,), quantized=(False,),
+      num_images=1, paper_rim="RIM-3task")
+  assert "- rim_start: three_task=flat, gray=measurement\n" in report
+  results = json.loads((tmp_path / "start.json").read_text())
+  flat = restorer.Restorer.from_weights(three_task)[0]
+  image_id, clean = next(iter(bsds.load_images(
+      "test", data_dir=bsds_dir, subset="bsd68").items()))
+  noisy = evaluate.noisy_image(clean, 25, False,
+                               evaluate.noise_seed(0, 25, image_id))
+  expected = metrics.psnr_255(metrics.to_uint8(flat.denoise(noisy, 25)),
+                               clean)
+  assert results["three_task"]["sigma25"]["per_image"] == pytest.approx(
+      {image_id: expected}, abs=1e-6)
 
 
 @pytest.mark.parametrize("names,message", [

@@ -255,8 +255,11 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
     assert all(len(c["mean"]) == 51 and c["n"] == 2
                for c in by_kind.values())
   assert "PSNR at steps 0 / 2 / 50" in report
-  # Denoising it never trained on: the paper's RIM-3task row.
+  # Denoising it never trained on, from a flat start and for 20 steps: the
+  # paper's RIM-3task row.
   assert "# denoise on bsd68" in report
+  assert "- rim_steps: random_projections=20\n" in report
+  assert "- rim_start: random_projections=flat\n" in report
   assert "| random_projections − RIM-3task (paper) |" in report
 
 

@@ -39,6 +39,38 @@ def test_identity_adjoint_identity(shape):
   assert _dot_test(operators.Identity(shape), shape) <= 1e-6
 
 
+def test_identity_starts_from_the_clipped_measurement_by_default():
+  y = np.array([[[[-0.2], [0.4]], [[1.3], [0.9]]]], np.float32)
+  x0 = operators.Identity((None, None, 1)).initial_estimate(y)
+  np.testing.assert_array_equal(x0, np.clip(y, 0.0, 1.0))
+
+
+def test_identity_flat_start_is_each_examples_mean_clipped():
+  rng = np.random.default_rng(3)
+  y = rng.normal(0.4, 0.3, (3, 5, 7, 3)).astype(np.float32)
+  y[2] += 1.0  # its mean is above 1: the flat start clips to 1
+  x0 = operators.Identity((None, None, 3), start="flat").initial_estimate(y)
+  means = np.clip(y.astype(np.float64).mean(axis=(1, 2, 3)), 0.0, 1.0)
+  assert x0.shape == y.shape
+  np.testing.assert_allclose(
+      x0, np.broadcast_to(means[:, None, None, None], y.shape), rtol=1e-5)
+  assert means[2] == 1.0
+
+
+def test_identity_flat_start_equals_a_projection_with_the_identity_matrix():
+  x = tf.random.stateless_uniform((2, 4, 4, 1), seed=[5, 6])
+  as_matrix = operators.MatrixProjection(np.eye(16, dtype=np.float32),
+                                         (4, 4, 1))
+  np.testing.assert_allclose(
+      operators.Identity((4, 4, 1), start="flat").initial_estimate(x),
+      as_matrix.initial_estimate(as_matrix.forward(x)), rtol=1e-6)
+
+
+def test_identity_rejects_an_unknown_start():
+  with pytest.raises(ValueError, match="start must be one of"):
+    operators.Identity((4, 4, 1), start="zeros")
+
+
 @pytest.mark.parametrize("ensemble", ENSEMBLES)
 def test_adjoint_equals_autodiff_transpose(ensemble):
   shape = (6, 5, 1)

@@ -57,6 +57,36 @@ def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
   assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
 
 
+def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):
+  noisy = evaluate.noisy_image(smooth_image(24, 20, 1), 25, False, (0,))
+  sigma = np.array([25 / 255.0], np.float32)
+  for start in ("measurement", "flat"):
+    rim = restorer.Restorer(tiny_rim, steps=2, denoise_start=start)
+    expected = tiny_rim(noisy[None], operator=operators.Identity(
+        (None, None, 1), start), sigma=sigma, steps=2)[1]
+    np.testing.assert_allclose(rim.denoise(noisy, 25), expected[0],
+                               atol=1e-6)
+  flat = restorer.Restorer(tiny_rim, steps=2, denoise_start="flat")
+  assert not np.allclose(flat.denoise(noisy, 25),
+                         restorer.Restorer(tiny_rim, 2).denoise(noisy, 25),
+                         atol=1e-3)
+
+
+def test_rim_restorer_rejects_an_unknown_start(tiny_rim):
+  with pytest.raises(ValueError, match="start must be one of"):
+    restorer.Restorer(tiny_rim, steps=2, denoise_start="noisy")
+
+
+@pytest.mark.parametrize("task, start", [("denoise", "measurement"),
+                                         ("random_projections", "flat")])
+def test_restorer_from_weights_denoises_from_its_tasks_start(tmp_path, task,
+                                                              start):
+  path = export_untrained_rim(tmp_path, task)
+  rim, config = restorer.Restorer.from_weights(path)
+  assert config.task == task
+  assert rim.denoise_operator.start == start
+
+
 def test_rim_restorer_refuses_gray_images_for_a_colour_model():
   model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
                               num_steps=1)

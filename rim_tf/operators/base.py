@@ -45,6 +45,33 @@ class LinearOperator(abc.ABC):
     return self.adjoint(self.forward(x))
 
 
+def flat_estimate(operator, y, ones):
+  """The flat image that best explains y: c 1 with c = <A 1, y> / ||A 1||^2.
+
+  One least-squares parameter per example, so it is stable however noisy or
+  few the measurements, and exact for flat images. Where A does not see
+  flat images at all (||A 1|| ~ 0) the level is 0.5.
+
+  Args:
+    operator: the LinearOperator A.
+    y: measurements [N] + A's range shape.
+    ones: float32 [N, H, W, C] of ones, the images' batch shape.
+
+  Returns:
+    float32 [N, H, W, C] in [0, 1], constant per example.
+  """
+  a_ones = operator.forward(ones)
+  axes = list(range(1, a_ones.shape.rank))
+  energy = tf.reduce_sum(a_ones * a_ones, axis=axes)
+  pixels = tf.cast(tf.reduce_prod(tf.shape(ones)[1:]), tf.float32)
+  visible = energy > 1e-6 * pixels
+  level = tf.where(
+      visible,
+      tf.reduce_sum(a_ones * y, axis=axes) / tf.where(visible, energy, 1.0),
+      0.5)
+  return tf.clip_by_value(level[:, None, None, None] * ones, 0.0, 1.0)
+
+
 def check_image_batch(x, name, shape=None):
   """Converts `x` to a float32 [N, H, W, C] tensor, validating rank and shape.
 

@@ -99,23 +99,15 @@ class RandomProjection(base.LinearOperator, abc.ABC):
     return y
 
   def initial_estimate(self, y):
-    """The flat image that best explains y: c 1 with c = <A1, y> / ||A1||^2.
+    """The flat image that best explains y (`base.flat_estimate`).
 
     The back-projection A^T y is far too noisy to start from when p is
-    small, but the one-parameter least-squares fit is stable for every
-    ensemble and exact for flat patches. Where A does not see flat images
-    at all (a Fourier set without the DC row) it is 0.5. Clipped to [0, 1].
+    small; the one-parameter fit is stable for every ensemble. A Fourier
+    set without the DC row does not see flat images: it starts at 0.5.
     """
     y = self._check_measurement(y)
     ones = tf.ones(tf.concat([tf.shape(y)[:1], self._image_shape], 0))
-    a_ones = self.forward(ones)
-    energy = tf.reduce_sum(a_ones * a_ones, axis=1)
-    visible = energy > 1e-6 * float(self._d)
-    level = tf.where(
-        visible,
-        tf.reduce_sum(a_ones * y, axis=1) / tf.where(visible, energy, 1.0),
-        0.5)
-    return tf.clip_by_value(level[:, None, None, None] * ones, 0.0, 1.0)
+    return base.flat_estimate(self, y, ones)
 
   def __repr__(self):
     return (f"{type(self).__name__}(image_shape={self._image_shape}, "
