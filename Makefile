@@ -95,10 +95,8 @@ reproduce-rp: | $(OUT)
 	  --output=$(OUT)/rp_rim_calibrated.weights.h5
 	$(CALIBRATE) --weights=$(OUT)/rp_gdn.weights.h5 \
 	  --output=$(OUT)/rp_gdn_calibrated.weights.h5
-	$(CALIBRATE) --weights=$(OUT)/rp_ffn.weights.h5 \
-	  --output=$(OUT)/rp_ffn_calibrated.weights.h5
 	$(EVAL_ALL) --task=random_projections --name=RIM,GDN,FFN \
-	  --weights=$(OUT)/rp_rim_calibrated.weights.h5,$(OUT)/rp_gdn_calibrated.weights.h5,$(OUT)/rp_ffn_calibrated.weights.h5 \
+	  --weights=$(OUT)/rp_rim_calibrated.weights.h5,$(OUT)/rp_gdn_calibrated.weights.h5,$(OUT)/rp_ffn.weights.h5 \
 	  --num_images=$(NUM_PATCHES) --output=$(OUT)/figure2_curves.json
 	$(FIG) --figure=2 --results=$(OUT)/figure2_curves.json \
 	  --output=$(OUT)/figure2.png

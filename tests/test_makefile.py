@@ -65,21 +65,23 @@ def test_colour_and_sr_reproductions_score_their_calibrated_export(
 
 
 def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims():
-  *trains, cal_rim, cal_gdn, cal_ffn, curves, figure, table2 = _dry_run(
+  # The FFN keeps its one set of batch-norm statistics: per-step rows cost
+  # it 0.4-2.3 dB over Figure 2's 50 steps (docs/training.md).
+  *trains, cal_rim, cal_gdn, curves, figure, table2 = _dry_run(
       "reproduce-rp", "OUT=out", "RUNS=runs")
   assert len(trains) == 3
-  for train, calibrate, model in zip(trains, (cal_rim, cal_gdn, cal_ffn),
-                                     ("rim", "gdn", "ffn")):
+  for train, model in zip(trains, ("rim", "gdn", "ffn")):
     assert f"--run_dir=runs/rp_{model}_cpu" in train
     assert f"--export=out/rp_{model}.weights.h5" in train
     assert ("--set=model.ablation=" in train) == (model != "rim")
+  for calibrate, model in zip((cal_rim, cal_gdn), ("rim", "gdn")):
     assert calibrate.startswith("python experiments/calibrate_norms.py ")
     assert f"--weights=out/rp_{model}.weights.h5" in calibrate
     assert f"--output=out/rp_{model}_calibrated.weights.h5" in calibrate
   assert "--task=random_projections --name=RIM,GDN,FFN" in curves
   assert ("--weights=out/rp_rim_calibrated.weights.h5,"
           "out/rp_gdn_calibrated.weights.h5,"
-          "out/rp_ffn_calibrated.weights.h5") in curves
+          "out/rp_ffn.weights.h5") in curves
   assert "--num_images=5000" in curves
   assert "--results=out/figure2_curves.json" in figure
   assert "--task=denoise --methods=rim,bm3d" in table2
