@@ -66,7 +66,7 @@ def test_colour_and_sr_reproductions_score_their_calibrated_export(
 
 def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims():
   # The FFN keeps its one set of batch-norm statistics: per-step rows cost
-  # it 0.4-2.3 dB over Figure 2's 50 steps (docs/training.md).
+  # it 0.4-2.4 dB over Figure 2's 50 steps (docs/training.md).
   *trains, cal_rim, cal_gdn, curves, figure, table2 = _dry_run(
       "reproduce-rp", "OUT=out", "RUNS=runs")
   assert len(trains) == 3
