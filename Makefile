@@ -102,7 +102,7 @@ reproduce-rp: | $(OUT)
 	  --output=$(OUT)/figure2.png
 	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \
 	  --weights=$(OUT)/rp_rim_calibrated.weights.h5 --name=rim_3task \
-	  --steps=20 --paper_rim=RIM-3task \
+	  --paper_rim=RIM-3task \
 	  --output='$(OUT)/rim_3task_{subset}.json'
 
 benchmark-model:

@@ -39,7 +39,7 @@ flags.DEFINE_string("paper_rim", None, "The paper's row the tables compare "
                     "e.g. RIM-denoise; RIM-3task for the random-projection "
                     "RIM on denoising).")
 flags.DEFINE_integer("steps", None, "RIM steps T at test time (default: the "
-                     "training T).")
+                     "weights' own, Restorer.from_weights).")
 flags.DEFINE_list("sigmas", ["15", "25", "50"], "Denoising noise levels.")
 flags.DEFINE_list("quantized", ["false", "true"], "Denoising variants: "
                   "not quantized and/or 8-bit quantized.")

@@ -48,8 +48,8 @@ def build_parser():
   parser.add_argument("--scale", type=int, default=None,
                       help="superres: the upscaling factor (an integer >= 2)")
   parser.add_argument("--steps", type=int, default=None,
-                      help="RIM steps T; omitted: the T the weights were "
-                           "trained with")
+                      help="RIM steps T; omitted: the weights' own (the T "
+                           "they were trained with, 20 for the 3-task RIM)")
   parser.add_argument("--weights", default=None,
                       help="a .weights.h5 file or a shipped name; omitted: "
                            "the shipped RIM for the task (denoise_color for "

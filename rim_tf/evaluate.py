@@ -717,11 +717,9 @@ _SHIPPED_PROTOCOL = {
     "denoise_color": ("denoise_color", ["rim", "bm3d"],
                       {"sigmas": (25,), "quantized": (True,)}),
     "superres": ("superres", ["rim", "bicubic"], {}),
-    # The 3-task RIM's row of Table 2 is denoising it was never trained on;
-    # from its flat start it needs more steps than its training T = 10: 20,
-    # chosen on training images (docs/probes/rim3task_steps.py).
-    "random_projections": ("denoise", ["rim"],
-                           {"paper_rim": "RIM-3task", "steps": 20}),
+    # The 3-task RIM's row of Table 2 is denoising it was never trained on
+    # (its start and T are its task's `denoise_start`, `denoise_steps`).
+    "random_projections": ("denoise", ["rim"], {"paper_rim": "RIM-3task"}),
 }
 # Figure 2's name of a random-projection model, by its cell's ablation.
 FIGURE2_NAMES = {None: "RIM", "gdn": "GDN", "ffn": "FFN"}

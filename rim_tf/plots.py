@@ -89,7 +89,7 @@ def figure2_from_results(results_path, path):
 
 
 def _example(weights, gray, image_id, data_dir):
-  """(id, uint8 test image, Restorer at the training T) for a figure.
+  """(id, uint8 test image, Restorer at the weights' own T) for a figure.
 
   The image is `image_id`, or the first BSD68 image when it is None.
   """

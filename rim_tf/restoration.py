@@ -131,7 +131,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     sigma: denoising: noise std on the 0-255 scale (for 16-bit images too:
       255 is the full range); None estimates it (`estimate_noise_255`).
     scale: super-resolution factor (an integer > 1).
-    steps: RIM steps T (default: the T the weights were trained with).
+    steps: RIM steps T (default: the weights' own, `Restorer.from_weights`).
     weights: a shipped name or a .weights.h5 path (default: the shipped RIM
       for the task, `default_weights`).
     tile, overlap: tile side and minimum overlap in input pixels; images no

@@ -28,11 +28,14 @@ class Task(abc.ABC):
       denoises, one of `rim_tf.operators.identity.STARTS`: from the noisy
       image ("measurement"), or from a flat image ("flat") if its training
       estimates always started flat.
+    denoise_steps: T when a RIM trained on this task denoises; None for
+      the T it was trained with.
   """
 
   name = None
   metric = None
   denoise_start = "measurement"
+  denoise_steps = None
 
   @property
   @abc.abstractmethod
@@ -214,6 +217,10 @@ class RandomProjections(Task):
   # against 28.77 / 26.39 / 22.57 from the flat start (docs/results.md,
   # Table 2's RIM-3task row).
   denoise_start = "flat"
+  # Denoising it was never trained on takes it longer than its training
+  # T = 10: from the flat start, 20 steps are best at sigma 15 and 25 on
+  # training images (docs/probes/rim3task_steps.py).
+  denoise_steps = 20
 
   @property
   def channels(self):

@@ -77,14 +77,18 @@ def test_rim_restorer_rejects_an_unknown_start(tiny_rim):
     restorer.Restorer(tiny_rim, steps=2, denoise_start="noisy")
 
 
-@pytest.mark.parametrize("task, start", [("denoise", "measurement"),
-                                         ("random_projections", "flat")])
-def test_restorer_from_weights_denoises_from_its_tasks_start(tmp_path, task,
-                                                              start):
-  path = export_untrained_rim(tmp_path, task)
+@pytest.mark.parametrize("task, start, steps", [
+    ("denoise", "measurement", 3),  # the T it was trained with
+    ("random_projections", "flat", 20)])
+def test_restorer_from_weights_denoises_from_its_tasks_start_and_steps(
+    tmp_path, task, start, steps):
+  path = export_untrained_rim(tmp_path, task, steps=3)
   rim, config = restorer.Restorer.from_weights(path)
   assert config.task == task
   assert rim.denoise_operator.start == start
+  assert rim.steps == steps
+  # A T asked for overrides the task's.
+  assert restorer.Restorer.from_weights(path, steps=5)[0].steps == 5
 
 
 def test_rim_restorer_refuses_gray_images_for_a_colour_model():

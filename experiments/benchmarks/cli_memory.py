@@ -30,9 +30,9 @@ flags.DEFINE_integer("tile", None, "--tile of rim-restore (default: its own).")
 flags.DEFINE_integer("overlap", None, "--overlap of rim-restore (default: its "
                      "own).")
 flags.DEFINE_string("weights", None, "--weights (default: the shipped RIM).")
-flags.DEFINE_integer("steps", None, "--steps (default: the training T). Memory "
-                     "hardly depends on T at inference; a small T measures it "
-                     "sooner.")
+flags.DEFINE_integer("steps", None, "--steps (default: the weights' own). "
+                     "Memory hardly depends on T at inference; a small T "
+                     "measures it sooner.")
 flags.DEFINE_float("bound_gb", 4.0, "The memory bound to report against.")
 
 
