@@ -504,6 +504,9 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   """
   if isinstance(subsets, str):
     subsets = [subsets]
+  if num_images is not None and num_images < 1:
+    raise ValueError(f"num_images must be >= 1 (None for all), got "
+                     f"{num_images}.")
   if task == "random_projections":
     if not weights:
       raise ValueError("task 'random_projections' needs --weights (a comma "
@@ -529,7 +532,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
       subset=None if "bsd100" in paths else "bsd68")
-  if num_images:
+  if num_images is not None:
     images = dict(list(images.items())[:num_images])
   ids = {subset: subset_ids(subset, images) for subset in paths}
   empty = [subset for subset, chosen_ids in ids.items() if not chosen_ids]
@@ -576,8 +579,12 @@ def test_patches(images, count, patch_size=32, seed=0):
   mean over patches infinite too.
 
   Raises:
-    ValueError: the images hold fewer than `count` patches that vary.
+    ValueError: `count` < 1, or the images hold fewer than `count`
+      patches that vary.
   """
+  if count < 1:
+    raise ValueError(f"the number of test patches must be >= 1, got "
+                     f"{count}.")
   table = rim_patches.PatchDataset(images, patch_size=patch_size, stride=1,
                                    num_validation=0, seed=seed)
   order = np.random.default_rng(seed).permutation(table.num_train)
@@ -693,9 +700,11 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
                      f"trained with different ones: {train_steps}.")
   train_steps = next(iter(train_steps.values()))
   images = bsds.load_images("test", gray=True, data_dir=data_dir)
-  patches = test_patches(images, num_patches or 5000, seed=seed)
+  patches = test_patches(images, 5000 if num_patches is None else num_patches,
+                         seed=seed)
   curves = evaluate_random_projections(models, patches, ratio=ratio,
-                                       steps=steps or 50, seed=seed)
+                                       steps=50 if steps is None else steps,
+                                       seed=seed)
   payload = {"curves": curves, "train_steps": train_steps, "ratio": ratio,
              "weights": named,
              "provenance": {name: pretrained.provenance(path)

@@ -53,15 +53,16 @@ class Restorer:
   def from_weights(cls, weights, steps=None):
     """(Restorer, config) of exported weights (shipped name or path).
 
-    `steps` defaults to the weights' task's `denoise_steps`, else the T
-    they were trained with; denoising starts where their task says
+    `steps` (None) defaults to the weights' task's `denoise_steps`, else
+    the T they were trained with; denoising starts where their task says
     (`Task.denoise_start`).
     """
     model, config = pretrained.load(weights)
     task = tasks.TASKS[config.task]
     sigma = (config.task_args.get("noise_sigma_255", 0.0)
              if config.task == "superres" else 0.0)
-    steps = steps or task.denoise_steps or config.trainer.rim_steps
+    if steps is None:
+      steps = task.denoise_steps or config.trainer.rim_steps
     return cls(model, steps, sigma, task.denoise_start), config
 
   @property

@@ -164,6 +164,16 @@ def test_an_output_in_a_missing_folder_is_refused_before_evaluating(
   assert not missing.exists()
 
 
+@pytest.mark.parametrize("task", ["denoise", "random_projections"])
+def test_zero_images_is_refused_not_taken_for_all(tmp_path, task):
+  weights = export_untrained_rim(tmp_path, task=task)
+  with pytest.raises(ValueError, match="num_images must be >= 1.*got 0"):
+    evaluate.run_evaluation(task, ["rim"], ["bsd68"],
+                            str(tmp_path / "r_{subset}.json"),
+                            data_dir=str(tmp_path / "no_data"),
+                            weights=str(weights), num_images=0)
+
+
 def test_evaluate_denoising_same_noise_for_every_method():
   seen = {"m1": [], "m2": []}
 
@@ -561,6 +571,8 @@ def test_test_patches_leave_out_constant_patches():
   with pytest.raises(ValueError, match="hold 60 patches of 8² that are not "
                      "constant; 61 asked"):
     evaluate.test_patches(images, 61, patch_size=8, seed=3)
+  with pytest.raises(ValueError, match="test patches must be >= 1, got 0"):
+    evaluate.test_patches(images, 0, patch_size=8, seed=3)
 
 
 def test_evaluate_random_projections_curves(tiny_rim):

@@ -89,6 +89,9 @@ def test_restorer_from_weights_denoises_from_its_tasks_start_and_steps(
   assert rim.steps == steps
   # A T asked for overrides the task's.
   assert restorer.Restorer.from_weights(path, steps=5)[0].steps == 5
+  # 0 is a bad T, not "the default".
+  with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
+    restorer.Restorer.from_weights(path, steps=0)
 
 
 def test_rim_restorer_refuses_gray_images_for_a_colour_model():
