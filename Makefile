@@ -15,8 +15,8 @@ EVAL_IMAGES ?= $(if $(filter smoke,$(PRESET)),--num_images=2,)
 TRAIN_WITH = $(PYTHON) experiments/train.py --preset=$(1) --data_dir=$(DATA_DIR)
 TRAIN = $(call TRAIN_WITH,$(PRESET))
 # The cpu recipe's second stage (docs/training.md): the first stage's export
-# trained on for the final estimate's mean PSNR on larger patches; other
-# presets have one stage.
+# trained on for the final estimate's mean PSNR on larger patches (random
+# projections: at the paper's T = 20); other presets have one stage.
 FINETUNE ?= $(if $(filter cpu,$(PRESET)),cpu_finetune,)
 DENOISE_TRAINED = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
 # Every reproduction's last stage: batch-norm statistics per RIM step,
@@ -24,6 +24,14 @@ DENOISE_TRAINED = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
 # models are calibrated the same way.
 CALIBRATE = $(PYTHON) experiments/calibrate_norms.py --data_dir=$(DATA_DIR)
 DENOISE_WEIGHTS = $(DENOISE_TRAINED:.weights.h5=_calibrated.weights.h5)
+# $(call RP_TRAINED,MODEL): a random-projection model's (rim, gdn, ffn) last
+# training stage; $(call RP_FINETUNE,MODEL) trains its second.
+RP_TRAINED = $(OUT)/rp_$(1)$(if $(FINETUNE),_finetuned,).weights.h5
+RP_CALIBRATED = $(patsubst %.weights.h5,%_calibrated.weights.h5,$(call RP_TRAINED,$(1)))
+RP_FINETUNE = $(call TRAIN_WITH,$(FINETUNE)) --task=random_projections \
+  --run_dir=$(RUNS)/rp_$(1)_$(FINETUNE) \
+  --set=trainer.init_weights=$(OUT)/rp_$(1).weights.h5 \
+  --export=$(call RP_TRAINED,$(1))
 EVAL_ALL = $(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR)
 EVAL = $(EVAL_ALL) $(EVAL_IMAGES)
 FIG = $(PYTHON) experiments/figures.py --data_dir=$(DATA_DIR)
@@ -91,17 +99,20 @@ reproduce-rp: | $(OUT)
 	  --set=model.ablation=gdn --export=$(OUT)/rp_gdn.weights.h5
 	$(TRAIN) --task=random_projections --run_dir=$(RUNS)/rp_ffn_$(PRESET) \
 	  --set=model.ablation=ffn --export=$(OUT)/rp_ffn.weights.h5
-	$(CALIBRATE) --weights=$(OUT)/rp_rim.weights.h5 \
-	  --output=$(OUT)/rp_rim_calibrated.weights.h5
-	$(CALIBRATE) --weights=$(OUT)/rp_gdn.weights.h5 \
-	  --output=$(OUT)/rp_gdn_calibrated.weights.h5
+	$(if $(FINETUNE),$(call RP_FINETUNE,rim))
+	$(if $(FINETUNE),$(call RP_FINETUNE,gdn) --set=model.ablation=gdn)
+	$(if $(FINETUNE),$(call RP_FINETUNE,ffn) --set=model.ablation=ffn)
+	$(CALIBRATE) --weights=$(call RP_TRAINED,rim) \
+	  --output=$(call RP_CALIBRATED,rim)
+	$(CALIBRATE) --weights=$(call RP_TRAINED,gdn) \
+	  --output=$(call RP_CALIBRATED,gdn)
 	$(EVAL_ALL) --task=random_projections --name=RIM,GDN,FFN \
-	  --weights=$(OUT)/rp_rim_calibrated.weights.h5,$(OUT)/rp_gdn_calibrated.weights.h5,$(OUT)/rp_ffn.weights.h5 \
+	  --weights=$(call RP_CALIBRATED,rim),$(call RP_CALIBRATED,gdn),$(call RP_TRAINED,ffn) \
 	  --num_images=$(NUM_PATCHES) --output=$(OUT)/figure2_curves.json
 	$(FIG) --figure=2 --results=$(OUT)/figure2_curves.json \
 	  --output=$(OUT)/figure2.png
 	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \
-	  --weights=$(OUT)/rp_rim_calibrated.weights.h5 --name=rim_3task \
+	  --weights=$(call RP_CALIBRATED,rim) --name=rim_3task \
 	  --paper_rim=RIM-3task \
 	  --output='$(OUT)/rim_3task_{subset}.json'
 

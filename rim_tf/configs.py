@@ -224,28 +224,38 @@ def _cpu(task):
 
 # The shipped weights each task's second stage starts from by default.
 _SHIPPED_NAME = {"denoise": "denoise_gray", "denoise_color": "denoise_color",
-                 "superres": "superres"}
+                 "superres": "superres",
+                 # The 3-task RIM's; its ablations name their own.
+                 "random_projections": "random_projections"}
 
 
 def _cpu_finetune(task):
   """The cpu recipe's second stage: trained weights (`trainer.init_weights`,
-  default the task's shipped model) trained on for the final estimate only,
-  each example's error weighed by its inverse (the batch's mean PSNR), on
-  patches of twice the side (batch / 4: the same pixels per step), at a low
-  rate. Measured on the gray denoiser, which it took above BM3D at every
-  sigma (docs/training.md, sessions 6-9); the other tasks get the same
-  settings."""
-  if task not in _SHIPPED_NAME:
-    raise ValueError(f"the cpu_finetune preset is for {sorted(_SHIPPED_NAME)}"
-                     f", not {task!r}.")
+  default the task's shipped model) trained on at a lower rate.
+
+  Denoising and super-resolution train for the final estimate only, each
+  example's error weighed by its inverse (the batch's mean PSNR), on patches
+  of twice the side (batch / 4: the same pixels per step). Measured on the
+  gray denoiser, which it took above BM3D at every sigma (docs/training.md,
+  sessions 6-9); the other tasks get the same settings.
+
+  Random projections train on at the paper's T = 20 (the first stage's is
+  10), every step's loss as before: 1 000 steps, a third of the first
+  stage's peak rate (docs/training.md, sessions 18-19).
+  """
+  config = _cpu(task)
+  trainer = dataclasses.replace(config.trainer,
+                                init_weights=_SHIPPED_NAME[task])
+  if task == "random_projections":
+    return dataclasses.replace(config, trainer=dataclasses.replace(
+        trainer, rim_steps=20, train_steps=1000, learning_rate=1e-3))
   from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 
-  config = _cpu(task)
   patch = 2 * tasks.TASKS[task]().patch
   trainer = dataclasses.replace(
-      config.trainer, init_weights=_SHIPPED_NAME[task], train_steps=3000,
-      learning_rate=2e-4, loss_step_weights="final",
-      loss_example_weights="inverse_mse", average_decay=0.995)
+      trainer, train_steps=3000, learning_rate=2e-4,
+      loss_step_weights="final", loss_example_weights="inverse_mse",
+      average_decay=0.995)
   return dataclasses.replace(
       config, task_args={**config.task_args, "patch": patch},
       data=dataclasses.replace(config.data,

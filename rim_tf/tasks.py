@@ -213,13 +213,14 @@ class RandomProjections(Task):
   name = "random_projections"
   metric = "patch_psnr"
   # From the noisy image, where the likelihood gradient is zero, this RIM
-  # hardly moves: 24.63 / 20.35 / 14.92 dB on BSD68 at sigma 15 / 25 / 50,
-  # against 28.77 / 26.39 / 22.57 from the flat start (docs/results.md,
-  # Table 2's RIM-3task row).
+  # hardly moves; from the flat start it denoises (docs/probes/
+  # rim3task_steps.py on training images; docs/results.md, Table 2's
+  # RIM-3task row).
   denoise_start = "flat"
-  # Denoising it was never trained on takes it longer than its training
-  # T = 10: from the flat start, 20 steps are best at sigma 15 and 25 on
-  # training images (docs/probes/rim3task_steps.py).
+  # Its training T: from the flat start, 20 steps are best at sigma 15 and
+  # 25 on training images and within 0.11 dB of the best at sigma 50
+  # (docs/probes/rim3task_steps.py). The T = 10 weights shipped before
+  # session 19 were best at 20 steps too.
   denoise_steps = 20
 
   @property

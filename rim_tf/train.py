@@ -333,6 +333,14 @@ class Trainer:
     except (FileNotFoundError, ValueError):
       exported = None  # No readable JSON: the weights must fit as they are.
     ours = self.config.model
+    if exported is not None and exported.model.ablation != ours.ablation:
+      cell = {None: "the full RIM's cell", "gdn": "the GDN cell",
+              "ffn": "the FFN cell"}
+      raise ValueError(
+          f"{path} holds {cell[exported.model.ablation]}; it cannot "
+          f"warm-start {cell[ours.ablation]} (model.ablation="
+          f"{ours.ablation}): set trainer.init_weights to weights of the "
+          f"same cell.")
     donor = None
     if exported is not None and exported.model.norm_steps != ours.norm_steps:
       stored = build_model(exported)

@@ -12,8 +12,7 @@ TASKS = ("denoise", "denoise_color", "superres", "random_projections")
 
 
 @pytest.mark.parametrize("preset,task", [
-    (preset, task) for preset in configs.PRESETS for task in TASKS
-    if (preset, task) != ("cpu_finetune", "random_projections")])
+    (preset, task) for preset in configs.PRESETS for task in TASKS])
 def test_every_preset_exists_builds_its_task_and_survives_json(preset, task):
   config = configs.preset(preset, task)
   assert config.task == task
@@ -53,8 +52,6 @@ def test_cpu_denoise_presets_round_trip_their_task_args(task):
 def test_only_the_colour_cpu_recipe_augments_its_patches():
   for name in configs.PRESETS:
     for task in TASKS:
-      if (name, task) == ("cpu_finetune", "random_projections"):
-        continue
       assert configs.preset(name, task).data.augment == (
           name.startswith("cpu") and task == "denoise_color"), (name, task)
   # A config written before the field existed reads back unaugmented.
@@ -103,9 +100,20 @@ def test_cpu_finetune_trains_the_shipped_model_on_for_its_final_estimate(
       first_stage.task_args)
 
 
-def test_cpu_finetune_refuses_a_task_without_a_shipped_model():
-  with pytest.raises(ValueError, match="cpu_finetune preset is for"):
-    configs.preset("cpu_finetune", "random_projections")
+def test_cpu_finetune_trains_random_projections_on_at_the_papers_t():
+  config = configs.preset("cpu_finetune", "random_projections")
+  first_stage = configs.preset("cpu", "random_projections")
+  assert (first_stage.trainer.rim_steps, config.trainer.rim_steps) == (10, 20)
+  assert config.trainer.init_weights == "random_projections"
+  assert (config.trainer.learning_rate, config.trainer.train_steps) == (
+      1e-3, 1000)
+  # Only T, the start, the rate and the length change: the same loss,
+  # patches and cell.
+  assert dataclasses.replace(
+      config.trainer, rim_steps=10, init_weights=None, learning_rate=3e-3,
+      train_steps=4000) == first_stage.trainer
+  assert (config.model, config.data, config.task_args) == (
+      first_stage.model, first_stage.data, first_stage.task_args)
 
 
 def test_unknown_preset_is_rejected():

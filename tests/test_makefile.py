@@ -64,28 +64,43 @@ def test_colour_and_sr_reproductions_score_their_calibrated_export(
     assert f"--weights=out/{name}_calibrated.weights.h5" in command
 
 
-def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims():
-  # The FFN keeps its one set of batch-norm statistics: per-step rows cost
-  # it 0.4-2.4 dB over Figure 2's 50 steps (docs/training.md).
+@pytest.mark.parametrize("preset", ["cpu", "paper"])
+def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims(
+    preset):
+  # The cpu recipe trains each model on at T = 20 in a second stage; the
+  # FFN keeps its one set of batch-norm statistics: per-step rows cost it
+  # 0.4-2.4 dB over Figure 2's 50 steps (docs/training.md).
   *trains, cal_rim, cal_gdn, curves, figure, table2 = _dry_run(
-      "reproduce-rp", "OUT=out", "RUNS=runs")
-  assert len(trains) == 3
-  for train, model in zip(trains, ("rim", "gdn", "ffn")):
-    assert f"--run_dir=runs/rp_{model}_cpu" in train
-    assert f"--export=out/rp_{model}.weights.h5" in train
-    assert ("--set=model.ablation=" in train) == (model != "rim")
+      "reproduce-rp", f"PRESET={preset}", "OUT=out", "RUNS=runs")
+  stages = 2 if preset == "cpu" else 1
+  assert len(trains) == 3 * stages
+  suffix = "_finetuned" if stages == 2 else ""
+  for model in ("rim", "gdn", "ffn"):
+    first, *second = [t for t in trains if f"runs/rp_{model}_" in t]
+    assert f"--preset={preset} " in first
+    assert f"--run_dir=runs/rp_{model}_{preset} " in first
+    assert f"--export=out/rp_{model}.weights.h5" in first
+    assert len(second) == stages - 1
+    for command in (first, *second):
+      assert ("--set=model.ablation=" in command) == (model != "rim")
+    if second:
+      assert "--preset=cpu_finetune " in second[0]
+      assert (f"--set=trainer.init_weights=out/rp_{model}.weights.h5"
+              in second[0])
+      assert f"--export=out/rp_{model}_finetuned.weights.h5" in second[0]
   for calibrate, model in zip((cal_rim, cal_gdn), ("rim", "gdn")):
     assert calibrate.startswith("python experiments/calibrate_norms.py ")
-    assert f"--weights=out/rp_{model}.weights.h5" in calibrate
-    assert f"--output=out/rp_{model}_calibrated.weights.h5" in calibrate
+    assert f"--weights=out/rp_{model}{suffix}.weights.h5" in calibrate
+    assert (f"--output=out/rp_{model}{suffix}_calibrated.weights.h5"
+            in calibrate)
   assert "--task=random_projections --name=RIM,GDN,FFN" in curves
-  assert ("--weights=out/rp_rim_calibrated.weights.h5,"
-          "out/rp_gdn_calibrated.weights.h5,"
-          "out/rp_ffn.weights.h5") in curves
+  assert (f"--weights=out/rp_rim{suffix}_calibrated.weights.h5,"
+          f"out/rp_gdn{suffix}_calibrated.weights.h5,"
+          f"out/rp_ffn{suffix}.weights.h5") in curves
   assert "--num_images=5000" in curves
   assert "--results=out/figure2_curves.json" in figure
   assert "--task=denoise --methods=rim,bm3d" in table2
-  assert "--weights=out/rp_rim_calibrated.weights.h5" in table2
+  assert f"--weights=out/rp_rim{suffix}_calibrated.weights.h5" in table2
   # Its T and start are its task's (RandomProjections.denoise_steps), not
   # the Makefile's.
   assert "--steps" not in table2 and "--paper_rim=RIM-3task" in table2

@@ -943,6 +943,31 @@ def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
         tmp_path / "c2", patches=tiny_patches(channels=3))
 
 
+def test_a_run_refuses_init_weights_of_another_cell(tmp_path):
+  # Figure 2's three models share a task; each trains on from its own.
+  rim = train.Trainer(tiny_config(), tmp_path / "r", patches=tiny_patches())
+  export = rim.export_weights(tmp_path / "rim.weights.h5")
+  with pytest.raises(ValueError, match=(
+      r"holds the full RIM's cell; it cannot warm-start the GDN cell")):
+    train.Trainer(tiny_config(**{"trainer.init_weights": str(export),
+                                 "model.ablation": "gdn"}),
+                  tmp_path / "g", patches=tiny_patches())
+  ffn = train.Trainer(tiny_config(**{"model.ablation": "ffn"}),
+                      tmp_path / "f", patches=tiny_patches())
+  export = ffn.export_weights(tmp_path / "ffn.weights.h5")
+  with pytest.raises(ValueError, match=(
+      r"holds the FFN cell; it cannot warm-start the full RIM's cell")):
+    train.Trainer(tiny_config(**{"trainer.init_weights": str(export)}),
+                  tmp_path / "r2", patches=tiny_patches())
+  # The same cell loads as it is.
+  again = train.Trainer(
+      tiny_config(**{"model.ablation": "ffn",
+                     "trainer.init_weights": str(export)}),
+      tmp_path / "f2", patches=tiny_patches())
+  for got, want in zip(again.model.weights, ffn.model.weights, strict=True):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_a_wider_run_from_narrower_weights_starts_from_their_widening(
     tmp_path):
   narrow = train.Trainer(tiny_config(), tmp_path / "n", patches=tiny_patches())
