@@ -18,16 +18,20 @@ TRAIN = $(call TRAIN_WITH,$(PRESET))
 # trained on for the final estimate's mean PSNR on larger patches (random
 # projections: at the paper's T = 20); other presets have one stage.
 FINETUNE ?= $(if $(filter cpu,$(PRESET)),cpu_finetune,)
-DENOISE_TRAINED = $(OUT)/denoise_gray$(if $(FINETUNE),_finetuned,).weights.h5
+# $(call TRAINED,NAME): OUT's weights of NAME after its last training stage.
+TRAINED = $(OUT)/$(1)$(if $(FINETUNE),_finetuned,).weights.h5
+DENOISE_TRAINED = $(call TRAINED,denoise_gray)
 # Every reproduction's last stage: batch-norm statistics per RIM step,
 # calibrated on training patches (docs/training.md, session 13); the shipped
 # models are calibrated the same way.
 CALIBRATE = $(PYTHON) experiments/calibrate_norms.py --data_dir=$(DATA_DIR)
-DENOISE_WEIGHTS = $(DENOISE_TRAINED:.weights.h5=_calibrated.weights.h5)
+# $(call CALIBRATED,PATH): where PATH's calibrated weights go.
+CALIBRATED = $(patsubst %.weights.h5,%_calibrated.weights.h5,$(1))
+DENOISE_WEIGHTS = $(call CALIBRATED,$(DENOISE_TRAINED))
 # $(call RP_TRAINED,MODEL): a random-projection model's (rim, gdn, ffn) last
 # training stage; $(call RP_FINETUNE,MODEL) trains its second.
-RP_TRAINED = $(OUT)/rp_$(1)$(if $(FINETUNE),_finetuned,).weights.h5
-RP_CALIBRATED = $(patsubst %.weights.h5,%_calibrated.weights.h5,$(call RP_TRAINED,$(1)))
+RP_TRAINED = $(call TRAINED,rp_$(1))
+RP_CALIBRATED = $(call CALIBRATED,$(call RP_TRAINED,$(1)))
 RP_FINETUNE = $(call TRAIN_WITH,$(FINETUNE)) --task=random_projections \
   --run_dir=$(RUNS)/rp_$(1)_$(FINETUNE) \
   --set=trainer.init_weights=$(OUT)/rp_$(1).weights.h5 \

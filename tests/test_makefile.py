@@ -69,7 +69,7 @@ def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims(
     preset):
   # The cpu recipe trains each model on at T = 20 in a second stage; the
   # FFN keeps its one set of batch-norm statistics: per-step rows cost it
-  # 0.4-2.4 dB over Figure 2's 50 steps (docs/training.md).
+  # up to 2.4 dB averaged over Figure 2's 50 steps (docs/training.md).
   *trains, cal_rim, cal_gdn, curves, figure, table2 = _dry_run(
       "reproduce-rp", f"PRESET={preset}", "OUT=out", "RUNS=runs")
   stages = 2 if preset == "cpu" else 1
