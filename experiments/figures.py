@@ -1,6 +1,7 @@
 """Draws the paper's figures from saved results and shipped/trained RIMs.
 
   python experiments/figures.py --figure=2 --results=curves.json --output=fig2.png
+      (also prints the curves' table: mean PSNR at steps 0, 1, 5, T, ... 50)
   python experiments/figures.py --figure=3 --weights=denoise_gray --output=fig3.png
   python experiments/figures.py --figure=4 --weights=superres --output=fig4.png
 """
@@ -27,10 +28,12 @@ def main(argv):
   del argv
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
+  from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
   from rim_tf import plots  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.figure == "2":
       path = plots.figure2_from_results(FLAGS.results, FLAGS.output)
+      print(evaluate.curves_table(evaluate.load_curves(FLAGS.results)))
     elif FLAGS.figure == "3":
       path = plots.figure3(FLAGS.weights, FLAGS.output, FLAGS.image_id,
                              FLAGS.sigma, FLAGS.data_dir)

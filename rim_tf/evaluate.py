@@ -427,9 +427,15 @@ def write_results(results, timing, path, task, subset, metadata=None,
   md += ["SSIM:", "", markdown_table(results, task, subset, "ssim"), "",
          "Seconds per image: " + ", ".join(
              f"{k} {v:.2f}" for k, v in timing.items())]
-  text = "\n".join(md) + "\n"
-  md_path = str(path)[:-5] + ".md" if str(path).endswith(".json") else (
-      str(path) + ".md")
+  return _write_markdown(path, "\n".join(md) + "\n")
+
+
+def _write_markdown(json_path, text):
+  """Writes `text` beside the results JSON_PATH (NAME.json -> NAME.md) and
+  returns it."""
+  json_path = str(json_path)
+  md_path = (json_path[:-5] if json_path.endswith(".json") else
+             json_path) + ".md"
   with open(md_path, "w", encoding="utf-8") as f:
     f.write(text)
   return text
@@ -512,7 +518,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
       raise ValueError("task 'random_projections' needs --weights (a comma "
                        "list of shipped names or .weights.h5 paths).")
     return _run_projection_curves(output, data_dir, weights, rim_name, steps,
-                                  num_images, seed, ratio)
+                                  num_images, seed, ratio, command)
   paths = output_paths(output, subsets)
   if paper_rim is not None and not any(
       paper_rim in rows for rows in PAPER.get(task, {}).values()):
@@ -687,8 +693,9 @@ def _weights_line(named):
 
 
 def _run_projection_curves(output, data_dir, weights, names, steps,
-                           num_patches, seed, ratio):
-  """Figure 2's data: curves of several RIMs written as JSON to `output`."""
+                           num_patches, seed, ratio, command):
+  """Figure 2's data: curves of several RIMs written as JSON to `output`,
+  and their `curves_table` beside it (.md); returns the markdown."""
   check_output_folder(output)
   named = _named_weights(weights, names)
   models, train_steps = {}, {}
@@ -711,13 +718,75 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
                             for name, path in named.items()}}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
-  mid = min(train_steps, steps or 50)
-  lines = [f"PSNR at steps 0 / {mid} / {steps or 50} (ratio {ratio}):"]
-  for name, by_kind in curves.items():
-    for kind, c in by_kind.items():
-      lines.append(f"{name:6s} {kind:9s} {c['mean'][0]:.2f} / "
-                   f"{c['mean'][mid]:.2f} / {c['mean'][-1]:.2f}")
+  n = len(patches)
+  md = [f"# random_projections on {n} test patches", "",
+        f"- command: {command or ''}", f"- weights: {_weights_line(named)}",
+        f"- ratio: {ratio}, training T: {train_steps}", "",
+        "Mean PSNR (dB) over the patches:", "", curves_table(payload)]
+  return _write_markdown(output, "\n".join(md) + "\n")
+
+
+# Figure 2's table: the steps shown (with the training T, and those the
+# curves reach), as in docs/results.md.
+CURVE_TABLE_STEPS = (0, 1, 5, 10, 20, 30, 50)
+# The random-projection ensembles' names in tables and figures.
+ENSEMBLE_NAMES = {"gaussian": "Gaussian", "binary": "Binary",
+                  "fourier": "Fourier"}
+
+
+def curves_table(saved, steps=CURVE_TABLE_STEPS):
+  """Figure 2's numbers as a markdown table.
+
+  Args:
+    saved: the curves JSON of task random_projections (`load_curves`):
+      {"curves": {model: {kind: {"mean": [T + 1], ...}}}, "train_steps": T}.
+    steps: the steps shown; the training T is added, steps past the curves'
+      end are left out.
+
+  Returns:
+    One row per ensemble and model (the curves' order), one column per step
+    and the mean over steps 1..end; in each ensemble the best model of a
+    column is bold (from step 1 on: step 0 is every model's shared start).
+  """
+  curves, train_steps = saved["curves"], saved["train_steps"]
+  kinds = list(next(iter(curves.values())))
+  last = len(next(iter(curves.values()))[kinds[0]]["mean"]) - 1
+  shown = sorted({s for s in (*steps, train_steps) if 0 <= s <= last})
+  header = [f"step {s}" if s == 0 else f"{s} (= T)" if s == train_steps
+            else str(s) for s in shown] + [f"mean of steps 1–{last}"]
+  lines = ["| model, ensemble | " + " | ".join(header) + " |",
+           "|" + "---|" * (len(header) + 1)]
+  for kind in kinds:
+    rows = {name: [f"{by_kind[kind]['mean'][s]:.2f}" for s in shown] +
+                  [f"{np.mean(by_kind[kind]['mean'][1:]):.2f}"]
+            for name, by_kind in curves.items()}
+    best = [max(float(cells[i]) for cells in rows.values())
+            for i in range(len(header))]
+    for name, cells in rows.items():
+      cells = [f"**{c}**" if len(rows) > 1 and float(c) == best[i]
+               and not (i == 0 and shown[0] == 0) else c
+               for i, c in enumerate(cells)]
+      lines.append(f"| {name}, {ENSEMBLE_NAMES.get(kind, kind)} | " +
+                   " | ".join(cells) + " |")
   return "\n".join(lines)
+
+
+def load_curves(path):
+  """The curves JSON that task random_projections writes (Figure 2's data).
+
+  Raises:
+    ValueError: no path, or the file is not such a JSON.
+  """
+  if not path:
+    raise ValueError("figure 2 needs --results (the curves JSON of "
+                     "experiments/evaluate.py --task=random_projections).")
+  with open(path, encoding="utf-8") as f:
+    saved = json.load(f)
+  missing = sorted({"curves", "train_steps", "ratio"} - set(saved))
+  if missing:
+    raise ValueError(f"{path} is not a curves JSON of task "
+                     f"random_projections: it lacks {missing}.")
+  return saved
 
 
 # Which table and baseline each shipped model's task is measured with.
@@ -742,8 +811,9 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
   subset (BSD68 and all 100 for denoising, BSD100 for super-resolution;
   of the random-projection models only the full RIM, its Table 2 row),
   and with random-projection models shipped Figure 2 of all of them:
-  OUTPUT_DIR/figure2_curves.json and figure2.png (`num_images` is then
-  also the number of test patches). Returns the reports joined.
+  OUTPUT_DIR/figure2_curves.json, its table figure2_curves.md and
+  figure2.png (`num_images` is then also the number of test patches).
+  Returns the reports joined.
 
   The whole takes hours on a CPU, so it resumes: each model's tables and
   Figure 2 leave a stamp (OUTPUT_DIR/NAME.done, figure2.done) of the

@@ -2,8 +2,6 @@
 
 Nothing here draws a typed-in number."""
 
-import json
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,9 +13,6 @@ from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
 from rim_tf import restorer  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
-
-_TITLES = {"gaussian": "Gaussian RP", "binary": "Binary RP",
-           "fourier": "Fourier RP"}
 
 
 def figure2(curves, path, train_steps=20, ratio=None):
@@ -41,7 +36,7 @@ def figure2(curves, path, train_steps=20, ratio=None):
       ax.plot(steps, mean, label=name)
       ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
     ax.axvline(train_steps, color="k", linestyle="--", linewidth=0.8)
-    title = _TITLES.get(kind, kind)
+    title = evaluate.ENSEMBLE_NAMES.get(kind, kind) + " RP"
     ax.set_title(title + (f", p = {ratio:g}" if ratio is not None else ""))
     ax.set_xlabel("Steps")
   axes[0][0].set_ylabel("PSNR (dB)")
@@ -81,10 +76,7 @@ def example_panel(images, path, title=None):
 
 def figure2_from_results(results_path, path):
   """Figure 2 from the JSON of `experiments/evaluate.py --task=random_projections`."""
-  if not results_path:
-    raise ValueError("figure 2 needs --results (the curves JSON).")
-  with open(results_path, encoding="utf-8") as f:
-    saved = json.load(f)
+  saved = evaluate.load_curves(results_path)
   return figure2(saved["curves"], path, saved["train_steps"], saved["ratio"])
 
 

@@ -575,6 +575,54 @@ def test_test_patches_leave_out_constant_patches():
     evaluate.test_patches(images, 0, patch_size=8, seed=3)
 
 
+def _saved_curves(train_steps=3):
+  def curve(mean):
+    return {"mean": mean, "std": [0.0] * len(mean), "n": 2}
+  return {"train_steps": train_steps, "ratio": 0.25, "curves": {
+      "RIM": {"gaussian": curve([10.0, 12.0, 14.0, 16.0, 15.0]),
+              "fourier": curve([8.0, 9.0, 9.5, 9.75, 9.25])},
+      "GDN": {"gaussian": curve([10.0, 11.0, 15.0, 15.5, 15.25]),
+              "fourier": curve([8.0, 9.25, 9.5, 9.0, 8.0])}}}
+
+
+def test_curves_table_marks_t_and_the_best_model_per_ensemble():
+  table = evaluate.curves_table(_saved_curves(), steps=(0, 1, 10))
+  # Step 10 is past the curves' end; T = 3 is shown though not asked; the
+  # last column is the mean over steps 1..4; step 0 is never bold.
+  assert table.splitlines() == [
+      "| model, ensemble | step 0 | 1 | 3 (= T) | mean of steps 1–4 |",
+      "|---|---|---|---|---|",
+      "| RIM, Gaussian | 10.00 | **12.00** | **16.00** | **14.25** |",
+      "| GDN, Gaussian | 10.00 | 11.00 | 15.50 | 14.19 |",
+      "| RIM, Fourier | 8.00 | 9.00 | **9.75** | **9.38** |",
+      "| GDN, Fourier | 8.00 | **9.25** | 9.00 | 8.94 |"]
+
+
+def test_curves_table_bolds_ties_as_printed():
+  saved = _saved_curves()
+  saved["curves"]["GDN"]["gaussian"]["mean"][1] = 12.001
+  rows = evaluate.curves_table(saved, steps=(1,)).splitlines()
+  assert rows[2].startswith("| RIM, Gaussian | **12.00** |")
+  assert rows[3].startswith("| GDN, Gaussian | **12.00** |")
+
+
+def test_curves_table_of_one_model_bolds_nothing():
+  saved = _saved_curves()
+  del saved["curves"]["GDN"]
+  assert "**" not in evaluate.curves_table(saved)
+
+
+def test_load_curves_refuses_other_json(tmp_path):
+  saved = tmp_path / "c.json"
+  saved.write_text(json.dumps(_saved_curves()))
+  assert evaluate.load_curves(str(saved)) == _saved_curves()
+  other = tmp_path / "o.json"
+  other.write_text(json.dumps({"rim": {"sigma25": {}}}))
+  with pytest.raises(ValueError, match=r"o.json is not a curves JSON .* "
+                     r"lacks \['curves', 'ratio', 'train_steps'\]"):
+    evaluate.load_curves(str(other))
+
+
 def test_evaluate_random_projections_curves(tiny_rim):
   patches = np.stack([smooth_image(8, 8, 1, seed=s) for s in range(6)])
   patches = (patches / 255.0).astype(np.float32)

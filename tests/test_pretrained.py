@@ -241,6 +241,7 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
   # The ablations are in Figure 2 only; the full RIM also denoises.
   assert sorted(p.name for p in out.iterdir()) == [
       "figure2.done", "figure2.png", "figure2_curves.json",
+      "figure2_curves.md",
       "random_projections.done",
       "random_projections_bsd100.json", "random_projections_bsd100.md",
       "random_projections_bsd68.json", "random_projections_bsd68.md"]
@@ -254,7 +255,10 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
     assert sorted(by_kind) == ["binary", "fourier", "gaussian"]
     assert all(len(c["mean"]) == 51 and c["n"] == 2
                for c in by_kind.values())
-  assert "PSNR at steps 0 / 2 / 50" in report
+  # Figure 2's table, written beside its curves too.
+  assert "| model, ensemble | step 0 | 1 | 2 (= T) | 5 | 10 | 20 | 30 | 50 |" \
+      in report
+  assert (out / "figure2_curves.md").read_text() in report
   # Denoising it never trained on, from a flat start and for 20 steps: the
   # paper's RIM-3task row.
   assert "# denoise on bsd68" in report
