@@ -6,8 +6,9 @@ PRESET ?= cpu
 DATA_DIR ?= $(if $(RIM_DATA_DIR),$(RIM_DATA_DIR),data)
 RUNS ?= $(HOME)/rim_runs
 OUT ?= results/$(PRESET)
-# Figure 2 on 5000 test patches (the paper's count); smoke uses fewer.
-NUM_PATCHES ?= $(if $(filter smoke,$(PRESET)),300,5000)
+# Figure 2 on evaluate.py's default test patches (the paper's 5000); smoke
+# uses fewer.
+FIGURE2_PATCHES ?= $(if $(filter smoke,$(PRESET)),--num_images=300,)
 # The smoke preset evaluates on a few images only.
 EVAL_IMAGES ?= $(if $(filter smoke,$(PRESET)),--num_images=2,)
 
@@ -112,7 +113,7 @@ reproduce-rp: | $(OUT)
 	  --output=$(call RP_CALIBRATED,gdn)
 	$(EVAL_ALL) --task=random_projections --name=RIM,GDN,FFN \
 	  --weights=$(call RP_CALIBRATED,rim),$(call RP_CALIBRATED,gdn),$(call RP_TRAINED,ffn) \
-	  --num_images=$(NUM_PATCHES) --output=$(OUT)/figure2_curves.json
+	  $(FIGURE2_PATCHES) --output=$(OUT)/figure2_curves.json
 	$(FIG) --figure=2 --results=$(OUT)/figure2_curves.json \
 	  --output=$(OUT)/figure2.png
 	$(EVAL) --task=denoise --methods=rim,bm3d --subset=bsd68,bsd100 \

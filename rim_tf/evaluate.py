@@ -504,8 +504,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   first RIM with every other method and with the paper's rows (`PAPER_BARS`,
   and `paper_rim`, default the paper's RIM for `task`); `steps` applies to
   every RIM. For task "random_projections" the output holds Figure 2's
-  curves of the RIMs (e.g. RIM,GDN,FFN) on `num_images` (default 5000)
-  test patches at `ratio`.
+  curves of the RIMs (e.g. RIM,GDN,FFN) on `num_images` (default
+  `FIGURE2_PATCHES`) test patches at `ratio`.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):
@@ -692,6 +692,10 @@ def _weights_line(named):
   return ", ".join(parts)
 
 
+# Figure 2's test patches: "5000 random patches from the BSD-300 test set".
+FIGURE2_PATCHES = 5000
+
+
 def _run_projection_curves(output, data_dir, weights, names, steps,
                            num_patches, seed, ratio, command):
   """Figure 2's data: curves of several RIMs written as JSON to `output`,
@@ -707,8 +711,9 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
                      f"trained with different ones: {train_steps}.")
   train_steps = next(iter(train_steps.values()))
   images = bsds.load_images("test", gray=True, data_dir=data_dir)
-  patches = test_patches(images, 5000 if num_patches is None else num_patches,
-                         seed=seed)
+  patches = test_patches(
+      images, FIGURE2_PATCHES if num_patches is None else num_patches,
+      seed=seed)
   curves = evaluate_random_projections(models, patches, ratio=ratio,
                                        steps=50 if steps is None else steps,
                                        seed=seed)

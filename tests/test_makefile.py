@@ -64,6 +64,12 @@ def test_colour_and_sr_reproductions_score_their_calibrated_export(
     assert f"--weights=out/{name}_calibrated.weights.h5" in command
 
 
+def test_rp_smoke_reproduction_draws_figure2_on_fewer_patches():
+  curves = [c for c in _dry_run("reproduce-rp", "PRESET=smoke", "OUT=out")
+            if "--task=random_projections --name=RIM,GDN,FFN" in c]
+  assert len(curves) == 1 and "--num_images=300 " in curves[0]
+
+
 @pytest.mark.parametrize("preset", ["cpu", "paper"])
 def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims(
     preset):
@@ -97,7 +103,8 @@ def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims(
   assert (f"--weights=out/rp_rim{suffix}_calibrated.weights.h5,"
           f"out/rp_gdn{suffix}_calibrated.weights.h5,"
           f"out/rp_ffn{suffix}.weights.h5") in curves
-  assert "--num_images=5000" in curves
+  # evaluate.py's default number of test patches: the paper's 5000.
+  assert "--num_images" not in curves
   assert "--results=out/figure2_curves.json" in figure
   assert "--task=denoise --methods=rim,bm3d" in table2
   assert f"--weights=out/rp_rim{suffix}_calibrated.weights.h5" in table2
