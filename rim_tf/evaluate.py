@@ -723,8 +723,7 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
                             for name, path in named.items()}}
   with open(output, "w", encoding="utf-8") as f:
     json.dump(payload, f)
-  n = len(patches)
-  md = [f"# random_projections on {n} test patches", "",
+  md = [f"# random_projections on {len(patches)} test patches", "",
         f"- command: {command or ''}", f"- weights: {_weights_line(named)}",
         f"- ratio: {ratio}, training T: {train_steps}", "",
         "Mean PSNR (dB) over the patches:", "", curves_table(payload)]
@@ -754,8 +753,9 @@ def curves_table(saved, steps=CURVE_TABLE_STEPS):
     column is bold (from step 1 on: step 0 is every model's shared start).
   """
   curves, train_steps = saved["curves"], saved["train_steps"]
-  kinds = list(next(iter(curves.values())))
-  last = len(next(iter(curves.values()))[kinds[0]]["mean"]) - 1
+  first = next(iter(curves.values()))
+  kinds = list(first)
+  last = len(first[kinds[0]]["mean"]) - 1
   shown = sorted({s for s in (*steps, train_steps) if 0 <= s <= last})
   header = [f"step {s}" if s == 0 else f"{s} (= T)" if s == train_steps
             else str(s) for s in shown] + [f"mean of steps 1–{last}"]
