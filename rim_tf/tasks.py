@@ -83,7 +83,9 @@ class Denoise(Task):
 
   Args:
     sigma_range_255: training noise std range on the [0, 255] scale.
-    quantize: train on 8-bit quantized noisy images.
+    quantize: train on 8-bit quantized noisy images; a fraction in (0, 1)
+      quantizes that share of the examples and leaves the rest unclipped
+      (`rim_tf.data.corruptions.GaussianNoise`).
     color: RGB instead of gray.
     patch: training patch side (32 in the paper).
     loss_sigma_power: p >= 0; each example's MSE is weighted by sigma^-p,
@@ -91,7 +93,7 @@ class Denoise(Task):
   """
 
   sigma_range_255: tuple = (15.0, 50.0)
-  quantize: bool = False
+  quantize: bool | float = False
   color: bool = False
   patch: int = 32
   loss_sigma_power: float = 0.0

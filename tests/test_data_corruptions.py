@@ -77,6 +77,26 @@ def test_quantised_values_are_on_the_1_255_grid():
   np.testing.assert_array_equal(quantised["sigma"], plain["sigma"])
 
 
+def test_a_fraction_quantizes_that_share_and_leaves_the_rest_as_drawn():
+  batch = _batch([400, 8, 8, 1])
+  plain = corruptions.GaussianNoise((15, 50))(batch, _seed(3))["y"].numpy()
+  mixed = corruptions.GaussianNoise((15, 50), quantize=0.25)(batch, _seed(3))
+  y = mixed["y"].numpy()
+  quantised = np.array([np.array_equal(a, metrics.quantize_8bit(b))
+                        for a, b in zip(y, plain)])
+  unchanged = np.array([np.array_equal(a, b) for a, b in zip(y, plain)])
+  # Every example is one or the other (none is both: sigma >= 15 leaves
+  # values off the grid), and about a quarter is quantized.
+  assert np.all(quantised ^ unchanged)
+  assert 70 <= quantised.sum() <= 130
+
+
+@pytest.mark.parametrize("quantize", [-0.1, 1.5, "yes", float("nan")])
+def test_a_quantize_that_is_no_fraction_is_refused(quantize):
+  with pytest.raises(ValueError, match="quantize must be a bool or a fraction"):
+    corruptions.GaussianNoise((15, 50), quantize=quantize)
+
+
 def test_same_seed_same_noise_other_seed_other_noise():
   noise = corruptions.GaussianNoise()
   batch = _batch([4, 8, 8, 1])
@@ -241,6 +261,7 @@ def test_sr_rejects_patches_the_scales_do_not_divide():
 
 @pytest.mark.parametrize("corruption", [
     corruptions.GaussianNoise((25, 25), quantize=True),
+    corruptions.GaussianNoise((5, 55), quantize=0.5),
     corruptions.RandomProjections(kinds=("fourier",), ratios=(0.3,),
                                   noise_sigma=0.5, per_example=False),
     corruptions.BicubicDownsampling((2, 4), noise_sigma_255=1.0),

@@ -91,7 +91,9 @@ class GaussianNoise(Corruption):
 
   Unclipped ("not quantized"); with `quantize` y is clipped to [0, 1] and
   rounded to the 1/255 grid ("8-bit quantized", `metrics.quantize_8bit`).
-  A fixed sigma is `sigma_range_255=(s, s)`.
+  A fraction 0 < q < 1 quantizes each example with probability q and leaves
+  the others unclipped, so one model learns both kinds of input. A fixed
+  sigma is `sigma_range_255=(s, s)`.
   """
 
   name = "gaussian_noise"
@@ -105,8 +107,17 @@ class GaussianNoise(Corruption):
     if not 0.0 <= low <= high:
       raise ValueError(f"sigma_range_255 must satisfy 0 <= low <= high, got "
                        f"{sigma_range_255!r}.")
+    if isinstance(quantize, bool):
+      fraction = float(quantize)
+    elif isinstance(quantize, (int, float)) and 0.0 <= quantize <= 1.0:
+      fraction = float(quantize)
+    else:
+      raise ValueError(f"quantize must be a bool or a fraction in [0, 1], "
+                       f"got {quantize!r}.")
     self.sigma_range_255 = (low, high)
-    self.quantize = bool(quantize)
+    # As given (a bool stays a bool), so configs read back unchanged.
+    self.quantize = quantize
+    self._fraction = fraction
 
   def __call__(self, batch, seed):
     x = batch["x"]
@@ -116,8 +127,15 @@ class GaussianNoise(Corruption):
     sigma = tf.random.stateless_uniform(count, seed_sigma, low, high) / 255.0
     noise = tf.random.stateless_normal(tf.shape(x), seed_noise)
     y = x + sigma[:, None, None, None] * noise
-    if self.quantize:
+    if self._fraction == 1.0:
       y = quantize_8bit_tf(y)
+    elif self._fraction > 0.0:
+      # A seed of its own, so the sigmas and noise are those of the
+      # unmixed corruption with the same seed.
+      seed_pick = tf.random.experimental.stateless_fold_in(
+          tf.cast(seed, tf.int64), 1)
+      picked = tf.random.stateless_uniform(count, seed_pick) < self._fraction
+      y = tf.where(picked[:, None, None, None], quantize_8bit_tf(y), y)
     return {**batch, "y": y, "sigma": sigma}
 
   def get_config(self):
