@@ -30,5 +30,5 @@ setuptools.setup(
         "tifffile",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
-    entry_points={"console_scripts": ["rim-restore=rim_tf.cli:run"]},
+    entry_points={"console_scripts": ["rim-restore=rim_tf.inference.cli:run"]},
 )

@@ -6,7 +6,7 @@
 writes the same RIM with a row of moving statistics per RIM step in each
 batch norm (model.norm_steps = the training T), each row the population
 statistics of that step's inputs on training patches
-(`rim_tf.norm_calibration`); compare it with the original using
+(`rim_tf.training.norm_calibration`); compare it with the original using
 experiments/score_weights.py.
 """
 
@@ -30,7 +30,7 @@ def main(argv):
   del argv
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
-  from rim_tf import norm_calibration  # pylint: disable=g-import-not-at-top
+  from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
   try:
     statistics = norm_calibration.calibrate_export(
         FLAGS.weights, FLAGS.output, FLAGS.data_dir, FLAGS.num_batches)

@@ -59,14 +59,15 @@ def main(argv):
   del argv
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
-  from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
+  from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
+  from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
   command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
   try:
     if FLAGS.shipped:
-      print(evaluate.evaluate_shipped(FLAGS.output, FLAGS.data_dir,
+      print(shipped.evaluate_shipped(FLAGS.output, FLAGS.data_dir,
                                       FLAGS.num_images, command))
       return
-    report = evaluate.run_evaluation(
+    report = runner.run_evaluation(
         task=FLAGS.task, methods=FLAGS.methods, subsets=FLAGS.subset,
         data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
         steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],

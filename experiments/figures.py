@@ -28,17 +28,19 @@ def main(argv):
   del argv
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
-  from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
-  from rim_tf import plots  # pylint: disable=g-import-not-at-top
+  from rim_tf.evaluation import curves  # pylint: disable=g-import-not-at-top
+  from rim_tf.evaluation import examples  # pylint: disable=g-import-not-at-top
+
+  from rim_tf.evaluation import plots  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.figure == "2":
       path = plots.figure2_from_results(FLAGS.results, FLAGS.output)
-      print(evaluate.curves_table(evaluate.load_curves(FLAGS.results)))
+      print(curves.curves_table(curves.load_curves(FLAGS.results)))
     elif FLAGS.figure == "3":
-      path = plots.figure3(FLAGS.weights, FLAGS.output, FLAGS.image_id,
+      path = examples.figure3(FLAGS.weights, FLAGS.output, FLAGS.image_id,
                              FLAGS.sigma, FLAGS.data_dir)
     else:
-      path = plots.figure4(FLAGS.weights, FLAGS.output, FLAGS.image_id,
+      path = examples.figure4(FLAGS.weights, FLAGS.output, FLAGS.image_id,
                              FLAGS.scale, FLAGS.data_dir)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")

@@ -7,7 +7,7 @@
       --runs=~/rim_runs/search_superres --data_dir=DIR \
       --output=docs/results/recipe_search_superres
 
-Each candidate (`rim_tf.recipe_search.CANDIDATES`: one change to the task's
+Each candidate (`rim_tf.training.recipe_search.CANDIDATES`: one change to the task's
 search base, `recipe_search.search_base`) trains in RUNS/NAME, resumable,
 scored after every chunk on the 1000 held-out patches (denoising: at sigma
 15 / 25 / 50; super-resolution: at each scale); OUTPUT.json holds every row
@@ -22,7 +22,7 @@ import sys
 from absl import app
 from absl import flags
 
-from rim_tf import recipe_search
+from rim_tf.training import recipe_search
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("task", "denoise", "Task whose cpu preset is the base.")

@@ -28,7 +28,7 @@ def main(argv):
   del argv
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
-  from rim_tf import recipe_search  # pylint: disable=g-import-not-at-top
+  from rim_tf.training import recipe_search  # pylint: disable=g-import-not-at-top
   try:
     recipe_search.score_exports(FLAGS.weights, FLAGS.data_dir, FLAGS.output,
                                 log=lambda line: print(line, flush=True))

@@ -11,12 +11,12 @@ import sys
 from absl import app
 from absl import flags
 
-from rim_tf import cli_config
+from rim_tf import experiment_flags
 from rim_tf import data as rim_data
-from rim_tf import train
+from rim_tf import training
 
 FLAGS = flags.FLAGS
-cli_config.define_experiment_flags()
+experiment_flags.define_experiment_flags()
 flags.DEFINE_string("run_dir", None, "Folder of the run (checkpoints, logs).",
                     required=True)
 flags.DEFINE_integer("steps", None, "Train to this global step (default: the "
@@ -33,15 +33,15 @@ flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
 
 def main(argv):
   del argv
-  config = cli_config.experiment_from_flags()
+  config = experiment_flags.experiment_from_flags()
   try:
-    trainer = train.Trainer(config, FLAGS.run_dir)
+    trainer = training.Trainer(config, FLAGS.run_dir)
   except rim_data.DataNotFoundError as error:
     sys.exit(str(error))
   try:
     result = trainer.train(FLAGS.steps, max_seconds=(
         None if FLAGS.max_minutes is None else 60.0 * FLAGS.max_minutes))
-  except train.DivergedError as error:
+  except training.DivergedError as error:
     sys.exit(f"diverged: {error}")
   last = (f", last loss {result['loss']:.5g}"
           if result["loss"] == result["loss"] else "")  # NaN: no step taken.

@@ -22,7 +22,7 @@ flags.DEFINE_string("prefix", "validation", "Tags starting with this.")
 
 def main(argv):
   del argv
-  from rim_tf import run_logs  # pylint: disable=g-import-not-at-top
+  from rim_tf.training import run_logs  # pylint: disable=g-import-not-at-top
   log_dir = os.path.join(os.path.expanduser(FLAGS.run_dir), "logs")
   try:
     scalars = run_logs.read_scalars(log_dir, FLAGS.prefix)

@@ -1,5 +1,5 @@
 """`python -m rim_tf`: the same as the `rim-restore` command."""
 
-from rim_tf import cli
+from rim_tf.inference import cli
 
 cli.run()

@@ -88,7 +88,7 @@ class TrainerConfig:
   # PSNR fell from 28.9 to 9.9 dB in 20 steps). 0 disables the ramp.
   init_ramp_steps: int = 200
   # Decay of an exponential moving average of all the weights, updated
-  # after every step (rim_tf.weight_average, with its warm-up); validation
+  # after every step (rim_tf.training.weight_average, with its warm-up); validation
   # and exports use it. 0 disables it.
   average_decay: float = 0.0
 
@@ -251,7 +251,7 @@ def _cpu_finetune(task):
         trainer, rim_steps=20, train_steps=1000, learning_rate=1e-3))
   from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 
-  patch = 2 * tasks.TASKS[task]().patch
+  patch = 2 * tasks.get(task)().patch
   trainer = dataclasses.replace(
       trainer, train_steps=3000, learning_rate=2e-4,
       loss_step_weights="final", loss_example_weights="inverse_mse",
@@ -303,9 +303,9 @@ def override(config, values):
     section, _, field = key.rpartition(".")
     if section == "":
       if field == "task":
-        if value not in tasks.TASKS:
+        if value not in tasks.names():
           raise ValueError(f"config field 'task' must be one of "
-                           f"{sorted(tasks.TASKS)}, got {value!r}.")
+                           f"{tasks.names()}, got {value!r}.")
       elif field == "task_args":
         if not isinstance(value, dict):
           raise ValueError(f"config field 'task_args' must be a dict, got "
@@ -318,12 +318,11 @@ def override(config, values):
             f"'section.field'.")
       config_dict[field] = value
     elif section == "task_args":
-      task_fields = {f.name for f in dataclasses.fields(
-          tasks.TASKS[config_dict["task"]])}
+      task_fields = tasks.fields(config_dict["task"])
       if field not in task_fields:
         raise ValueError(
             f"unknown config field {key!r}: task {config_dict['task']!r} has "
-            f"the fields {sorted(task_fields)}.")
+            f"the fields {task_fields}.")
       config_dict["task_args"][field] = value
     elif section in _SECTIONS:
       types_of = {f.name: f.type

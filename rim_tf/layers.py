@@ -83,7 +83,7 @@ def _pad_to_even(x):
 
 class NormMoments:
   """Running sums of a batch norm's inputs over (N, H, W), per channel: what
-  `rim_tf.norm_calibration` collects to set population statistics."""
+  `rim_tf.training.norm_calibration` collects to set population statistics."""
 
   def __init__(self):
     self.total, self.total_squares, self.count = 0.0, 0.0, 0
@@ -123,7 +123,7 @@ class StepBatchNormalization(layers.Layer):
 
   Attributes:
     collect: None, or a `NormMoments` that inference calls add their
-      inputs to (eagerly; for `rim_tf.norm_calibration`).
+      inputs to (eagerly; for `rim_tf.training.norm_calibration`).
   """
 
   def __init__(self, num_steps, momentum=0.99, epsilon=1e-3, **kwargs):

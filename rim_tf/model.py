@@ -1,5 +1,6 @@
 """The Recurrent Inference Machine: a cell unrolled over T steps in eta space."""
 
+import contextlib
 import zipfile
 
 import keras
@@ -238,6 +239,30 @@ def build_rim(architecture="rim", channels=1, ablation=None, num_steps=20,
   cell = rim_layers.make_cell(architecture, channels, ablation=ablation,
                               **cell_kwargs)
   return RIM(cell, num_steps=num_steps, epsilon_init=epsilon_init)
+
+
+@contextlib.contextmanager
+def dtype_policy(policy):
+  """Within the block new layers take the Keras dtype policy `policy`
+  ("float32", "mixed_bfloat16"); the process's policy is restored after."""
+  previous = keras.mixed_precision.global_policy()
+  keras.mixed_precision.set_global_policy(policy)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_global_policy(previous)
+
+
+def build_model(model_config, channels, num_steps, policy="float32"):
+  """The RIM of a `rim_tf.configs.ModelConfig` for C-channel images, T =
+  `num_steps`, its cell in the dtype policy `policy` (this model only)."""
+  with dtype_policy(policy):
+    return build_rim(
+        model_config.architecture, channels, ablation=model_config.ablation,
+        num_steps=num_steps, epsilon_init=model_config.epsilon_init,
+        features=model_config.features,
+        gru_features=model_config.gru_features,
+        norm_steps=model_config.norm_steps)
 
 
 def inflate_channels(gray, colour):

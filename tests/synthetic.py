@@ -26,13 +26,12 @@ def export_untrained_rim(folder, task="denoise", steps=2, seed=0):
   import json  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
   from rim_tf import configs  # pylint: disable=g-import-not-at-top
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
   config = configs.override(configs.preset("smoke", task), {
       "model.features": 8, "model.gru_features": 8,
       "trainer.rim_steps": steps})
   keras.utils.set_random_seed(seed)
-  train.set_precision(False)
-  model = train.build_model(config)
+  model = tasks.from_config(config).build_model(config)
   path = folder / f"{task}.weights.h5"
   model.save_weights(str(path))
   (folder / f"{task}.json").write_text(json.dumps(

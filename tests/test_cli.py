@@ -1,4 +1,4 @@
-"""Tests of `rim-restore` (rim_tf.cli): files in, files out, one-line errors.
+"""Tests of `rim-restore` (rim_tf.inference.cli): files in, files out, one-line errors.
 
 In-process calls of `cli.main` with tiny untrained RIMs; two subprocess
 calls check the installed entry points.
@@ -13,8 +13,8 @@ from PIL import Image
 import pytest
 
 import rim_tf
-from rim_tf import cli
-from rim_tf import image_files
+from rim_tf.inference import cli
+from rim_tf.inference import image_files
 from synthetic import export_untrained_rim
 from synthetic import smooth_image
 

@@ -16,7 +16,7 @@ TASKS = ("denoise", "denoise_color", "superres", "random_projections")
 def test_every_preset_exists_builds_its_task_and_survives_json(preset, task):
   config = configs.preset(preset, task)
   assert config.task == task
-  built = tasks.make_task(config.task, **config.task_args)
+  built = tasks.make(config.task, **config.task_args)
   assert built.name == task
   assert config.data.batch_size >= 1 and config.trainer.rim_steps >= 1
   text = config.to_json()
@@ -43,7 +43,7 @@ def test_cpu_denoise_presets_round_trip_their_task_args(task):
   config = configs.preset("cpu", task)
   assert config.task_args == {"sigma_range_255": (5.0, 55.0)}
   # Colour keeps Table 1's 8-bit quantized noisy images.
-  assert tasks.make_task(task, **config.task_args).quantize == (
+  assert tasks.make(task, **config.task_args).quantize == (
       task == "denoise_color")
   # JSON turns the tuple into a list; the config reads it back as a tuple.
   assert configs.ExperimentConfig.from_json(config.to_json()) == config
@@ -133,7 +133,7 @@ def test_override_replaces_dotted_fields_and_keeps_the_rest():
   assert new.trainer.clip_norm is None
   assert new.model.features == 8 and new.data.data_dir == "/data"
   assert new.task_args == {"scales": (2, 4)}
-  assert tasks.make_task(new.task, **new.task_args).scales == (2, 4)
+  assert tasks.make(new.task, **new.task_args).scales == (2, 4)
   assert dataclasses.replace(new.trainer, rim_steps=4, learning_rate=3e-3,
                              clip_norm=1.0) == config.trainer
   assert config.trainer.rim_steps == 4  # The original is untouched.

@@ -1,4 +1,4 @@
-"""Tests of rim_tf.evaluate: noisy inputs, SR pairs, scoring, tables, RIMs.
+"""Tests of rim_tf.evaluation: noisy inputs, SR pairs, scoring, tables, RIMs.
 
 Tiny synthetic images and a RIM of 8 features unrolled 2 steps; the paper's
 bicubic Table 3 row is reproduced on BSD100 when RIM_DATA_DIR is set.
@@ -17,11 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import baselines  # pylint: disable=g-import-not-at-top
-from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import curves  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import paper_numbers  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import protocols  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
-from rim_tf import restorer  # pylint: disable=g-import-not-at-top
+from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
 from synthetic import export_untrained_rim  # pylint: disable=g-import-not-at-top
@@ -36,7 +40,7 @@ RESULT_KEYS = {"psnr", "ssim", "psnr_sem", "ssim_sem", "n", "per_image",
 
 def test_noisy_image_unclipped_has_the_requested_noise_statistics():
   clean = np.full((128, 128, 1), 6, np.uint8)  # near 0: noise goes below 0
-  noisy = evaluate.noisy_image(clean, 25, quantized=False, seed=(0, 25, 0))
+  noisy = protocols.noisy_image(clean, 25, quantized=False, seed=(0, 25, 0))
   assert noisy.dtype == np.float32 and noisy.shape == clean.shape
   noise = noisy.astype(np.float64) - 6 / 255
   assert abs(noise.mean()) < 0.01 * 25 / 255 * 5
@@ -47,9 +51,9 @@ def test_noisy_image_unclipped_has_the_requested_noise_statistics():
 
 def test_noisy_image_is_deterministic_per_seed():
   clean = smooth_image(20, 30, 1)
-  first = evaluate.noisy_image(clean, 15, False, (0, 15, 3))
-  again = evaluate.noisy_image(clean, 15, False, (0, 15, 3))
-  other = evaluate.noisy_image(clean, 15, False, (0, 15, 4))
+  first = protocols.noisy_image(clean, 15, False, (0, 15, 3))
+  again = protocols.noisy_image(clean, 15, False, (0, 15, 3))
+  other = protocols.noisy_image(clean, 15, False, (0, 15, 4))
   np.testing.assert_array_equal(first, again)
   assert not np.allclose(first, other)
 
@@ -57,8 +61,8 @@ def test_noisy_image_is_deterministic_per_seed():
 def test_noisy_image_quantized_is_the_clipped_rounded_unquantized_one():
   clean = np.concatenate([np.full((40, 40, 1), 3, np.uint8),
                           np.full((40, 40, 1), 252, np.uint8)], axis=1)
-  raw = evaluate.noisy_image(clean, 25, False, (1, 25, 0))
-  quant = evaluate.noisy_image(clean, 25, True, (1, 25, 0))
+  raw = protocols.noisy_image(clean, 25, False, (1, 25, 0))
+  quant = protocols.noisy_image(clean, 25, True, (1, 25, 0))
   assert quant.dtype == np.float32
   assert quant.min() == 0.0 and quant.max() == 1.0  # clipped both ways
   levels = quant.astype(np.float64) * 255
@@ -73,7 +77,7 @@ def test_noisy_image_quantized_is_the_clipped_rounded_unquantized_one():
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_superres_pair_crops_top_left_and_downscales_in_uint8(scale):
   image = smooth_image(37, 50, 3)
-  high, low = evaluate.superres_pair(image, scale)
+  high, low = protocols.superres_pair(image, scale)
   height, width = 37 - 37 % scale, 50 - 50 % scale
   np.testing.assert_array_equal(high, image[:height, :width])
   assert low.dtype == np.uint8
@@ -91,7 +95,7 @@ def _denoise_images():
 
 def test_evaluate_denoising_identity_scores_the_noisy_image():
   images = _denoise_images()
-  results, timing = evaluate.evaluate_denoising(
+  results, timing = protocols.evaluate_denoising(
       images, {"identity": lambda noisy, sigma: noisy}, sigmas=(15, 25),
       quantized=(False, True), seed=7, progress=False)
   assert set(results) == {"identity"} and set(timing) == {"identity"}
@@ -103,7 +107,7 @@ def test_evaluate_denoising_identity_scores_the_noisy_image():
     assert set(r) == RESULT_KEYS
     assert r["n"] == 2
     for image_id, clean in images.items():
-      noisy = evaluate.noisy_image(clean, sigma, quant,
+      noisy = protocols.noisy_image(clean, sigma, quant,
                                    (7, sigma, zlib.crc32(image_id.encode())))
       expected = metrics.psnr_255(metrics.to_uint8(noisy), clean)
       assert r["per_image"][image_id] == pytest.approx(expected, abs=1e-12)
@@ -119,45 +123,45 @@ def test_evaluate_denoising_identity_scores_the_noisy_image():
 def test_restrict_equals_evaluating_only_those_images():
   images = {**_denoise_images(), "c": smooth_image(20, 22, 1, seed=2)}
   shrink = {"shrink": lambda noisy, sigma: 0.8 * noisy + 0.1}
-  full, _ = evaluate.evaluate_denoising(images, shrink, sigmas=(25,),
+  full, _ = protocols.evaluate_denoising(images, shrink, sigmas=(25,),
                                         quantized=(False, True), seed=3,
                                         progress=False)
-  part, _ = evaluate.evaluate_denoising(
+  part, _ = protocols.evaluate_denoising(
       {k: images[k] for k in ("c", "a")}, shrink, sigmas=(25,),
       quantized=(False, True), seed=3, progress=False)
   # The noise depends on the image id only: the same numbers, SEMs too.
-  assert evaluate.restrict(full, ["c", "a"]) == part
-  assert evaluate.restrict(full, ["c", "a"])["shrink"]["sigma25"]["n"] == 2
-  assert evaluate.restrict(full, images) == full
+  assert tables.restrict(full, ["c", "a"]) == part
+  assert tables.restrict(full, ["c", "a"])["shrink"]["sigma25"]["n"] == 2
+  assert tables.restrict(full, images) == full
   with pytest.raises(ValueError, match=r"shrink at sigma25 .*\['z'\]"):
-    evaluate.restrict(full, ["a", "z"])
+    tables.restrict(full, ["a", "z"])
 
 
 def test_subset_ids_and_output_paths():
   ids = ["100007", bsds.BSD68[1], "2092", bsds.BSD68[0]]
   assert "100007" not in bsds.BSD68 and "2092" not in bsds.BSD68
   # In BSD68's own order, as a run on BSD68 alone takes them.
-  assert evaluate.subset_ids("bsd68", ids) == [bsds.BSD68[0], bsds.BSD68[1]]
-  assert evaluate.subset_ids("bsd100", ids) == ids
-  assert evaluate.output_paths("r_{subset}.json", ["bsd68", "bsd100"]) == {
+  assert tables.subset_ids("bsd68", ids) == [bsds.BSD68[0], bsds.BSD68[1]]
+  assert tables.subset_ids("bsd100", ids) == ids
+  assert tables.output_paths("r_{subset}.json", ["bsd68", "bsd100"]) == {
       "bsd68": "r_bsd68.json", "bsd100": "r_bsd100.json"}
-  assert evaluate.output_paths("r.json", ["bsd68"]) == {"bsd68": "r.json"}
+  assert tables.output_paths("r.json", ["bsd68"]) == {"bsd68": "r.json"}
   with pytest.raises(ValueError, match=r"must contain \{subset\}"):
-    evaluate.output_paths("r.json", ["bsd68", "bsd100"])
+    tables.output_paths("r.json", ["bsd68", "bsd100"])
   with pytest.raises(ValueError, match="subsets must be among"):
-    evaluate.output_paths("r.json", ["set14"])
+    tables.output_paths("r.json", ["set14"])
 
 
 def test_an_output_in_a_missing_folder_is_refused_before_evaluating(
     tmp_path):
   missing = tmp_path / "no_such_folder"
   with pytest.raises(FileNotFoundError, match=r"no_such_folder.*create"):
-    evaluate.run_evaluation("denoise", ["bm3d"], ["bsd68", "bsd100"],
+    runner.run_evaluation("denoise", ["bm3d"], ["bsd68", "bsd100"],
                             str(missing / "r_{subset}.json"),
                             data_dir=str(tmp_path / "no_data"))
   weights = export_untrained_rim(tmp_path, task="random_projections")
   with pytest.raises(FileNotFoundError, match=r"no_such_folder.*create"):
-    evaluate.run_evaluation("random_projections", ["rim"], (),
+    runner.run_evaluation("random_projections", ["rim"], (),
                             str(missing / "c.json"),
                             data_dir=str(tmp_path / "no_data"),
                             weights=str(weights), rim_name="RIM")
@@ -168,7 +172,7 @@ def test_an_output_in_a_missing_folder_is_refused_before_evaluating(
 def test_zero_images_is_refused_not_taken_for_all(tmp_path, task):
   weights = export_untrained_rim(tmp_path, task=task)
   with pytest.raises(ValueError, match="num_images must be >= 1.*got 0"):
-    evaluate.run_evaluation(task, ["rim"], ["bsd68"],
+    runner.run_evaluation(task, ["rim"], ["bsd68"],
                             str(tmp_path / "r_{subset}.json"),
                             data_dir=str(tmp_path / "no_data"),
                             weights=str(weights), num_images=0)
@@ -183,7 +187,7 @@ def test_evaluate_denoising_same_noise_for_every_method():
       return noisy
     return method
 
-  evaluate.evaluate_denoising(_denoise_images(),
+  protocols.evaluate_denoising(_denoise_images(),
                               {"m1": recorder("m1"), "m2": recorder("m2")},
                               sigmas=(25,), quantized=(True,), progress=False)
   for a, b in zip(seen["m1"], seen["m2"]):
@@ -196,21 +200,21 @@ def test_evaluate_denoising_oracle_raises_instead_of_an_inf_mean():
   order = iter(list(images.values()) * 2)
   oracle = lambda noisy, sigma: next(order).astype(np.float32) / 255.0
   with pytest.raises(ValueError, match=r"'oracle'.*image a.*sigma15"):
-    evaluate.evaluate_denoising(images, {"oracle": oracle}, sigmas=(15,),
+    protocols.evaluate_denoising(images, {"oracle": oracle}, sigmas=(15,),
                                 quantized=(False,), progress=False)
 
 
 def test_summarize_rejects_infinite_psnr_and_names_the_image():
   with pytest.raises(ValueError, match=r"\['b'\]"):
-    evaluate.summarize({"a": 30.0, "b": float("inf")}, {"a": 0.9, "b": 1.0})
-  r = evaluate.summarize({"a": 30.0, "b": 32.0}, {"a": 0.8, "b": 0.9})
+    tables.summarize({"a": 30.0, "b": float("inf")}, {"a": 0.9, "b": 1.0})
+  r = tables.summarize({"a": 30.0, "b": 32.0}, {"a": 0.8, "b": 0.9})
   assert r["psnr"] == 31.0 and r["ssim"] == pytest.approx(0.85)
   assert r["psnr_sem"] == pytest.approx(1.0 / np.sqrt(2), rel=0.05)
 
 
 def test_evaluate_denoising_rejects_a_wrong_output_shape():
   with pytest.raises(ValueError, match="'flat' returned shape"):
-    evaluate.evaluate_denoising(
+    protocols.evaluate_denoising(
         _denoise_images(), {"flat": lambda noisy, sigma: noisy[..., 0]},
         sigmas=(15,), quantized=(False,), progress=False)
 
@@ -221,7 +225,7 @@ def test_evaluate_denoising_rejects_a_wrong_output_shape():
 def test_evaluate_superres_bicubic_matches_a_hand_computation():
   images = {"s1": smooth_image(40, 44, 3, seed=2),
             "s2": smooth_image(38, 41, 3, seed=3)}
-  results, _ = evaluate.evaluate_superres(
+  results, _ = protocols.evaluate_superres(
       images, {"bicubic": baselines.bicubic_upscale_uint8}, scales=(2, 3),
       progress=False)
   assert set(results["bicubic"]) == {"x2", "x3"}
@@ -246,7 +250,7 @@ def test_evaluate_superres_bicubic_matches_a_hand_computation():
 def test_evaluate_superres_rejects_a_wrong_output_shape():
   images = {"s": smooth_image(24, 24, 3)}
   with pytest.raises(ValueError, match="'half' returned shape"):
-    evaluate.evaluate_superres(images, {"half": lambda low, s: low},
+    protocols.evaluate_superres(images, {"half": lambda low, s: low},
                                scales=(2,), progress=False)
 
 
@@ -254,10 +258,10 @@ def test_bicubic_row_of_table3_on_bsd100(bsds_dir):
   images = bsds.load_images("test", gray=False, data_dir=bsds_dir,
                             download=False)
   assert len(images) == 100
-  results, _ = evaluate.evaluate_superres(
+  results, _ = protocols.evaluate_superres(
       images, {"bicubic": baselines.bicubic_upscale_uint8}, progress=False)
-  paper_psnr = evaluate.PAPER["superres"]["bsd100"]["Bicubic"]
-  paper_ssim = evaluate.PAPER_SSIM["superres"]["bsd100"]["Bicubic"]
+  paper_psnr = paper_numbers.PAPER["superres"]["bsd100"]["Bicubic"]
+  paper_ssim = paper_numbers.PAPER_SSIM["superres"]["bsd100"]["Bicubic"]
   assert paper_psnr == {"x2": 29.55, "x3": 27.20, "x4": 25.96}
   for setting in ("x2", "x3", "x4"):
     r = results["bicubic"][setting]
@@ -273,14 +277,14 @@ def _fake(psnr, ssim):
 
 def test_markdown_table_has_our_rows_and_the_paper_rows():
   results = {"bicubic": {f"x{s}": _fake(30.0 - s, 0.8) for s in (4, 2, 3)}}
-  table = evaluate.markdown_table(results, "superres", "bsd100")
+  table = tables.markdown_table(results, "superres", "bsd100")
   lines = table.splitlines()
   assert lines[0] == "| method | x2 | x3 | x4 |"
   assert "| bicubic (ours) | 28.00 ± 0.10 | 27.00 ± 0.10 | 26.00 ± 0.10 |" in (
       lines)
   assert "| Bicubic (paper) | 29.55 | 27.20 | 25.96 |" in lines
   assert "| RIM (paper) | 31.39 | 28.51 | 27.01 |" in lines
-  ssim = evaluate.markdown_table(results, "superres", "bsd100", "ssim")
+  ssim = tables.markdown_table(results, "superres", "bsd100", "ssim")
   assert "| Bicubic (paper) | 0.8425 | 0.7382 | 0.6672 |" in ssim
   assert "0.8000 ± 0.0010" in ssim
 
@@ -288,7 +292,7 @@ def test_markdown_table_has_our_rows_and_the_paper_rows():
 def test_markdown_table_orders_denoising_settings():
   results = {"bm3d": {s: _fake(28.0, 0.8) for s in
                       ("sigma25_q8", "sigma50", "sigma15", "sigma25")}}
-  lines = evaluate.markdown_table(results, "denoise", "bsd68").splitlines()
+  lines = tables.markdown_table(results, "denoise", "bsd68").splitlines()
   assert lines[0] == "| method | sigma15 | sigma25 | sigma50 | sigma25_q8 |"
   assert "| BM3D (paper) | 31.08 | 28.56 | 25.62 | 28.31 |" in lines
   assert "| RIM-denoise (paper) | 31.31 | 28.91 | 26.06 | 28.76 |" in lines
@@ -297,7 +301,7 @@ def test_markdown_table_orders_denoising_settings():
 def test_write_results_writes_json_and_markdown(tmp_path):
   results = {"bicubic": {"x2": _fake(29.5, 0.84)}}
   path = tmp_path / "out.json"
-  text = evaluate.write_results(results, {"bicubic": 0.5}, path, "superres",
+  text = tables.write_results(results, {"bicubic": 0.5}, path, "superres",
                                 "bsd100", {"command": "cmd"})
   assert json.loads(path.read_text()) == results
   md = (tmp_path / "out.md").read_text()
@@ -317,16 +321,16 @@ def test_comparison_table_differences_wins_and_gap_to_the_paper(tmp_path):
                      "sigma15": entry([33.0, 31.0, 30.5])},
              "bm3d": {"sigma25": entry([29.0, 28.5, 26.0]),
                       "sigma15": entry([33.5, 31.5, 30.0])}}
-  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim")
+  table = tables.comparison_table(results, "denoise", "bsd68", "rim")
   # Means: rim 31.5 / 28.333..., bm3d 31.666... / 27.833...
   assert table.splitlines() == [
       "| PSNR (dB) | sigma15 | sigma25 |",
       "|---|---|---|",
       "| rim − bm3d (same run) | -0.17 | +0.50 |",
       "| images where rim beats bm3d | 1 / 3 | 2 / 3 |"]
-  assert evaluate.comparison_table({"rim": results["rim"]}, "superres",
+  assert tables.comparison_table({"rim": results["rim"]}, "superres",
                                    "bsd100", "rim") == ""
-  text = evaluate.write_results(results, {"rim": 1.0, "bm3d": 2.0},
+  text = tables.write_results(results, {"rim": 1.0, "bm3d": 2.0},
                                 tmp_path / "r.json", "denoise", "bsd68",
                                 ours="rim")
   assert "| rim − bm3d (same run) | -0.17 | +0.50 |" in text
@@ -341,90 +345,57 @@ def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
 
   results = {"rim": {"sigma15": whole(31.5), "sigma25": whole(28.3)}}
   # The paper's RIM-denoise on BSD68: 31.31 / 28.91.
-  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim")
+  table = tables.comparison_table(results, "denoise", "bsd68", "rim")
   assert table.splitlines()[2:] == [
       "| rim − RIM-denoise (paper) | +0.19 | -0.61 |"]
-  text = evaluate.write_results(results, {"rim": 1.0}, tmp_path / "r.json",
+  text = tables.write_results(results, {"rim": 1.0}, tmp_path / "r.json",
                                 "denoise", "bsd68", ours="rim")
   assert "| rim − RIM-denoise (paper) | +0.19 | -0.61 |" in text
   assert "no difference to them is taken" not in text
   # Super-resolution: the paper's SRCNN row (31.11 / 28.20), then its RIM
   # (31.39 / 28.51).
   results = {"rim": {"x2": whole(31.5, 100), "x3": whole(28.3, 100)}}
-  table = evaluate.comparison_table(results, "superres", "bsd100", "rim")
+  table = tables.comparison_table(results, "superres", "bsd100", "rim")
   assert table.splitlines()[2:] == [
       "| rim − SRCNN (paper) | +0.39 | +0.10 |",
       "| rim − RIM (paper) | +0.11 | -0.21 |"]
   # Another of the paper's RIMs: RIM-3task on BSD68, 31.19 / 28.67.
   results = {"rim": {"sigma15": whole(31.5), "sigma25": whole(28.3)}}
-  table = evaluate.comparison_table(results, "denoise", "bsd68", "rim",
+  table = tables.comparison_table(results, "denoise", "bsd68", "rim",
                                     paper_rim="RIM-3task")
   assert table.splitlines()[2:] == [
       "| rim − RIM-3task (paper) | +0.31 | -0.37 |"]
 
 
-def test_gap_by_difficulty_groups_images_by_the_baseline_psnr():
-  def entry(per_image):
-    return {"psnr": float(np.mean(list(per_image.values()))),
-            "per_image": per_image}
-
-  # bm3d ranks the images e < a < d < b < c (hardest first); with 2 groups
-  # of 3 and 2: {e, a, d} and {b, c}. rim's own ranking would group {e, b, a}.
-  bm3d = {"a": 30.0, "b": 34.0, "c": 36.0, "d": 31.0, "e": 25.0}
-  rim = {"a": 30.5, "b": 30.1, "c": 35.5, "d": 31.2, "e": 25.4}
-  results = {"rim": {"sigma15": entry(rim), "sigma50": entry(bm3d)},
-             "bm3d": {"sigma15": entry(bm3d), "sigma50": entry(bm3d)}}
-  table = evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=2)
-  # Hardest: (0.5 + 0.2 + 0.4) / 3 = 0.3667; easiest: (-3.9 - 0.5) / 2.
-  assert table.splitlines() == [
-      "| mean PSNR difference (dB), images ranked by bm3d's PSNR "
-      "| sigma15 | sigma50 |",
-      "|---|---|---|",
-      "| rim − bm3d, group 1 / 2 (hardest) | +0.37 | +0.00 |",
-      "| rim − bm3d, group 2 / 2 (easiest) | -2.20 | +0.00 |"]
-  # One group is the difference of the means: (0.5 - 3.9 - 0.5 + 0.2 + 0.4) / 5.
-  assert evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=1) \
-      .splitlines()[2] == "| rim − bm3d, group 1 / 1 | -0.66 | +0.00 |"
-  with pytest.raises(ValueError, match="fewer than 6 groups"):
-    evaluate.gap_by_difficulty(results, "rim", "bm3d", groups=6)
-  with pytest.raises(ValueError, match="different images in sigma15"):
-    evaluate.gap_by_difficulty(
-        {"rim": {"sigma15": entry(dict(rim, f=20.0))},
-         "bm3d": results["bm3d"]}, "rim", "bm3d")
-  with pytest.raises(ValueError, match="share no setting"):
-    evaluate.gap_by_difficulty({"rim": {"x2": entry(rim)},
-                                "bm3d": results["bm3d"]}, "rim", "bm3d")
-
-
 def test_baseline_methods_pick_per_task_and_refuse_mismatches():
-  assert evaluate.baseline_methods("denoise", ["rim", "bm3d"]) == {
+  assert protocols.baseline_methods("denoise", ["rim", "bm3d"]) == {
       "bm3d": baselines.bm3d_denoise}
-  assert evaluate.baseline_methods("denoise_color", ["bm3d"]) == {
+  assert protocols.baseline_methods("denoise_color", ["bm3d"]) == {
       "cbm3d": baselines.cbm3d_denoise}
-  assert evaluate.baseline_methods("superres", ["bicubic", "rim"]) == {
+  assert protocols.baseline_methods("superres", ["bicubic", "rim"]) == {
       "bicubic": baselines.bicubic_upscale_uint8}
   for task, name in (("superres", "bm3d"), ("denoise", "bicubic"),
                      ("denoise", "srcnn")):
     with pytest.raises(ValueError, match=f"{name!r}.*{task!r}"):
-      evaluate.baseline_methods(task, [name])
+      protocols.baseline_methods(task, [name])
 
 
 def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):
   empty = tmp_path / "empty"
   empty.mkdir()
   with pytest.raises(ValueError, match="needs --weights"):
-    evaluate.run_evaluation("denoise", ["rim"], "bsd68", tmp_path / "o.json",
+    runner.run_evaluation("denoise", ["rim"], "bsd68", tmp_path / "o.json",
                             data_dir=str(empty))
   with pytest.raises(ValueError, match="needs --weights"):
-    evaluate.run_evaluation("random_projections", ["rim"], "bsd68",
+    runner.run_evaluation("random_projections", ["rim"], "bsd68",
                             tmp_path / "o.json", data_dir=str(empty))
   with pytest.raises(ValueError, match="'bicubic'.*'denoise'"):
-    evaluate.run_evaluation("denoise", ["bicubic"], "bsd68",
+    runner.run_evaluation("denoise", ["bicubic"], "bsd68",
                             tmp_path / "o.json", data_dir=str(empty))
   with pytest.raises(ValueError, match=r"no row 'RIM-4task' for task "
                      r"'denoise'; its rows: \['BM3D', 'RIM-3task', "
                      r"'RIM-denoise'\]"):
-    evaluate.run_evaluation("denoise", ["bm3d"], "bsd68", tmp_path / "o.json",
+    runner.run_evaluation("denoise", ["bm3d"], "bsd68", tmp_path / "o.json",
                             data_dir=str(empty), paper_rim="RIM-4task")
   assert list(empty.iterdir()) == []
 
@@ -432,7 +403,7 @@ def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):
 def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
   weights = export_untrained_rim(tmp_path)
   output = tmp_path / "rim_{subset}.json"
-  evaluate.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
+  runner.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
                           str(output), data_dir=bsds_dir, weights=str(weights),
                           sigmas=(25,), quantized=(False,), num_images=4)
   every = json.loads((tmp_path / "rim_bsd100.json").read_text())["rim"][
@@ -456,11 +427,11 @@ def test_several_rims_in_one_run_are_compared_first_against_the_rest(
   colour = export_untrained_rim(tmp_path / "a,b", task="denoise_color")
   gray = export_untrained_rim(tmp_path)
   settings = {"sigmas": (25,), "quantized": (True,), "num_images": 2}
-  report = evaluate.run_evaluation(
+  report = runner.run_evaluation(
       "denoise_color", ["rim"], "bsd68", str(tmp_path / "two.json"),
       data_dir=bsds_dir, weights=[colour, gray],
       rim_name="colour, per_channel", **settings)
-  alone = evaluate.run_evaluation(
+  alone = runner.run_evaluation(
       "denoise_color", ["rim"], "bsd68", str(tmp_path / "one.json"),
       data_dir=bsds_dir, weights=colour, rim_name="colour", **settings)
   results = json.loads((tmp_path / "two.json").read_text())
@@ -489,18 +460,18 @@ def test_denoising_tables_say_where_each_rim_starts(bsds_dir, tmp_path):
   # The 3-task RIM denoises from a flat start (Table 2's RIM-3task row).
   three_task = export_untrained_rim(tmp_path, task="random_projections")
   gray = export_untrained_rim(tmp_path)
-  report = evaluate.run_evaluation(
+  report = runner.run_evaluation(
       "denoise", ["rim"], "bsd68", str(tmp_path / "start.json"),
       data_dir=bsds_dir, weights=[three_task, gray],
       rim_name="three_task,gray", sigmas=(25,), quantized=(False,),
       num_images=1, paper_rim="RIM-3task")
   assert "- rim_start: three_task=flat, gray=measurement\n" in report
   results = json.loads((tmp_path / "start.json").read_text())
-  flat = restorer.Restorer.from_weights(three_task)[0]
+  flat = engine.Restorer.from_weights(three_task)[0]
   image_id, clean = next(iter(bsds.load_images(
       "test", data_dir=bsds_dir, subset="bsd68").items()))
-  noisy = evaluate.noisy_image(clean, 25, False,
-                               evaluate.noise_seed(0, 25, image_id))
+  noisy = protocols.noisy_image(clean, 25, False,
+                               protocols.noise_seed(0, 25, image_id))
   expected = metrics.psnr_255(metrics.to_uint8(flat.denoise(noisy, 25)),
                                clean)
   assert results["three_task"]["sigma25"]["per_image"] == pytest.approx(
@@ -516,7 +487,7 @@ def test_rim_names_that_do_not_fit_are_refused_before_looking_for_data(
     tmp_path, names, message):
   weights = export_untrained_rim(tmp_path)
   with pytest.raises(ValueError, match=message):
-    evaluate.run_evaluation(
+    runner.run_evaluation(
         "denoise", ["rim", "bm3d"], "bsd68", str(tmp_path / "o.json"),
         data_dir=str(tmp_path / "no_data"), weights=f"{weights},{weights}",
         rim_name=names)
@@ -530,7 +501,7 @@ def test_figure2_refuses_rims_trained_with_different_t(tmp_path):
                                steps=3)
   with pytest.raises(ValueError, match=r"different ones: \{'RIM': 2, "
                      r"'FFN': 3\}"):
-    evaluate.run_evaluation("random_projections", ["rim"], (),
+    runner.run_evaluation("random_projections", ["rim"], (),
                             str(tmp_path / "c.json"),
                             data_dir=str(tmp_path / "no_data"),
                             weights=[two, three], rim_name=["RIM", "FFN"])
@@ -540,7 +511,7 @@ def test_a_subset_with_no_evaluated_image_is_refused_before_evaluating(
     bsds_dir, tmp_path, monkeypatch):
   monkeypatch.setattr(bsds, "BSD68", ["not-an-id"])
   with pytest.raises(ValueError, match=r"none of the 2 images .*bsd68"):
-    evaluate.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
+    runner.run_evaluation("denoise", ["rim"], ["bsd68", "bsd100"],
                             str(tmp_path / "r_{subset}.json"),
                             data_dir=bsds_dir, weights="denoise_gray",
                             num_images=2)
@@ -556,7 +527,7 @@ def test_test_patches_leave_out_constant_patches():
   image[:, :12] = 255
   image[:, 12:] = np.arange(12, dtype=np.uint8)[None, :, None] * 20
   images = {"a": image}
-  patches = evaluate.test_patches(images, 40, patch_size=8, seed=3)
+  patches = protocols.test_patches(images, 40, patch_size=8, seed=3)
   assert patches.shape == (40, 8, 8, 1)
   assert patches.dtype == np.float32
   spread = np.ptp(patches.reshape(40, -1), axis=1)
@@ -567,12 +538,12 @@ def test_test_patches_leave_out_constant_patches():
   assert all(np.round(p * 255).astype(np.uint8).tobytes() in every
              for p in patches)
   # Of the 85 positions, the 5 x 5 at columns 0-4 are constant.
-  assert len(evaluate.test_patches(images, 60, patch_size=8, seed=3)) == 60
+  assert len(protocols.test_patches(images, 60, patch_size=8, seed=3)) == 60
   with pytest.raises(ValueError, match="hold 60 patches of 8² that are not "
                      "constant; 61 asked"):
-    evaluate.test_patches(images, 61, patch_size=8, seed=3)
+    protocols.test_patches(images, 61, patch_size=8, seed=3)
   with pytest.raises(ValueError, match="test patches must be >= 1, got 0"):
-    evaluate.test_patches(images, 0, patch_size=8, seed=3)
+    protocols.test_patches(images, 0, patch_size=8, seed=3)
 
 
 def _saved_curves(train_steps=3):
@@ -586,7 +557,7 @@ def _saved_curves(train_steps=3):
 
 
 def test_curves_table_marks_t_and_the_best_model_per_ensemble():
-  table = evaluate.curves_table(_saved_curves(), steps=(0, 1, 10))
+  table = curves.curves_table(_saved_curves(), steps=(0, 1, 10))
   # Step 10 is past the curves' end; T = 3 is shown though not asked; the
   # last column is the mean over steps 1..4; step 0 is never bold.
   assert table.splitlines() == [
@@ -601,7 +572,7 @@ def test_curves_table_marks_t_and_the_best_model_per_ensemble():
 def test_curves_table_bolds_ties_as_printed():
   saved = _saved_curves()
   saved["curves"]["GDN"]["gaussian"]["mean"][1] = 12.001
-  rows = evaluate.curves_table(saved, steps=(1,)).splitlines()
+  rows = curves.curves_table(saved, steps=(1,)).splitlines()
   assert rows[2].startswith("| RIM, Gaussian | **12.00** |")
   assert rows[3].startswith("| GDN, Gaussian | **12.00** |")
 
@@ -609,18 +580,18 @@ def test_curves_table_bolds_ties_as_printed():
 def test_curves_table_of_one_model_bolds_nothing():
   saved = _saved_curves()
   del saved["curves"]["GDN"]
-  assert "**" not in evaluate.curves_table(saved)
+  assert "**" not in curves.curves_table(saved)
 
 
 def test_load_curves_refuses_other_json(tmp_path):
   saved = tmp_path / "c.json"
   saved.write_text(json.dumps(_saved_curves()))
-  assert evaluate.load_curves(str(saved)) == _saved_curves()
+  assert curves.load_curves(str(saved)) == _saved_curves()
   other = tmp_path / "o.json"
   other.write_text(json.dumps({"rim": {"sigma25": {}}}))
   with pytest.raises(ValueError, match=r"o.json is not a curves JSON .* "
                      r"lacks \['curves', 'ratio', 'train_steps'\]"):
-    evaluate.load_curves(str(other))
+    curves.load_curves(str(other))
 
 
 def test_evaluate_random_projections_curves(tiny_rim):
@@ -630,7 +601,7 @@ def test_evaluate_random_projections_curves(tiny_rim):
                               ablation="ffn", num_steps=2)
   steps, ratio, seed = 3, 0.25, 4
   kinds = ("gaussian", "binary", "fourier")
-  curves = evaluate.evaluate_random_projections(
+  curves = protocols.evaluate_random_projections(
       {"rim": tiny_rim, "ffn": other}, patches, kinds=kinds, ratio=ratio,
       steps=steps, batch_size=4, seed=seed)
   assert set(curves) == {"rim", "ffn"}

@@ -1,4 +1,4 @@
-"""Tests of rim_tf.image_files: 8/16-bit gray/RGB round trips, clear errors."""
+"""Tests of rim_tf.inference.image_files: 8/16-bit gray/RGB round trips, clear errors."""
 
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from rim_tf import image_files
+from rim_tf.inference import image_files
 
 
 def _random(shape, dtype, seed=0):

@@ -1,4 +1,4 @@
-"""rim_tf.norm_calibration: per-RIM-step batch-norm statistics of a RIM."""
+"""rim_tf.training.norm_calibration: per-RIM-step batch-norm statistics of a RIM."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from rim_tf import configs
 from rim_tf import model as rim_model
-from rim_tf import norm_calibration
+from rim_tf.training import norm_calibration
 from rim_tf import operators
 from rim_tf import pretrained
 

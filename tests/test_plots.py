@@ -1,4 +1,4 @@
-"""Tests of rim_tf.plots: figures are PNGs of the expected pixel size."""
+"""Tests of rim_tf.evaluation.plots: figures are PNGs of the expected pixel size."""
 
 import json
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rim_tf import plots
+from rim_tf.evaluation import examples
+from rim_tf.evaluation import plots
+from rim_tf.inference import panels
 
 
 def fake_curves(models=("RIM", "GDN"), kinds=("gaussian", "binary", "fourier"),
@@ -66,11 +68,11 @@ def test_example_panel_writes_images_side_by_side(tmp_path):
             ("gray [H,W,1]", rng.random((20, 30, 1))),
             ("rgb float", rng.random((20, 30, 3)).astype(np.float32)),
             ("rgb uint8", rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))]
-  path = plots.example_panel(images, tmp_path / "panel.png", title="t")
+  path = panels.example_panel(images, tmp_path / "panel.png", title="t")
   assert png_size(path) == (4 * 432, 408)  # 3.6 in per image at 120 dpi
 
 
-@pytest.mark.parametrize("figure", [plots.figure3, plots.figure4])
+@pytest.mark.parametrize("figure", [examples.figure3, examples.figure4])
 def test_figures_3_and_4_need_weights(tmp_path, figure):
   with pytest.raises(ValueError, match="needs --weights"):
     figure(None, tmp_path / "f.png", data_dir=str(tmp_path))
@@ -79,12 +81,11 @@ def test_figures_3_and_4_need_weights(tmp_path, figure):
 def _export_tiny_rim(folder, task):
   """A tiny untrained RIM exported as Trainer.export_weights does it."""
   from rim_tf import configs  # pylint: disable=g-import-not-at-top
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 
   config = configs.override(configs.preset("smoke", task), {
       "model.features": 8, "model.gru_features": 8, "trainer.rim_steps": 2})
-  train.set_precision(False)
-  model = train.build_model(config)
+  model = tasks.from_config(config).build_model(config)
   path = folder / "tiny.weights.h5"
   model.save_weights(str(path))
   (folder / "tiny.json").write_text(json.dumps(
@@ -94,6 +95,6 @@ def _export_tiny_rim(folder, task):
 
 def test_figure4_on_a_real_image(bsds_dir, tmp_path):
   weights = _export_tiny_rim(tmp_path, "superres")
-  path = plots.figure4(str(weights), tmp_path / "fig4.png", image_id="3096",
+  path = examples.figure4(str(weights), tmp_path / "fig4.png", image_id="3096",
                        scale=3, data_dir=bsds_dir)
   assert png_size(path) == (4 * 432, 408)

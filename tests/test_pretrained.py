@@ -1,7 +1,7 @@
 """Tests of rim_tf.pretrained: exported RIMs load back exactly; bad files fail
 with the file named.
 
-The export comes from a real 2-step `rim_tf.train.Trainer` run of the smoke
+The export comes from a real 2-step `rim_tf.training.Trainer` run of the smoke
 preset shrunk to an 8-feature RIM on random 24x24 images.
 """
 
@@ -17,10 +17,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
-from rim_tf import evaluate  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
-from rim_tf import train  # pylint: disable=g-import-not-at-top
+from rim_tf import training  # pylint: disable=g-import-not-at-top
+from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from synthetic import random_patches  # pylint: disable=g-import-not-at-top
 
@@ -42,7 +45,7 @@ def exported(tmp_path_factory):
   """(trainer, path of the exported .weights.h5) after 2 training steps."""
   root = tmp_path_factory.mktemp("pretrained")
   patches = random_patches(num_validation=2)
-  trainer = train.Trainer(tiny_config(), root / "run", patches=patches)
+  trainer = training.Trainer(tiny_config(), root / "run", patches=patches)
   trainer.train(2)
   path = trainer.export_weights(root / "export" / "tiny.weights.h5")
   return trainer, path
@@ -85,7 +88,7 @@ def test_load_gives_the_trained_model(exported):
   x = np.random.default_rng(1).random((2, 13, 17, 1)).astype(np.float32)
   np.testing.assert_array_equal(_run(model, x), _run(trainer.model, x))
   # Training moved the weights: a freshly built RIM answers differently.
-  fresh = train.build_model(config)
+  fresh = tasks.from_config(config).build_model(config)
   assert not np.allclose(_run(fresh, x), _run(model, x), atol=1e-4)
 
 
@@ -156,10 +159,10 @@ def test_evaluate_shipped_runs_every_shipped_model_on_its_subsets(
   _copy(path, shipped_dir)
   monkeypatch.setattr(pretrained, "HERE", shipped_dir)
   # BM3D takes ~10 s per image; the protocol's plumbing is what is tested.
-  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
+  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
                       ("denoise", ["rim"], {"sigmas": (25,),
                                             "quantized": (False,)}))
-  report = evaluate.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1)
+  report = shipped.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1)
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
       "tiny.done", "tiny_bsd100.json", "tiny_bsd100.md", "tiny_bsd68.json",
       "tiny_bsd68.md"]
@@ -175,28 +178,28 @@ def test_evaluate_shipped_resumes_and_redoes_what_changed(
   shipped_dir = tmp_path / "shipped"
   weights = _copy(path, shipped_dir)
   monkeypatch.setattr(pretrained, "HERE", shipped_dir)
-  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
+  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
                       ("denoise", ["rim"], {"sigmas": (25,),
                                             "quantized": (False,)}))
   out = tmp_path / "out"
   runs = []
-  run_evaluation = evaluate.run_evaluation
+  run_evaluation = runner.run_evaluation
 
   def counted(*args, **kwargs):
     runs.append(kwargs["num_images"])
     return run_evaluation(*args, **kwargs)
 
-  monkeypatch.setattr(evaluate, "run_evaluation", counted)
-  evaluate.evaluate_shipped(out, bsds_dir, num_images=1)
-  report = evaluate.evaluate_shipped(out, bsds_dir, num_images=1)
+  monkeypatch.setattr(runner, "run_evaluation", counted)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=1)
+  report = shipped.evaluate_shipped(out, bsds_dir, num_images=1)
   assert runs == [1]  # The rerun found the stamp of these weights.
   assert f"tiny: done with these weights ({out / 'tiny.done'}" in report
-  evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=2)
   assert runs == [1, 2]  # Other images: evaluated again.
   model, _ = pretrained.load(str(weights))
   model.set_weights([w + 0.01 for w in model.get_weights()])
   model.save_weights(str(weights))
-  evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=2)
   assert runs == [1, 2, 2]  # Other weights: evaluated again.
 
 
@@ -204,7 +207,7 @@ def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
                                                           monkeypatch):
   monkeypatch.setattr(pretrained, "HERE", tmp_path)
   with pytest.raises(ValueError, match="no weights are shipped"):
-    evaluate.evaluate_shipped(tmp_path / "out")
+    shipped.evaluate_shipped(tmp_path / "out")
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +219,7 @@ def projection_exports(tmp_path_factory):
     config = configs.override(tiny_config(), {
         "task": "random_projections", "task_args": {"patch": 8},
         "model.ablation": ablation})
-    trainer = train.Trainer(config, root / f"run{suffix}", patches=patches)
+    trainer = training.Trainer(config, root / f"run{suffix}", patches=patches)
     trainer.train(1)
     trainer.export_weights(
         root / "shipped" / f"random_projections{suffix}.weights.h5")
@@ -226,18 +229,18 @@ def projection_exports(tmp_path_factory):
 def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
     projection_exports, tmp_path, monkeypatch, bsds_dir):
   monkeypatch.setattr(pretrained, "HERE", projection_exports)
-  task, methods, options = evaluate._SHIPPED_PROTOCOL["random_projections"]  # pylint: disable=protected-access
-  monkeypatch.setitem(evaluate._SHIPPED_PROTOCOL, "random_projections",  # pylint: disable=protected-access
+  task, methods, options = shipped._SHIPPED_PROTOCOL["random_projections"]  # pylint: disable=protected-access
+  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "random_projections",  # pylint: disable=protected-access
                       (task, methods, {**options, "sigmas": (25,),
                                        "quantized": (False,)}))
   # The paper's rows are compared with whole test sets only: make the first
   # 2 test images whole ones.
   first_two = bsds.read_ids(bsds.find_bsds300(bsds_dir, download=False),
                             "test")[:2]
-  monkeypatch.setattr(evaluate, "SUBSET_SIZES", {
-      "bsd68": len(evaluate.subset_ids("bsd68", first_two)), "bsd100": 2})
+  monkeypatch.setattr(tables, "SUBSET_SIZES", {
+      "bsd68": len(tables.subset_ids("bsd68", first_two)), "bsd100": 2})
   out = tmp_path / "out"
-  report = evaluate.evaluate_shipped(out, bsds_dir, num_images=2)
+  report = shipped.evaluate_shipped(out, bsds_dir, num_images=2)
   # The ablations are in Figure 2 only; the full RIM also denoises.
   assert sorted(p.name for p in out.iterdir()) == [
       "figure2.done", "figure2.png", "figure2_curves.json",
@@ -269,13 +272,13 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
 
 def test_evaluate_shipped_refuses_two_projection_models_of_one_cell(
     projection_exports, tmp_path, monkeypatch):
-  shipped = tmp_path / "shipped"
-  shutil.copytree(projection_exports, shipped)
+  folder = tmp_path / "shipped"
+  shutil.copytree(projection_exports, folder)
   for ending in (".weights.h5", ".json"):
-    shutil.copy(shipped / f"random_projections_gdn{ending}",
-                shipped / f"random_projections_gdn2{ending}")
-  monkeypatch.setattr(pretrained, "HERE", shipped)
+    shutil.copy(folder / f"random_projections_gdn{ending}",
+                folder / f"random_projections_gdn2{ending}")
+  monkeypatch.setattr(pretrained, "HERE", folder)
   with pytest.raises(ValueError, match=r"two shipped random-projection "
                      r"models are GDNs \(random_projections_gdn, "
                      r"random_projections_gdn2\)"):
-    evaluate.evaluate_shipped(tmp_path / "out")
+    shipped.evaluate_shipped(tmp_path / "out")

@@ -1,4 +1,4 @@
-"""Tests of rim_tf.recipe_search: chunked, resumable, scored runs and tables."""
+"""Tests of rim_tf.training.recipe_search: chunked, resumable, scored runs and tables."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rim_tf import configs
-from rim_tf import recipe_search
+from rim_tf.training import recipe_search
 from synthetic import random_patches
 
 
@@ -79,19 +79,19 @@ def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
 
 def test_a_signal_stops_the_search_with_a_checkpoint_and_no_new_row(
     tmp_path, monkeypatch):
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  from rim_tf import training  # pylint: disable=g-import-not-at-top
   config = _tiny("base")
   recipe_search.run_candidate(config, tmp_path / "run", 0.02, 0.02,
                               patches=_patches(), sigmas=(25.0,))
   rows = recipe_search.read_rows(tmp_path / "run")
-  install = train.Trainer._install_signal_handlers  # pylint: disable=protected-access
+  install = training.Trainer._install_signal_handlers  # pylint: disable=protected-access
 
   def install_then_signal(trainer):
     previous = install(trainer)
     os.kill(os.getpid(), signal.SIGTERM)  # To the handler just installed.
     return previous
 
-  monkeypatch.setattr(train.Trainer, "_install_signal_handlers",
+  monkeypatch.setattr(training.Trainer, "_install_signal_handlers",
                       install_then_signal)
   with pytest.raises(recipe_search.Interrupted, match="rerun to resume"):
     recipe_search.run_candidate(config, tmp_path / "run", 0.2, 0.05,
@@ -103,9 +103,9 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
     tmp_path):
   a = _tiny("base")
   b = configs.override(a, {"task_args.sigma_range_255": [40.0, 50.0]})
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
-  first = train.Trainer(a, tmp_path / "a", patches=_patches())
-  second = train.Trainer(b, tmp_path / "b", patches=_patches())
+  from rim_tf import training  # pylint: disable=g-import-not-at-top
+  first = training.Trainer(a, tmp_path / "a", patches=_patches())
+  second = training.Trainer(b, tmp_path / "b", patches=_patches())
   second.model.set_weights(first.model.get_weights())
   assert recipe_search.score(first, (25.0,)) == recipe_search.score(
       second, (25.0,))
@@ -116,9 +116,9 @@ def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(
 
 
 def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
+  from rim_tf import training  # pylint: disable=g-import-not-at-top
   config = configs.override(_tiny("base"), {"trainer.average_decay": 0.5})
-  trainer = train.Trainer(config, tmp_path / "run", patches=_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=_patches())
   trainer.train(3)
   export = trainer.export_weights(tmp_path / "out" / "d.weights.h5")
   row = recipe_search.score_weights(export, patches=_patches(),
@@ -144,7 +144,7 @@ def test_score_weights_scores_an_export_as_its_run_scored_it(tmp_path):
   # Super-resolution is scored at each of its scales.
   superres = configs.override(config, {
       "task": "superres", "task_args": {"patch": 8, "scales": [2, 4]}})
-  other = train.Trainer(superres, tmp_path / "sr", patches=_patches())
+  other = training.Trainer(superres, tmp_path / "sr", patches=_patches())
   row = recipe_search.score_weights(
       other.export_weights(tmp_path / "out" / "s.weights.h5"),
       patches=_patches())

@@ -1,4 +1,4 @@
-"""Tests of rim_tf.restoration: the Restorer, tiling with a RIM, `restore`.
+"""Tests of rim_tf.inference.api: the Restorer, tiling with a RIM, `restore`.
 
 Tiny untrained RIMs on synthetic images; the round trip against the
 evaluation binary's per-image PSNR uses the shipped weights and a BSD68
@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 
 import rim_tf
-from rim_tf import cli
-from rim_tf import evaluate
-from rim_tf import image_files
+from rim_tf.inference import cli
+from rim_tf.evaluation import protocols
+from rim_tf.evaluation import runner
+from rim_tf.inference import image_files
 from rim_tf import metrics
 from rim_tf import model as rim_model
 from rim_tf import operators
 from rim_tf import pretrained
-from rim_tf import restoration
-from rim_tf import restorer
-from rim_tf import tiling
+from rim_tf.inference import api
+from rim_tf.inference import engine
+from rim_tf.inference import tiling
 from rim_tf.data import bsds
 from synthetic import export_untrained_rim
 from synthetic import smooth_image
@@ -38,16 +39,16 @@ def weights(tmp_path_factory):
 
 
 def test_rim_restorer_denoise_keeps_odd_sizes(tiny_rim):
-  rim = restorer.Restorer(tiny_rim, steps=2)
-  noisy = evaluate.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
+  rim = engine.Restorer(tiny_rim, steps=2)
+  noisy = protocols.noisy_image(smooth_image(37, 29, 1), 25, False, (0,))
   out = rim.denoise(noisy, 25)
   assert out.shape == (37, 29, 1) and out.dtype == np.float32
   assert np.all((out > 0) & (out < 1))
 
 
 def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
-  rim = restorer.Restorer(tiny_rim, steps=2)
-  rgb = evaluate.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
+  rim = engine.Restorer(tiny_rim, steps=2)
+  rgb = protocols.noisy_image(smooth_image(37, 29, 3, seed=5), 15, True, (1,))
   rgb[..., 2] = rgb[..., 2][::-1]  # make the channels clearly different
   out = rim.denoise(rgb, 15)
   assert out.shape == (37, 29, 3)
@@ -58,23 +59,23 @@ def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
 
 
 def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):
-  noisy = evaluate.noisy_image(smooth_image(24, 20, 1), 25, False, (0,))
+  noisy = protocols.noisy_image(smooth_image(24, 20, 1), 25, False, (0,))
   sigma = np.array([25 / 255.0], np.float32)
   for start in ("measurement", "flat"):
-    rim = restorer.Restorer(tiny_rim, steps=2, denoise_start=start)
+    rim = engine.Restorer(tiny_rim, steps=2, denoise_start=start)
     expected = tiny_rim(noisy[None], operator=operators.Identity(
         (None, None, 1), start), sigma=sigma, steps=2)[1]
     np.testing.assert_allclose(rim.denoise(noisy, 25), expected[0],
                                atol=1e-6)
-  flat = restorer.Restorer(tiny_rim, steps=2, denoise_start="flat")
+  flat = engine.Restorer(tiny_rim, steps=2, denoise_start="flat")
   assert not np.allclose(flat.denoise(noisy, 25),
-                         restorer.Restorer(tiny_rim, 2).denoise(noisy, 25),
+                         engine.Restorer(tiny_rim, 2).denoise(noisy, 25),
                          atol=1e-3)
 
 
 def test_rim_restorer_rejects_an_unknown_start(tiny_rim):
   with pytest.raises(ValueError, match="start must be one of"):
-    restorer.Restorer(tiny_rim, steps=2, denoise_start="noisy")
+    engine.Restorer(tiny_rim, steps=2, denoise_start="noisy")
 
 
 @pytest.mark.parametrize("task, start, steps", [
@@ -83,21 +84,21 @@ def test_rim_restorer_rejects_an_unknown_start(tiny_rim):
 def test_restorer_from_weights_denoises_from_its_tasks_start_and_steps(
     tmp_path, task, start, steps):
   path = export_untrained_rim(tmp_path, task, steps=3)
-  rim, config = restorer.Restorer.from_weights(path)
+  rim, config = engine.Restorer.from_weights(path)
   assert config.task == task
   assert rim.denoise_operator.start == start
   assert rim.steps == steps
   # A T asked for overrides the task's.
-  assert restorer.Restorer.from_weights(path, steps=5)[0].steps == 5
+  assert engine.Restorer.from_weights(path, steps=5)[0].steps == 5
   # 0 is a bad T, not "the default".
   with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
-    restorer.Restorer.from_weights(path, steps=0)
+    engine.Restorer.from_weights(path, steps=0)
 
 
 def test_rim_restorer_refuses_gray_images_for_a_colour_model():
   model = rim_model.build_rim("rim", 3, features=8, gru_features=8,
                               num_steps=1)
-  rim = restorer.Restorer(model, steps=1)
+  rim = engine.Restorer(model, steps=1)
   with pytest.raises(ValueError, match="3-channel RIM cannot restore a "
                      "1-channel"):
     rim.denoise(np.zeros((16, 16, 1), np.float32), 25)
@@ -106,7 +107,7 @@ def test_rim_restorer_refuses_gray_images_for_a_colour_model():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
                                                             channels):
-  rim = restorer.Restorer(tiny_rim, steps=2)
+  rim = engine.Restorer(tiny_rim, steps=2)
   low = smooth_image(11, 9, channels)
   out = rim.superres_uint8(low, 2)
   assert out.dtype == np.uint8 and out.shape == (22, 18, channels)
@@ -116,7 +117,7 @@ def test_rim_restorer_superres_returns_uint8_of_scaled_size(tiny_rim,
 
 
 def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
-  rim = restorer.Restorer(tiny_rim, steps=2, superres_sigma_255=5.0)
+  rim = engine.Restorer(tiny_rim, steps=2, superres_sigma_255=5.0)
   low = smooth_image(13, 10, 3, seed=4).astype(np.float32) / 255
   low[..., 2] = low[..., 2][::-1]  # clearly coloured
   out = rim.superres(low, 3)
@@ -129,7 +130,7 @@ def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
   # its gray training images), with the noise level stretched alike.
   stretch = 255.0 / 219.0
   gray = (ycbcr_low[..., :1] - 16.0 / 255.0) * stretch
-  on_gray = restorer.Restorer(tiny_rim, steps=2,
+  on_gray = engine.Restorer(tiny_rim, steps=2,
                               superres_sigma_255=5.0 * stretch)
   luma = on_gray.superres(gray.astype(np.float32), 3)
   np.testing.assert_allclose(ycbcr_out[..., 0],
@@ -149,8 +150,8 @@ def test_a_gray_rim_super_resolves_the_luma_of_a_colour_image(tiny_rim):
 
 
 def test_tiled_denoising_matches_the_whole_image_pass(weights):
-  rim, _ = restorer.Restorer.from_weights(str(weights["denoise"]))
-  noisy = evaluate.noisy_image(smooth_image(150, 171, 1, seed=2), 25, False,
+  rim, _ = engine.Restorer.from_weights(str(weights["denoise"]))
+  noisy = protocols.noisy_image(smooth_image(150, 171, 1, seed=2), 25, False,
                                (3,))
   whole = rim.denoise(noisy, 25)
   tiled = rim.denoise(noisy, 25, tile=80, overlap=32)
@@ -165,7 +166,7 @@ def test_tiled_denoising_matches_the_whole_image_pass(weights):
 
 
 def test_tiled_superres_matches_the_whole_image_pass(weights):
-  rim, _ = restorer.Restorer.from_weights(str(weights["superres"]))
+  rim, _ = engine.Restorer.from_weights(str(weights["superres"]))
   low = smooth_image(61, 75, 1, seed=3).astype(np.float32) / 255
   for scale in (2, 3):
     whole = rim.superres(low, scale)
@@ -177,8 +178,8 @@ def test_tiled_superres_matches_the_whole_image_pass(weights):
 def test_superres_at_two_scales_of_one_high_resolution_shape(weights):
   # x2 of 16 x 24 and x4 of 8 x 12 are both 32 x 48: each scale keeps its own
   # operator (Table 3 runs every image at x2, then x3, then x4).
-  rim, _ = restorer.Restorer.from_weights(str(weights["superres"]))
-  fresh, _ = restorer.Restorer.from_weights(str(weights["superres"]))
+  rim, _ = engine.Restorer.from_weights(str(weights["superres"]))
+  fresh, _ = engine.Restorer.from_weights(str(weights["superres"]))
   small = smooth_image(8, 12, 1, seed=4).astype(np.float32) / 255
   large = smooth_image(16, 24, 1, seed=5).astype(np.float32) / 255
   assert rim.superres(large, 2).shape == (32, 48, 1)
@@ -192,7 +193,7 @@ def test_superres_uses_the_training_noise_level(tmp_path):
   meta = pretrained.metadata(path)
   meta["config"]["task_args"]["noise_sigma_255"] = 7.0
   path.with_name("superres.json").write_text(json.dumps(meta))
-  rim, _ = restorer.Restorer.from_weights(str(path))
+  rim, _ = engine.Restorer.from_weights(str(path))
   assert rim.superres_sigma_255 == 7.0
 
 
@@ -211,7 +212,7 @@ def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
   out = rim_tf.restore(image, task="denoise", sigma=25,
                        weights=str(weights["denoise"]))
   assert out.dtype == dtype and out.shape == (40, 44)
-  rim, _ = restoration.load_restorer(str(weights["denoise"]))
+  rim, _ = api.load_restorer(str(weights["denoise"]))
   expected = rim.denoise(clean[..., None].astype(np.float32) / 255, 25)
   scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
   np.testing.assert_allclose(out.astype(np.float64) / scale,
@@ -229,13 +230,13 @@ def test_restore_superres_gives_the_scaled_size(weights):
 
 def test_restore_estimates_sigma_when_omitted(weights, monkeypatch):
   seen = []
-  original = restorer.Restorer.denoise
+  original = engine.Restorer.denoise
 
   def spy(self, noisy01, sigma_255, **kwargs):
     seen.append(sigma_255)
     return original(self, noisy01, sigma_255, **kwargs)
 
-  monkeypatch.setattr(restorer.Restorer, "denoise", spy)
+  monkeypatch.setattr(engine.Restorer, "denoise", spy)
   clean = np.full((96, 96, 1), 0.5, np.float32)
   noisy = clean + 20 / 255 * np.random.default_rng(0).standard_normal(
       clean.shape).astype(np.float32)
@@ -246,7 +247,7 @@ def test_restore_estimates_sigma_when_omitted(weights, monkeypatch):
 def test_estimate_noise_255_is_close_on_a_flat_image():
   rng = np.random.default_rng(1)
   image = 0.4 + 15 / 255 * rng.standard_normal((128, 128, 3))
-  assert restoration.estimate_noise_255(image) == pytest.approx(15, rel=0.05)
+  assert api.estimate_noise_255(image) == pytest.approx(15, rel=0.05)
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -285,14 +286,14 @@ def test_restore_rejects_weights_of_another_task(weights):
 def test_default_weights_prefer_a_colour_model_and_name_what_is_missing(
     monkeypatch):
   monkeypatch.setattr(pretrained, "shipped", lambda: ["denoise_gray"])
-  assert restoration.default_weights("denoise", 3) == "denoise_gray"
+  assert api.default_weights("denoise", 3) == "denoise_gray"
   monkeypatch.setattr(pretrained, "shipped",
                       lambda: ["denoise_color", "denoise_gray"])
-  assert restoration.default_weights("denoise", 3) == "denoise_color"
-  assert restoration.default_weights("denoise", 1) == "denoise_gray"
+  assert api.default_weights("denoise", 3) == "denoise_color"
+  assert api.default_weights("denoise", 1) == "denoise_gray"
   monkeypatch.setattr(pretrained, "shipped", lambda: ["denoise_gray"])
   with pytest.raises(ValueError, match="no shipped RIM for 'superres'"):
-    restoration.default_weights("superres", 1)
+    api.default_weights("superres", 1)
 
 
 # -- real data ----------------------------------------------------------------
@@ -304,15 +305,15 @@ def test_restore_reproduces_the_evaluation_psnr_of_a_bsd68_image(
   # shipped gray RIM) and the API on the same noisy uint8 image agree.
   image_id = bsds.BSD68[0]
   output = tmp_path / "eval.json"
-  evaluate.run_evaluation("denoise", ["rim"], "bsd68", str(output),
+  runner.run_evaluation("denoise", ["rim"], "bsd68", str(output),
                           data_dir=bsds_dir, weights="denoise_gray",
                           sigmas=(25,), quantized=(True,), num_images=1)
   reported = json.loads(output.read_text())["rim"][
       "sigma25_q8"]["per_image"][image_id]
   clean = bsds.load_images("test", gray=True, data_dir=bsds_dir,
                            subset=[image_id])[image_id]
-  noisy = metrics.to_uint8(evaluate.noisy_image(
-      clean, 25, True, evaluate.noise_seed(0, 25, image_id)))
+  noisy = metrics.to_uint8(protocols.noisy_image(
+      clean, 25, True, protocols.noise_seed(0, 25, image_id)))
   restored = rim_tf.restore(noisy, task="denoise", sigma=25,
                             weights="denoise_gray")
   # oneDNN's threaded sums may differ in the last float bit between two
@@ -336,14 +337,14 @@ def test_restore_reproduces_the_superres_evaluation_psnr_of_a_bsd100_image(
   # image's luma) and the API and the command line on the same
   # low-resolution image agree.
   output = tmp_path / "eval.json"
-  evaluate.run_evaluation("superres", ["rim", "bicubic"], "bsd100",
+  runner.run_evaluation("superres", ["rim", "bicubic"], "bsd100",
                           str(output), data_dir=bsds_dir, weights="superres",
                           scales=(3,), num_images=1)
   results = json.loads(output.read_text())
   (image_id, reported), = results["rim"]["x3"]["per_image"].items()
   image = bsds.load_images("test", gray=False, data_dir=bsds_dir,
                            subset=[image_id])[image_id]
-  high, low = evaluate.superres_pair(image, 3)
+  high, low = protocols.superres_pair(image, 3)
   restored = rim_tf.restore(low, task="superres", scale=3)
   assert restored.shape == high.shape and restored.dtype == np.uint8
   assert metrics.superres_metrics(restored, high, 3)[0] == pytest.approx(
@@ -363,9 +364,9 @@ def test_as_float01_is_exactly_k_over_peak_for_every_value(dtype):
   peak = np.iinfo(dtype).max
   values = np.arange(peak + 1, dtype=dtype)
   image = np.resize(values, (max(8, len(values) // 256), 256))
-  image01, kind = restoration.as_float01(image)
+  image01, kind = api.as_float01(image)
   assert kind == dtype and image01.dtype == np.float32
   expected = (image.astype(np.float64) / peak).astype(np.float32)
   np.testing.assert_array_equal(image01[..., 0], expected)
-  back = restoration.from_float01(image01, dtype)
+  back = api.from_float01(image01, dtype)
   np.testing.assert_array_equal(back[..., 0], image)

@@ -1,4 +1,4 @@
-"""Tests of rim_tf.run_logs: scalars written by tf.summary read back."""
+"""Tests of rim_tf.training.run_logs: scalars written by tf.summary read back."""
 
 import os
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from rim_tf import run_logs
+from rim_tf.training import run_logs
 
 
 def _write(log_dir, values):

@@ -1,9 +1,9 @@
-"""Tests of rim_tf.tiling: tile placement, blend windows, tiled == whole."""
+"""Tests of rim_tf.inference.tiling: tile placement, blend windows, tiled == whole."""
 
 import numpy as np
 import pytest
 
-from rim_tf import tiling
+from rim_tf.inference import tiling
 
 
 @pytest.mark.parametrize("size,tile,overlap,align", [

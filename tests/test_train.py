@@ -1,4 +1,4 @@
-"""Tests of rim_tf.train: distribution, resumption, signals, logs, errors.
+"""Tests of rim_tf.training: distribution, resumption, signals, logs, errors.
 
 Tiny synthetic runs: random 24x24 images, 8x8 patches, a RIM of 8 features
 unrolled 2 steps, global batches of 4. Runs that need a fresh TensorFlow
@@ -20,6 +20,7 @@ the global batch (noisy corruptions are seeded per replica sub-batch).
 """
 
 import json
+import logging
 import os
 import pathlib
 import select
@@ -40,8 +41,9 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
 from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
-from rim_tf import norm_calibration  # pylint: disable=g-import-not-at-top
-from rim_tf import train  # pylint: disable=g-import-not-at-top
+from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
+from rim_tf import training  # pylint: disable=g-import-not-at-top
+from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 
 THIS_FILE = pathlib.Path(__file__).resolve()
 REPO = THIS_FILE.parent.parent
@@ -54,6 +56,11 @@ DIST_STEPS = 3  # Steps of the multi-replica comparisons.
 # Far from 1, so that after DIST_STEPS steps the average is far from the
 # weights.
 AVERAGE_DECAY = 0.5
+
+
+def _policy(config):
+  """The dtype policy a Trainer of `config` builds its model in."""
+  return "mixed_bfloat16" if config.trainer.mixed_precision else "float32"
 
 
 def tiny_patches(channels=1, seed=0):
@@ -177,8 +184,8 @@ def _child_main(options):
         options["logical_cpus"])
   config = configs.ExperimentConfig.from_json(options["config"])
   # The Trainer's own choice, made before the patches start TF's runtime.
-  strategy = train.make_strategy(config.trainer.strategy)
-  trainer = train.Trainer(config, options["run_dir"], strategy=strategy,
+  strategy = training.make_strategy(config.trainer.strategy)
+  trainer = training.Trainer(config, options["run_dir"], strategy=strategy,
                           patches=tiny_patches(options.get("channels", 1)))
   print(json.dumps({"replicas": trainer.strategy.num_replicas_in_sync,
                     "chief": trainer.is_chief,
@@ -198,7 +205,7 @@ def _child_main(options):
   if options.get("check_restore"):
     # A second Trainer restores the checkpoint just written: every replica's
     # copy of every weight and Adam moment equals the live state.
-    again = train.Trainer(config, options["run_dir"], strategy=strategy,
+    again = training.Trainer(config, options["run_dir"], strategy=strategy,
                           patches=tiny_patches(options.get("channels", 1)))
     def copies(variable):
       # A Keras variable wraps the distributed tf.Variable (the averages
@@ -317,12 +324,11 @@ def ghost_batch_reference(tmp_path_factory):
   """
   folder = tmp_path_factory.mktemp("reference")
   config = distributed_config(folder / "init.weights.h5", "default")
-  train.set_precision(False)
-  task = train.make_task(config)
-  model = train.build_model(config)
+  task = tasks.from_config(config)
+  model = tasks.from_config(config).build_model(config)
   model.save_weights(str(folder / "init.weights.h5"))
   optimizer = keras.optimizers.Adam(
-      train.learning_rate_schedule(config.trainer), global_clipnorm=CLIP,
+      training.learning_rate_schedule(config.trainer), global_clipnorm=CLIP,
       name="adam")
   optimizer.build(model.trainable_variables)
   dataset = tiny_patches().train_dataset(
@@ -477,9 +483,8 @@ def uninterrupted(tmp_path_factory):
   # Every run of this config starts from the same weights (warm start).
   init = tmp_path_factory.mktemp("init") / "init.weights.h5"
   config = tiny_config(**{"trainer.init_weights": str(init)})
-  train.set_precision(config.trainer.mixed_precision)
-  train.build_model(config).save_weights(str(init))
-  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  tasks.from_config(config).build_model(config, _policy(config)).save_weights(str(init))
+  trainer = training.Trainer(config, run_dir, patches=tiny_patches())
   lines = []
   hook_steps(trainer, log=lines.append)
   result = trainer.train()
@@ -530,7 +535,7 @@ def test_killed_run_resumes_at_same_step_and_data(uninterrupted, tmp_path):
   assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-9")
 
   # Run 3 (here): resumes at 9 and finishes.
-  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  trainer = training.Trainer(config, run_dir, patches=tiny_patches())
   assert int(trainer.step) == 9
   lines = []
   hook_steps(trainer, log=lines.append)
@@ -578,7 +583,7 @@ def test_tensorboard_has_scalars_and_image_panels(uninterrupted):
         events[f"loss_per_rim_step/t{t:02d}"][g + 1]
         for t in range(1, RIM_STEPS + 1)), rel=1e-5)
   # The learning rate the update of step g used: cosine from 3e-3.
-  schedule = train.learning_rate_schedule(config.trainer)
+  schedule = training.learning_rate_schedule(config.trainer)
   for g in range(12):
     assert events["learning_rate"][g + 1] == pytest.approx(
         float(schedule(g)), rel=1e-6)
@@ -632,10 +637,10 @@ def test_nan_loss_raises_diverged_error_and_keeps_checkpoints(tmp_path):
   images = tiny_patches()._images  # pylint: disable=protected-access
   patches = PoisonedPatches(images, patch_size=PATCH, stride=4,
                             num_validation=2)
-  trainer = train.Trainer(config, tmp_path, patches=patches)
+  trainer = training.Trainer(config, tmp_path, patches=patches)
   assert trainer.train(4)["step"] == 4
   before = folder_snapshot(tmp_path / "checkpoints")
-  with pytest.raises(train.DivergedError) as error:
+  with pytest.raises(training.DivergedError) as error:
     trainer.train(10)
   message = str(error.value)
   assert "at step 5" in message
@@ -651,7 +656,7 @@ def test_nan_loss_raises_diverged_error_and_keeps_checkpoints(tmp_path):
 def finished_run(tmp_path):
   config = tiny_config(**{"trainer.eval_every": 100,
                           "trainer.image_every": 100})
-  trainer = train.Trainer(config, tmp_path, patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path, patches=tiny_patches())
   trainer.train(2)
   return tmp_path, config
 
@@ -663,27 +668,27 @@ def test_corrupt_checkpoint_gives_clear_error(finished_run, part):
   content = target.read_bytes()
   target.write_bytes(content[:len(content) // 2] + b"\x00garbage")
   with pytest.raises(ValueError, match=r"ckpt-2 could not be restored"):
-    train.Trainer(config, run_dir, patches=tiny_patches())
+    training.Trainer(config, run_dir, patches=tiny_patches())
 
 
 def test_run_folder_of_another_model_gives_clear_error(finished_run):
   run_dir, config = finished_run
   other = configs.override(config, {"model.features": 16})
   with pytest.raises(ValueError, match="another model"):
-    train.Trainer(other, run_dir, patches=tiny_patches())
+    training.Trainer(other, run_dir, patches=tiny_patches())
   # Without its config.json, the checkpoint itself does not fit.
   (run_dir / "config.json").unlink()
   with pytest.raises(ValueError, match="could not be restored"):
-    train.Trainer(other, run_dir, patches=tiny_patches())
+    training.Trainer(other, run_dir, patches=tiny_patches())
   assert not (run_dir / "config.json").exists()  # Nothing claimed the folder.
   superres = configs.override(config, {"task": "superres",
                                        "task_args": {"patch": PATCH}})
   (run_dir / "config.json").write_text(superres.to_json())
   with pytest.raises(ValueError, match="another model or task"):
-    train.Trainer(config, run_dir, patches=tiny_patches())
+    training.Trainer(config, run_dir, patches=tiny_patches())
   (run_dir / "config.json").write_text("{not json")
   with pytest.raises(ValueError, match="not a readable rim_tf config"):
-    train.Trainer(config, run_dir, patches=tiny_patches())
+    training.Trainer(config, run_dir, patches=tiny_patches())
 
 
 # -- Augmentation and the best-validated weights ---------------------------------
@@ -691,7 +696,7 @@ def test_run_folder_of_another_model_gives_clear_error(finished_run):
 
 def test_an_augmenting_run_trains_on_the_augmented_stream(tmp_path):
   config = tiny_config(**{"data.augment": True})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   keys, iterators = trainer._datasets()  # pylint: disable=protected-access
   got = trainer._first_replica(next(iterators[keys[0]]))  # pylint: disable=protected-access
   want = next(iter(tiny_patches().train_dataset(
@@ -703,7 +708,7 @@ def test_an_augmenting_run_trains_on_the_augmented_stream(tmp_path):
 
 def test_a_run_with_step_statistics_moves_one_row_per_rim_step(tmp_path):
   config = tiny_config(**{"model.norm_steps": RIM_STEPS})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   trainer.train(1)
   for norm in trainer.model.cell.norm_layers():
     rows = norm.moving_mean.numpy()
@@ -727,7 +732,7 @@ def test_the_best_validation_is_exported_as_it_happens(uninterrupted,
   copy = trainer.export_best_weights(tmp_path / "best" / "b.weights.h5")
   assert copy.read_bytes() == (run_dir / "best.weights.h5").read_bytes()
   assert json.loads((tmp_path / "best" / "b.json").read_text()) == meta
-  scorer = train.Trainer(configs.override(config, {
+  scorer = training.Trainer(configs.override(config, {
       "trainer.init_weights": str(copy)}), tmp_path / "score",
                          patches=tiny_patches())
   assert scorer.validate()["psnr"] == pytest.approx(
@@ -736,7 +741,7 @@ def test_the_best_validation_is_exported_as_it_happens(uninterrupted,
 
 def test_record_best_keeps_only_improvements_across_resumes(finished_run):
   run_dir, config = finished_run
-  trainer = train.Trainer(config, run_dir, patches=tiny_patches())
+  trainer = training.Trainer(config, run_dir, patches=tiny_patches())
   assert trainer.best_validation() is None
   with pytest.raises(FileNotFoundError, match="no best-validated weights"):
     trainer.export_best_weights(run_dir / "x.weights.h5")
@@ -745,7 +750,7 @@ def test_record_best_keeps_only_improvements_across_resumes(finished_run):
   assert not trainer.record_best({"psnr": 9.5})
   assert (run_dir / "best.json").read_text() == before
   assert json.loads(before)["validation"] == {"psnr": 10.0}
-  resumed = train.Trainer(config, run_dir, patches=tiny_patches())
+  resumed = training.Trainer(config, run_dir, patches=tiny_patches())
   assert resumed.best_validation() == 10.0
   assert not resumed.record_best({"psnr": 10.0})  # Ties keep the first.
   assert resumed.record_best({"psnr": 10.5})
@@ -792,12 +797,12 @@ if __name__ == "__main__":
 
 def test_budget_accumulates_over_sessions_and_reaches_the_export(tmp_path):
   config = tiny_config(**{"trainer.train_steps": 4})
-  first = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  first = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   first.train(2)
   budget = json.loads((tmp_path / "run" / "budget.json").read_text())
   assert budget["step"] == 2 and budget["patches_seen"] == 2 * BATCH
   assert budget["train_seconds"] > 0
-  second = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  second = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   second.train(4)
   later = json.loads((tmp_path / "run" / "budget.json").read_text())
   assert later["step"] == 4
@@ -817,13 +822,13 @@ def test_budget_accumulates_over_sessions_and_reaches_the_export(tmp_path):
 def test_init_continue_goes_on_at_the_exported_step_and_schedule(
     uninterrupted, tmp_path):
   _, config, _, reference, _ = uninterrupted
-  first = train.Trainer(config, tmp_path / "a", patches=tiny_patches())
+  first = training.Trainer(config, tmp_path / "a", patches=tiny_patches())
   first.train(4)
   export = first.export_weights(tmp_path / "export" / "run.weights.h5")
   continued_config = configs.override(config, {
       "trainer.init_weights": str(export), "trainer.init_continue": True})
   # A new folder: nothing to resume, so the export is continued.
-  second = train.Trainer(continued_config, tmp_path / "b",
+  second = training.Trainer(continued_config, tmp_path / "b",
                          patches=tiny_patches())
   assert int(second.step) == 4
   # The schedule at step 4, ramped in over the fresh Adam's first updates.
@@ -851,7 +856,7 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
   # The same command again resumes the folder's checkpoint, not the export
   # (also when it switches the weight average on).
   for decay in (0.0, 0.9):
-    again = train.Trainer(
+    again = training.Trainer(
         configs.override(continued_config, {"trainer.average_decay": decay}),
         tmp_path / "b", patches=tiny_patches())
     assert int(again.step) == 7
@@ -860,31 +865,33 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
 
 
 def test_init_continue_names_a_schedule_that_differs_from_the_exports(
-    tmp_path, capsys):
+    tmp_path, caplog):
   config = tiny_config()
-  first = train.Trainer(config, tmp_path / "a", patches=tiny_patches())
+  first = training.Trainer(config, tmp_path / "a", patches=tiny_patches())
   export = first.export_weights(tmp_path / "run.weights.h5")
-  capsys.readouterr()
-  train.Trainer(configs.override(config, {
-      "trainer.init_weights": str(export), "trainer.init_continue": True,
-      "trainer.train_steps": 9}), tmp_path / "b", patches=tiny_patches())
+  with caplog.at_level(logging.INFO):
+    training.Trainer(configs.override(config, {
+        "trainer.init_weights": str(export), "trainer.init_continue": True,
+        "trainer.train_steps": 9}), tmp_path / "b", patches=tiny_patches())
   assert ("The schedule differs from the exported run's: train_steps 12 -> "
-          "9." in capsys.readouterr().out)
-  train.Trainer(configs.override(config, {
-      "trainer.init_weights": str(export), "trainer.init_continue": True}),
-      tmp_path / "c", patches=tiny_patches())
-  assert "schedule differs" not in capsys.readouterr().out
+          "9." in caplog.text)
+  caplog.clear()
+  with caplog.at_level(logging.INFO):
+    training.Trainer(configs.override(config, {
+        "trainer.init_weights": str(export), "trainer.init_continue": True}),
+        tmp_path / "c", patches=tiny_patches())
+  assert "Continuing the run of" in caplog.text
+  assert "schedule differs" not in caplog.text
 
 
 def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
   config = tiny_config(**{"trainer.learning_rate": 1e-2,
                           "trainer.lr_schedule": "constant"})
-  train.set_precision(config.trainer.mixed_precision)
   path = tmp_path / "init.weights.h5"
-  train.build_model(config).save_weights(str(path))
+  tasks.from_config(config).build_model(config, _policy(config)).save_weights(str(path))
   ramped = configs.override(config, {"trainer.init_weights": str(path),
                                      "trainer.init_ramp_steps": 4})
-  trainer = train.Trainer(ramped, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(ramped, tmp_path / "run", patches=tiny_patches())
   rates = []
   for k in range(6):
     rates.append(float(trainer.optimizer.learning_rate))
@@ -892,7 +899,7 @@ def test_a_run_from_init_weights_ramps_the_learning_rate_in(tmp_path):
   np.testing.assert_allclose(rates, [2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2],
                              rtol=1e-6)
   # A run from scratch has no ramp.
-  fresh = train.Trainer(config, tmp_path / "fresh", patches=tiny_patches())
+  fresh = training.Trainer(config, tmp_path / "fresh", patches=tiny_patches())
   assert float(fresh.optimizer.learning_rate.numpy()) == pytest.approx(1e-2)
 
 
@@ -900,32 +907,32 @@ def test_init_weights_takes_a_shipped_name_even_of_another_task(
     tmp_path, monkeypatch):
   from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(pretrained, "HERE", tmp_path)
-  denoiser = train.Trainer(tiny_config(), tmp_path / "d",
+  denoiser = training.Trainer(tiny_config(), tmp_path / "d",
                            patches=tiny_patches())
   denoiser.train(2)
   denoiser.export_weights(tmp_path / "mine.weights.h5")
   # A super-resolution run started from a denoiser: same cell, new task.
-  superres = train.Trainer(
+  superres = training.Trainer(
       tiny_config("superres", **{"trainer.init_weights": "mine"}),
       tmp_path / "s", patches=tiny_patches())
   assert int(superres.step) == 0
   for got, want in zip(superres.model.weights, denoiser.model.weights):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
   with pytest.raises(FileNotFoundError, match=r"'yours' not found.*\['mine'\]"):
-    train.Trainer(tiny_config(**{"trainer.init_weights": "yours"}),
+    training.Trainer(tiny_config(**{"trainer.init_weights": "yours"}),
                   tmp_path / "y", patches=tiny_patches())
 
 
 def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
     tmp_path):
-  gray = train.Trainer(tiny_config(), tmp_path / "g", patches=tiny_patches())
+  gray = training.Trainer(tiny_config(), tmp_path / "g", patches=tiny_patches())
   gray.train(2)
   export = gray.export_weights(tmp_path / "gray.weights.h5")
-  colour = train.Trainer(
+  colour = training.Trainer(
       tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
       tmp_path / "c", patches=tiny_patches(channels=3))
   assert colour.model.channels == 3
-  want = train.build_model(colour.config)
+  want = tasks.from_config(colour.config).build_model(colour.config)
   rim_model.inflate_channels(gray.model, want)
   for got, expected in zip(colour.model.weights, want.weights):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
@@ -933,34 +940,34 @@ def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
   back = colour.export_weights(tmp_path / "colour.weights.h5")
   with pytest.raises(ValueError, match="3-channel RIM; it cannot warm-start "
                      "a 1-channel one"):
-    train.Trainer(tiny_config(**{"trainer.init_weights": str(back)}),
+    training.Trainer(tiny_config(**{"trainer.init_weights": str(back)}),
                   tmp_path / "g2", patches=tiny_patches())
   # Without the JSON there is no telling what the weights are: plain load.
   export.with_name("gray.json").unlink()
   with pytest.raises(ValueError, match="do not fit this RIM"):
-    train.Trainer(
+    training.Trainer(
         tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
         tmp_path / "c2", patches=tiny_patches(channels=3))
 
 
 def test_a_run_refuses_init_weights_of_another_cell(tmp_path):
   # Figure 2's three models share a task; each trains on from its own.
-  rim = train.Trainer(tiny_config(), tmp_path / "r", patches=tiny_patches())
+  rim = training.Trainer(tiny_config(), tmp_path / "r", patches=tiny_patches())
   export = rim.export_weights(tmp_path / "rim.weights.h5")
   with pytest.raises(ValueError, match=(
       r"holds the full RIM's cell; it cannot warm-start the GDN cell")):
-    train.Trainer(tiny_config(**{"trainer.init_weights": str(export),
+    training.Trainer(tiny_config(**{"trainer.init_weights": str(export),
                                  "model.ablation": "gdn"}),
                   tmp_path / "g", patches=tiny_patches())
-  ffn = train.Trainer(tiny_config(**{"model.ablation": "ffn"}),
+  ffn = training.Trainer(tiny_config(**{"model.ablation": "ffn"}),
                       tmp_path / "f", patches=tiny_patches())
   export = ffn.export_weights(tmp_path / "ffn.weights.h5")
   with pytest.raises(ValueError, match=(
       r"holds the FFN cell; it cannot warm-start the full RIM's cell")):
-    train.Trainer(tiny_config(**{"trainer.init_weights": str(export)}),
+    training.Trainer(tiny_config(**{"trainer.init_weights": str(export)}),
                   tmp_path / "r2", patches=tiny_patches())
   # The same cell loads as it is.
-  again = train.Trainer(
+  again = training.Trainer(
       tiny_config(**{"model.ablation": "ffn",
                      "trainer.init_weights": str(export)}),
       tmp_path / "f2", patches=tiny_patches())
@@ -970,19 +977,19 @@ def test_a_run_refuses_init_weights_of_another_cell(tmp_path):
 
 def test_a_wider_run_from_narrower_weights_starts_from_their_widening(
     tmp_path):
-  narrow = train.Trainer(tiny_config(), tmp_path / "n", patches=tiny_patches())
+  narrow = training.Trainer(tiny_config(), tmp_path / "n", patches=tiny_patches())
   narrow.train(2)
   export = narrow.export_weights(tmp_path / "narrow.weights.h5")
   config = tiny_config(**{"trainer.init_weights": str(export),
                           "model.gru_features": 12})
-  wide = train.Trainer(config, tmp_path / "w", patches=tiny_patches())
-  want = train.build_model(config)
+  wide = training.Trainer(config, tmp_path / "w", patches=tiny_patches())
+  want = tasks.from_config(config).build_model(config)
   rim_model.widen_gru(narrow.model, want, seed=config.data.seed)
   for got, expected in zip(wide.model.weights, want.weights, strict=True):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
   # Wider in another field too: not a widening, the load fails plainly.
   with pytest.raises(ValueError, match="do not fit this RIM"):
-    train.Trainer(configs.override(config, {"model.features": 4}),
+    training.Trainer(configs.override(config, {"model.features": 4}),
                   tmp_path / "w2", patches=tiny_patches())
 
 
@@ -990,47 +997,46 @@ def test_a_run_from_per_step_statistics_starts_from_their_transfer(tmp_path):
   # The shipped models keep batch-norm statistics per RIM step; the cpu
   # presets' warm starts (superres from denoise_gray, colour from gray)
   # train with shared ones.
-  per_step = train.Trainer(tiny_config(**{"model.norm_steps": RIM_STEPS}),
+  per_step = training.Trainer(tiny_config(**{"model.norm_steps": RIM_STEPS}),
                            tmp_path / "p", patches=tiny_patches())
   per_step.train(2)
   export = per_step.export_weights(tmp_path / "per_step.weights.h5")
-  superres = train.Trainer(
+  superres = training.Trainer(
       tiny_config("superres", **{"trainer.init_weights": str(export)}),
       tmp_path / "s", patches=tiny_patches())
-  want = train.build_model(superres.config)
+  want = tasks.from_config(superres.config).build_model(superres.config)
   norm_calibration.transfer_weights(per_step.model, want)
   for got, expected in zip(superres.model.weights, want.weights, strict=True):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
-  colour = train.Trainer(
+  colour = training.Trainer(
       tiny_config("denoise_color", **{"trainer.init_weights": str(export)}),
       tmp_path / "c", patches=tiny_patches(channels=3))
-  want = train.build_model(colour.config)
+  want = tasks.from_config(colour.config).build_model(colour.config)
   rim_model.inflate_channels(superres.model, want)
   for got, expected in zip(colour.model.weights, want.weights, strict=True):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
   # Other widths as well: not the same RIM, a clear error.
   with pytest.raises(ValueError, match="not the same RIM"):
-    train.Trainer(tiny_config(**{"trainer.init_weights": str(export),
+    training.Trainer(tiny_config(**{"trainer.init_weights": str(export),
                                  "model.features": 4}),
                   tmp_path / "f", patches=tiny_patches())
 
 
 def test_init_continue_refuses_another_task_or_a_missing_json(tmp_path):
   config = tiny_config()
-  train.set_precision(config.trainer.mixed_precision)
   path = tmp_path / "other.weights.h5"
-  train.build_model(config).save_weights(str(path))
+  tasks.from_config(config).build_model(config, _policy(config)).save_weights(str(path))
   continued = configs.override(config, {"trainer.init_weights": str(path),
                                         "trainer.init_continue": True})
   with pytest.raises(ValueError, match="needs .*other.json"):
-    train.Trainer(continued, tmp_path / "r1", patches=tiny_patches())
+    training.Trainer(continued, tmp_path / "r1", patches=tiny_patches())
   other_task = tiny_config("superres")  # same cell, another problem
   (tmp_path / "other.json").write_text(json.dumps(
       {"config": json.loads(other_task.to_json()), "step": 3}))
   with pytest.raises(ValueError, match="another model or task"):
-    train.Trainer(continued, tmp_path / "r2", patches=tiny_patches())
+    training.Trainer(continued, tmp_path / "r2", patches=tiny_patches())
   with pytest.raises(ValueError, match="needs trainer.init_weights"):
-    train.Trainer(configs.override(config, {"trainer.init_continue": True}),
+    training.Trainer(configs.override(config, {"trainer.init_continue": True}),
                   tmp_path / "r3", patches=tiny_patches())
 
 
@@ -1056,7 +1062,7 @@ def first_step_loss(trainer):
 
 def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
   config = tiny_config(**{"task_args.loss_sigma_power": 1.0})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   batch, errors = first_batch_errors(trainer)
   mse = errors.sum(axis=0)  # Per example, summed over the RIM steps.
   inverse_sigma = 1.0 / batch["sigma"].numpy()
@@ -1067,7 +1073,7 @@ def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
 
 def test_final_step_weights_train_the_last_estimate_only(tmp_path):
   config = tiny_config(**{"trainer.loss_step_weights": "final"})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   _, errors = first_batch_errors(trainer)
   mse = errors.mean(axis=1)  # Per step.
   steps = config.trainer.rim_steps
@@ -1077,7 +1083,7 @@ def test_final_step_weights_train_the_last_estimate_only(tmp_path):
 
 def test_inverse_mse_example_weights_log_the_harmonic_mean_mse(tmp_path):
   config = tiny_config(**{"trainer.loss_example_weights": "inverse_mse"})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   _, errors = first_batch_errors(trainer)
   harmonic = (1.0 / np.mean(1.0 / errors, axis=1)).sum()
   assert abs(harmonic / errors.mean(axis=1).sum() - 1.0) > 0.01  # They matter.
@@ -1087,11 +1093,11 @@ def test_inverse_mse_example_weights_log_the_harmonic_mean_mse(tmp_path):
 def test_unknown_loss_weights_are_refused_before_training(tmp_path):
   config = tiny_config(**{"trainer.loss_step_weights": "last"})
   with pytest.raises(ValueError, match="step weights must be one of"):
-    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+    training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   assert not (tmp_path / "run").exists()
   config = tiny_config(**{"trainer.loss_example_weights": "psnr"})
   with pytest.raises(ValueError, match="loss_example_weights must be one of"):
-    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+    training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   assert not (tmp_path / "run").exists()
 
 
@@ -1103,7 +1109,7 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   decay = 0.6
   config = tiny_config(**{"trainer.average_decay": decay,
                           "trainer.eval_every": 3})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   # Every weight, the batch norms' moving statistics included.
   assert len(trainer.average.shadows) == len(trainer.model.weights) > len(
       trainer.model.trainable_variables)
@@ -1121,18 +1127,17 @@ def test_weight_average_follows_the_steps_resumes_and_is_what_is_exported(
   assert {"validation/psnr", "validation_raw_weights/psnr"} <= event_tags(
       tmp_path / "run" / "logs")
   export = trainer.export_weights(tmp_path / "export" / "avg.weights.h5")
-  train.set_precision(config.trainer.mixed_precision)
-  exported = train.build_model(config)
+  exported = tasks.from_config(config).build_model(config, _policy(config))
   exported.load_weights(str(export))
   for got, want in zip(exported.weights, expected, strict=True):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-7)
-  plain = train.Trainer(
+  plain = training.Trainer(
       configs.override(config, {"trainer.average_decay": 0.0,
                                 "trainer.init_weights": str(export)}),
       tmp_path / "plain", patches=tiny_patches())
   assert plain.validate() == pytest.approx(trainer.validate(), abs=1e-4)
   # The checkpoint holds the average: a resumed run has it back exactly.
-  resumed = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  resumed = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(resumed.average.shadows, trainer.average.shadows):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
   assert int(resumed.average.updates.numpy()) == 3  # the warm-up goes on
@@ -1148,14 +1153,14 @@ def assert_average_restarted_at(trainer, weights):
 
 def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
   config = tiny_config()
-  first = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  first = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   first.train(2)
   averaged = configs.override(config, {"trainer.average_decay": 0.9})
-  second = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  second = training.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   assert int(second.step) == 2
   assert_average_restarted_at(second, first.model.weights)
   second.train(3)  # and checkpoints it from then on
-  third = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  third = training.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   for got, want in zip(third.average.shadows, second.average.shadows):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
   # A checkpoint whose average is of other variables (older code): the run
@@ -1166,7 +1171,7 @@ def test_weight_average_switched_on_starts_at_the_restored_weights(tmp_path):
                           weight_average=[tf.Variable([1.0])]),
       str(tmp_path / "run" / "checkpoints"), max_to_keep=5).save(
           checkpoint_number=3)
-  fourth = train.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
+  fourth = training.Trainer(averaged, tmp_path / "run", patches=tiny_patches())
   assert int(fourth.step) == 3
   assert_average_restarted_at(fourth, third.model.weights)
 
@@ -1176,12 +1181,12 @@ def test_weight_average_decay_out_of_range_is_refused(tmp_path, decay):
   config = tiny_config(**{"trainer.average_decay": decay})
   with pytest.raises(ValueError,
                      match=r"trainer.average_decay must be in \(0, 1\), got"):
-    train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+    training.Trainer(config, tmp_path / "run", patches=tiny_patches())
 
 
 def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
   config = tiny_config(**{"trainer.checkpoint_every": 100})
-  trainer = train.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   inner = trainer._train_step  # pylint: disable=protected-access
 
   def slow_step(batch, flag):

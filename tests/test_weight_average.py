@@ -1,10 +1,10 @@
-"""Tests of rim_tf.weight_average against the recursion written out."""
+"""Tests of rim_tf.training.weight_average against the recursion written out."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from rim_tf import weight_average
+from rim_tf.training import weight_average
 
 
 def test_update_is_the_exponential_moving_average_with_warm_up():

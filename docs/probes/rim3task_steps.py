@@ -11,10 +11,10 @@ steps.
 import numpy as np
 import tensorflow as tf
 
-from rim_tf import evaluate
+from rim_tf.evaluation import protocols
 from rim_tf import metrics
 from rim_tf import operators
-from rim_tf import restorer
+from rim_tf.inference import engine
 from rim_tf.data import bsds
 
 NUM_IMAGES = 5
@@ -23,7 +23,7 @@ REPORTED_STEPS = (1, 5, 10, 20, 30, 50)
 
 
 def main():
-  rim, _ = restorer.Restorer.from_weights("random_projections")
+  rim, _ = engine.Restorer.from_weights("random_projections")
   images = list(bsds.load_images("train", gray=True).items())[:NUM_IMAGES]
   starts = {"measurement": operators.Identity((None, None, 1)),
             "flat": rim.denoise_operator}
@@ -31,8 +31,8 @@ def main():
     sigma = tf.constant([sigma_255 / 255.0])
     rows = {name: [] for name in starts}
     for image_id, clean in images:
-      noisy = evaluate.noisy_image(clean, sigma_255, False,
-                                   evaluate.noise_seed(0, sigma_255, image_id))
+      noisy = protocols.noisy_image(clean, sigma_255, False,
+                                   protocols.noise_seed(0, sigma_255, image_id))
       y = tf.constant(noisy[None])
       x = tf.constant(clean[None].astype(np.float32) / 255.0)
       for name, operator in starts.items():

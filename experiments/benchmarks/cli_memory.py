@@ -20,7 +20,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from rim_tf import image_files
+from rim_tf.inference import image_files
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("height", 3000, "Image rows.")

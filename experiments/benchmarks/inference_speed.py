@@ -5,7 +5,7 @@
       --image_id=3096 --sigma=25 --steps=5,10,20,50
 
 Restores one BSDS300 test image (481 x 321, gray) with 8-bit quantized
-Gaussian noise of the evaluation's seed (`rim_tf.evaluate.noisy_image`):
+Gaussian noise of the evaluation's seed (`rim_tf.evaluation.noisy_image`):
 the RIM (whole image, one pass, compiled once before timing) at every T of
 --steps, and BM3D with the true sigma, in the same process. Prints seconds
 per image (best of --repeats) and PSNR for each, and the machine's load
@@ -21,9 +21,9 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from rim_tf import baselines
-from rim_tf import evaluate
+from rim_tf.evaluation import protocols
 from rim_tf import metrics
-from rim_tf import restorer
+from rim_tf.inference import engine
 from rim_tf.data import bsds
 
 FLAGS = flags.FLAGS
@@ -51,15 +51,15 @@ def main(argv):
   image_id = FLAGS.image_id or bsds.BSD68[0]
   clean = bsds.load_images("test", gray=True, data_dir=FLAGS.data_dir,
                            subset=[image_id])[image_id]
-  noisy = evaluate.noisy_image(
-      clean, FLAGS.sigma, True, evaluate.noise_seed(0, FLAGS.sigma, image_id))
+  noisy = protocols.noisy_image(
+      clean, FLAGS.sigma, True, protocols.noise_seed(0, FLAGS.sigma, image_id))
   height, width = clean.shape[:2]
   print(f"image {image_id} ({width}x{height}, gray), sigma {FLAGS.sigma:g}, "
         f"8-bit quantized; noisy PSNR "
         f"{metrics.psnr_255(metrics.to_uint8(noisy), clean):.2f} dB")
   print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8}")
   for steps in (int(s) for s in FLAGS.steps):
-    rim, _ = restorer.Restorer.from_weights(FLAGS.weights, steps)
+    rim, _ = engine.Restorer.from_weights(FLAGS.weights, steps)
     rim.denoise(noisy, FLAGS.sigma)  # compile outside the timing
     seconds, estimate = _best_seconds(
         lambda r=rim: r.denoise(noisy, FLAGS.sigma), FLAGS.repeats)

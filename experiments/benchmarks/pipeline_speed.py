@@ -36,7 +36,7 @@ def main(argv):
   print(f"batch_size={FLAGS.batch_size} num_batches={FLAGS.num_batches} "
         f"stride={FLAGS.stride} cpus={os.cpu_count()}")
   for name in FLAGS.tasks:
-    task = tasks.make_task(name)
+    task = tasks.make(name)
     gray = task.channels == 1
     try:
       if gray not in images:

@@ -6,7 +6,7 @@
 
 Denoises one BSDS300 test image (481 x 321, gray, sigma 25, the evaluation's
 noise) with a shipped RIM in one pass and in overlapping tiles
-(`rim_tf.restorer.Restorer.denoise(..., tile=, overlap=)`), and prints
+(`rim_tf.inference.engine.Restorer.denoise(..., tile=, overlap=)`), and prints
 for every tile size, overlap and T the largest absolute difference (on the
 0-255 scale), how many pixels differ after rounding to uint8, and seconds.
 """
@@ -20,9 +20,9 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
-from rim_tf import evaluate
+from rim_tf.evaluation import protocols
 from rim_tf import metrics
-from rim_tf import restorer
+from rim_tf.inference import engine
 from rim_tf.data import bsds
 
 FLAGS = flags.FLAGS
@@ -39,14 +39,14 @@ def main(argv):
   image_id = FLAGS.image_id or bsds.BSD68[0]
   clean = bsds.load_images("test", gray=True, data_dir=FLAGS.data_dir,
                            subset=[image_id])[image_id]
-  noisy = evaluate.noisy_image(clean, 25, False,
-                               evaluate.noise_seed(0, 25, image_id))
+  noisy = protocols.noisy_image(clean, 25, False,
+                               protocols.noise_seed(0, 25, image_id))
   print(f"image {image_id} {clean.shape[1]}x{clean.shape[0]}, sigma 25, "
         f"weights {FLAGS.weights}")
   print(f"{'T':>3} {'tile':>5} {'overlap':>7} {'max|diff|*255':>13} "
         f"{'uint8 px differ':>15} {'seconds':>8}")
   for steps in (int(s) for s in FLAGS.steps):
-    rim, _ = restorer.Restorer.from_weights(FLAGS.weights, steps)
+    rim, _ = engine.Restorer.from_weights(FLAGS.weights, steps)
     start = time.perf_counter()
     whole = rim.denoise(noisy, 25)
     print(f"{steps:>3} {'whole':>5} {'':>7} {'':>13} {'':>15} "

@@ -2,7 +2,7 @@
 
 An exported RIM is a Keras weights file `NAME.weights.h5` with a `NAME.json`
 beside it holding the resolved training config and budget (written by
-`rim_tf.train.Trainer.export_weights`). Shipped ones live in this folder and
+`rim_tf.training.Trainer.export_weights`). Shipped ones live in this folder and
 are listed, with their training budgets, in README.md here.
 """
 
@@ -11,6 +11,7 @@ import json
 import pathlib
 
 from rim_tf import configs
+from rim_tf import tasks
 
 HERE = pathlib.Path(__file__).parent
 
@@ -37,7 +38,7 @@ def resolve(name_or_path):
         f"file or one of the shipped names {shipped()}.")
   if not path.name.endswith(".weights.h5") or not path.is_file():
     raise ValueError(f"weights {name_or_path!r} must be a .weights.h5 file "
-                     f"(written by rim_tf.train.Trainer.export_weights).")
+                     f"(written by rim_tf.training.Trainer.export_weights).")
   return path
 
 
@@ -55,7 +56,7 @@ def metadata(name_or_path):
                      f"({error}).") from error
   if not isinstance(meta, dict) or "config" not in meta:
     raise ValueError(f"{meta_path} has no \"config\": it is not the JSON "
-                     f"that rim_tf.train.Trainer.export_weights writes.")
+                     f"that rim_tf.training.Trainer.export_weights writes.")
   return meta
 
 
@@ -83,14 +84,15 @@ def config(name_or_path):
                      f"valid rim_tf config ({error!r}).") from error
 
 
-def load(name_or_path):
-  """(model, config): the RIM with its weights, and its ExperimentConfig."""
-  # Here, not at the top: rim_tf.train itself resolves shipped names.
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
+def load(name_or_path, policy="float32"):
+  """(model, config): the RIM with its weights, and its ExperimentConfig.
+
+  The model computes in the Keras dtype policy `policy` ("float32" or
+  "mixed_bfloat16"); the process's policy is left as it was.
+  """
   path = resolve(name_or_path)
   experiment = config(path)
-  train.set_precision(False)
-  model = train.build_model(experiment)
+  model = tasks.from_config(experiment).build_model(experiment, policy)
   try:
     model.load_weights(str(path))
   except Exception as error:  # Keras raises several types for bad files.

@@ -18,7 +18,7 @@ of them after the same step); a NaN or inf loss stops the run with
 `DivergedError` before anything is saved, so the last checkpoint stays good.
 TensorBoard logs go to `run_dir/logs`. With `trainer.average_decay` the
 checkpoint also holds a moving average of the weights, which validation and
-exports use (`rim_tf.weight_average`). Every validation that beats the run's
+exports use (`rim_tf.training.weight_average`). Every validation that beats the run's
 best so far exports its weights to `run_dir/best.weights.h5` (with
 best.json), so the best-validated model of a run that went on to overfit
 is kept.
@@ -42,143 +42,29 @@ import os
 import pathlib
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 
-import keras
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tqdm
 
 from rim_tf import configs
-from rim_tf import data as rim_data
-from rim_tf import metrics
 from rim_tf import model as rim_model
-from rim_tf import norm_calibration
 from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
-from rim_tf import weight_average
+from rim_tf.training import exports
+from rim_tf.training import optimization
+from rim_tf.training import strategy as rim_strategy
+from rim_tf.training import validation as rim_validation
+from rim_tf.training import warm_start
+from rim_tf.training import weight_average
 
 
 class DivergedError(RuntimeError):
   """The loss became NaN or inf; the last checkpoint was left untouched."""
-
-
-def make_strategy(name):
-  """The tf.distribute strategy named by the `trainer.strategy` field.
-
-  "mirrored": all local GPUs, or the CPU (every logical CPU device when the
-  CPU has been split, which is how the tests check multi-replica training);
-  "multi_worker": MultiWorkerMirroredStrategy configured by TF_CONFIG;
-  "default": no distribution.
-  """
-  if name == "mirrored":
-    gpus = tf.config.list_logical_devices("GPU")
-    cpus = tf.config.list_logical_devices("CPU")
-    devices = [d.name for d in (gpus or cpus)]
-    return tf.distribute.MirroredStrategy(
-        devices, cross_device_ops=None if gpus else
-        tf.distribute.ReductionToOneDevice(reduce_to_device=devices[0]))
-  if name == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  if name == "default":
-    return tf.distribute.get_strategy()
-  raise ValueError(
-      f"strategy must be 'mirrored', 'multi_worker' or 'default', got "
-      f"{name!r}.")
-
-
-def learning_rate_schedule(trainer):
-  """The learning rate as a Keras schedule (or a float when constant)."""
-  if trainer.lr_schedule == "constant":
-    return trainer.learning_rate
-  if trainer.lr_schedule == "cosine":
-    return keras.optimizers.schedules.CosineDecay(
-        0.0 if trainer.warmup_steps else trainer.learning_rate,
-        decay_steps=max(1, trainer.train_steps - trainer.warmup_steps),
-        alpha=trainer.final_lr_fraction,
-        warmup_target=(trainer.learning_rate if trainer.warmup_steps
-                       else None),
-        warmup_steps=trainer.warmup_steps)
-  raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got "
-                   f"{trainer.lr_schedule!r}.")
-
-
-class _SummedGradientAdam(keras.optimizers.Adam):
-  """Adam that applies gradients the trainer has already summed over replicas.
-
-  Keras 3's TF optimizer clips each replica's gradient and only then sums
-  them (`_all_reduce_sum_gradients`), so a global-norm clip would act per
-  replica. The trainer sums once, clips the sum, and this optimizer applies
-  it as given.
-  """
-
-  def _all_reduce_sum_gradients(self, grads_and_vars):
-    return list(grads_and_vars)
-
-
-def make_optimizer(schedule, step, ramp_steps=0):
-  """Adam with `schedule` (`learning_rate_schedule`); clip in the step.
-
-  The learning rate follows the global `step` (a tf.Variable), not the
-  optimizer's own update count, so a run continued from exported weights
-  (fresh Adam state) goes on with its schedule. With `ramp_steps` > 0 it is
-  scaled by min(1, (k + 1) / ramp_steps) at the optimizer's update k.
-  """
-  if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):
-    raise RuntimeError(
-        "this Keras no longer has TFOptimizer._all_reduce_sum_gradients; "
-        "rim_tf.train must be updated so gradients are summed exactly once.")
-  optimizer = []  # The rate reads the optimizer's update count.
-
-  def rate():
-    value = schedule(step) if callable(schedule) else schedule
-    if not ramp_steps:
-      return value
-    done = tf.cast(optimizer[0].iterations + 1, tf.float32)
-    return value * tf.minimum(1.0, done / float(ramp_steps))
-
-  optimizer.append(_SummedGradientAdam(
-      rate if callable(schedule) or ramp_steps else schedule, name="adam"))
-  return optimizer[0]
-
-
-def build_model(config):
-  """The RIM of an ExperimentConfig (under the current dtype policy)."""
-  task = make_task(config)
-  return rim_model.build_rim(
-      config.model.architecture, task.channels, ablation=config.model.ablation,
-      num_steps=config.trainer.rim_steps,
-      epsilon_init=config.model.epsilon_init, features=config.model.features,
-      gru_features=config.model.gru_features,
-      norm_steps=config.model.norm_steps)
-
-
-def make_task(config):
-  return rim_tasks.make_task(config.task, **config.task_args)
-
-
-def load_patches(config, task):
-  """The PatchDataset of the training images for `task`."""
-  gray = task.channels == 1
-  if config.data.source == "bsds300":
-    images = rim_data.load_images("train", gray=gray,
-                                  data_dir=config.data.data_dir)
-  elif config.data.source == "builtin":
-    images = rim_data.builtin_images(gray=gray)
-  else:
-    raise ValueError(f"data.source must be 'bsds300' or 'builtin', got "
-                     f"{config.data.source!r}.")
-  return rim_data.PatchDataset(
-      images, patch_size=task.patch_size, stride=config.data.stride,
-      num_validation=config.data.num_validation, seed=config.data.seed)
-
-
-def set_precision(mixed_precision):
-  keras.mixed_precision.set_global_policy(
-      "mixed_bfloat16" if mixed_precision else "float32")
 
 
 class Trainer:
@@ -195,12 +81,13 @@ class Trainer:
     self.config = config
     self.run_dir = pathlib.Path(run_dir)
     self._check_config()
-    self.task = make_task(config)
+    self.task = rim_tasks.from_config(config)
     # The strategy first: MultiWorkerMirroredStrategy must configure the
     # collectives before TensorFlow's runtime starts (the patches start it).
-    self.strategy = strategy or make_strategy(config.trainer.strategy)
-    self.patches = patches if patches is not None else load_patches(
-        config, self.task)
+    self.strategy = strategy or rim_strategy.make_strategy(
+        config.trainer.strategy)
+    self.patches = (patches if patches is not None
+                    else self.task.training_patches(config.data))
     # The chief writes config, logs and checkpoints; other workers only
     # take part in the collective saves (into a scratch folder).
     self.is_chief = bool(self.strategy.extended.should_checkpoint)
@@ -210,14 +97,15 @@ class Trainer:
     # Training time of an exported run this one continues (init_continue).
     self._carried_seconds = 0.0
     self._clock_running = False
-    set_precision(config.trainer.mixed_precision)
-    self._schedule = learning_rate_schedule(config.trainer)
+    self.policy = ("mixed_bfloat16" if config.trainer.mixed_precision
+                   else "float32")
+    self._schedule = optimization.learning_rate_schedule(config.trainer)
     # Outside the scope: one host-side counter, updated between steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                             name="global_step")
     with self.strategy.scope():
-      self.model = build_model(config)
-      self.optimizer = make_optimizer(
+      self.model = self.task.build_model(config, self.policy)
+      self.optimizer = optimization.make_optimizer(
           self._schedule, self.step,
           ramp_steps=(config.trainer.init_ramp_steps
                       if config.trainer.init_weights else 0))
@@ -304,85 +192,25 @@ class Trainer:
         raise ValueError(
             f"checkpoint {latest} could not be restored (corrupt, or from "
             f"another model): {error}") from error
-      print(f"Resumed from {latest} at step {int(self.step)}.")
+      logging.info(f"Resumed from {latest} at step {int(self.step)}.")
     elif self.config.trainer.init_weights:
       init = pathlib.Path(self.config.trainer.init_weights)
       if not init.is_file():  # Else a shipped name (or a missing file).
         init = pretrained.resolve(self.config.trainer.init_weights)
-      self._load_init_weights(init)
+      warm_start.load_init_weights(self.model, self.config, init,
+                                   self.policy)
       start_average = True
       if self.config.trainer.init_continue:
-        exported = self._exported_run(init)
+        exported = warm_start.exported_run(self.config, init)
         self.step.assign(exported["step"])
         self._carried_seconds = 3600.0 * exported.get("train_hours", 0.0)
-        print(f"Continuing the run of {init} at step {exported['step']}.")
+        logging.info(f"Continuing the run of {init} at step {exported['step']}.")
       else:
-        print(f"Warm start from {init}.")
+        logging.info(f"Warm start from {init}.")
     else:
       start_average = False  # The average was made from these weights.
     if start_average and self.average is not None:
       self.average.reset()
-
-  def _load_init_weights(self, path):
-    """Loads exported weights into the model; a gray RIM's (its JSON says
-    so) into a colour model by `rim_model.inflate_channels`, a narrower
-    GRU's by `rim_model.widen_gru`, and batch-norm statistics per RIM step
-    into shared ones (or back) by `norm_calibration.transfer_weights`."""
-    try:
-      exported = pretrained.config(path)
-    except (FileNotFoundError, ValueError):
-      exported = None  # No readable JSON: the weights must fit as they are.
-    ours = self.config.model
-    if exported is not None and exported.model.ablation != ours.ablation:
-      cell = {None: "the full RIM's cell", "gdn": "the GDN cell",
-              "ffn": "the FFN cell"}
-      raise ValueError(
-          f"{path} holds {cell[exported.model.ablation]}; it cannot "
-          f"warm-start {cell[ours.ablation]} (model.ablation="
-          f"{ours.ablation}): set trainer.init_weights to weights of the "
-          f"same cell.")
-    donor = None
-    if exported is not None and exported.model.norm_steps != ours.norm_steps:
-      stored = build_model(exported)
-      stored.load_weights(str(path))
-      rows = exported.model.norm_steps
-      exported = configs.override(exported,
-                                  {"model.norm_steps": ours.norm_steps})
-      donor = build_model(exported)
-      norm_calibration.transfer_weights(stored, donor)
-      print(f"Batch-norm statistics of {path} from {rows} to "
-            f"{ours.norm_steps} rows per layer.")
-
-    def loaded_donor():
-      if donor is not None:
-        return donor
-      model = build_model(exported)
-      model.load_weights(str(path))
-      return model
-
-    channels = (make_task(exported).channels if exported is not None
-                else None)
-    if channels is not None and channels != self.model.channels:
-      if channels != 1:
-        raise ValueError(
-            f"{path} holds a {channels}-channel RIM; it cannot "
-            f"warm-start a {self.model.channels}-channel one (only gray "
-            f"weights inflate to colour).")
-      rim_model.inflate_channels(loaded_donor(), self.model)
-      print(f"Inflated the gray weights of {path} to "
-            f"{self.model.channels} channels.")
-      return
-    if exported is not None and exported.model != ours and dataclasses.replace(
-        exported.model, gru_features=ours.gru_features) == ours:
-      rim_model.widen_gru(loaded_donor(), self.model,
-                          seed=self.config.data.seed)
-      print(f"Widened the GRU of {path} from {exported.model.gru_features} "
-            f"to {ours.gru_features} features.")
-      return
-    if donor is not None:
-      norm_calibration.transfer_weights(donor, self.model)
-    else:
-      self.model.load_weights(str(path))
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average
@@ -399,53 +227,21 @@ class Trainer:
     if saved == expected | {f"weight_average/updates{suffix}"}:
       return self.checkpoint, False
     if saved:
-      print(f"{path} holds a weight average of another layout: the average "
+      logging.info(f"{path} holds a weight average of another layout: the average "
             f"restarts at the restored weights.")
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step), True
 
-  def _exported_run(self, weights_path):
-    """The JSON of exported weights, checked to be of this model and task."""
-    path = configs.export_json_path(weights_path)
-    try:
-      meta = pretrained.metadata(weights_path)
-      exported = pretrained.config(weights_path)
-      step = int(meta["step"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-      raise ValueError(
-          f"trainer.init_continue needs {path}, the JSON written with the "
-          f"exported weights ({error!r}).") from None
-    if (dataclasses.asdict(exported)["model"] != dataclasses.asdict(
-        self.config)["model"] or exported.task != self.config.task):
-      raise ValueError(
-          f"{weights_path} was exported by a run of another model or task "
-          f"({exported.task}, {exported.model}); trainer.init_continue "
-          f"goes on with the same run only.")
-    schedule = ("learning_rate", "lr_schedule", "train_steps",
-                "warmup_steps", "final_lr_fraction")
-    changed = [f"{k} {getattr(exported.trainer, k)} -> "
-               f"{getattr(self.config.trainer, k)}" for k in schedule
-               if getattr(exported.trainer, k) != getattr(self.config.trainer, k)]
-    if changed:
-      print(f"The schedule differs from the exported run's: "
-            f"{', '.join(changed)}.")
-    return {**meta, "step": step}
-
   def _datasets(self):
     """One distributed iterator per stream, positioned at the global step."""
-    batch_size = self.config.data.batch_size
     start = int(self.step)
     keys = self.task.stream_keys()
     iterators = {}
-    for j, key in enumerate(keys):
-      corruption = self.task.stream_corruption(key)
+    for key in keys:
 
-      def dataset_fn(context, corruption=corruption, j=j):
-        return self.patches.train_dataset(
-            batch_size, corruption, start_batch=start,
-            seed=self.config.data.seed, input_context=context,
-            step_subset=(j, len(keys)) if len(keys) > 1 else None,
-            augment=self.config.data.augment)
+      def dataset_fn(context, key=key):
+        return self.task.build_inputs(self.patches, self.config.data, key,
+                                      start, input_context=context)
 
       iterators[key] = iter(
           self.strategy.distribute_datasets_from_function(dataset_fn))
@@ -454,33 +250,9 @@ class Trainer:
   # -- the step ---------------------------------------------------------
 
   def _replica_step(self, batch):
-    operator = self.task.operator(batch)
-    with tf.GradientTape() as tape:
-      estimates, _ = self.model(
-          batch["y"], operator=operator, sigma=batch["sigma"],
-          steps=self.config.trainer.rim_steps, training=True)
-      loss, per_step = rim_model.rim_loss(
-          estimates, batch["x"], weights=self._step_weights,
-          example_weights=self.task.example_weights(batch),
-          example_weighting=self.config.trainer.loss_example_weights)
-      scaled = loss / self.strategy.num_replicas_in_sync
-    variables = self.model.trainable_variables
-    gradients = tape.gradient(scaled, variables)
-    missing = [v.path for v, g in zip(variables, gradients) if g is None]
-    if missing:
-      raise ValueError(f"the loss does not depend on the weights {missing}.")
-    # The one sum over replicas: the gradient of the global batch's mean loss.
-    gradients = tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, gradients)
-    norm = tf.linalg.global_norm(gradients)
-    if self.config.trainer.clip_norm:
-      gradients, _ = tf.clip_by_global_norm(
-          gradients, self.config.trainer.clip_norm, use_norm=norm)
-    self.optimizer.apply_gradients(zip(gradients, variables))
-    psnr = tf.reduce_mean(
-        tf.stack([metrics.psnr_tf(e, batch["x"]) for e in tf.unstack(
-            estimates, num=self.config.trainer.rim_steps)]), axis=1)
-    return loss, per_step, psnr, norm
+    return self.task.train_step(
+        self.model, self.optimizer, batch, self.config.trainer,
+        self._step_weights, self.strategy.num_replicas_in_sync)
 
   def _distributed_step(self, batch, stop):
     """One step; also sums the workers' stop flags so all stop together."""
@@ -706,10 +478,7 @@ class Trainer:
     return self.average.applied()
 
   def _infer_graph(self, batch, steps):
-    operator = self.task.operator(batch)
-    estimates, _ = self.model(batch["y"], operator=operator,
-                              sigma=batch["sigma"], steps=steps)
-    return estimates, operator.initial_estimate(batch["y"])
+    return self.task.infer(self.model, batch, steps)
 
   def _infer(self, batch, steps=None):
     """(estimates [T, N, H, W, C], initial estimate) of a batch, compiled."""
@@ -726,37 +495,23 @@ class Trainer:
     super-resolution).
     """
     steps = steps or self.config.trainer.rim_steps
-    clean = self.patches.validation()
-    results = {}
     with self._weights(raw):
-      for key in self.task.stream_keys():
-        corrupt = corruption or self.task.stream_corruption(key)
-        values = []
-        for start in range(0, len(clean), 100):
-          batch = corrupt({"x": tf.constant(clean[start:start + 100])},
-                          tf.constant([12345, start], tf.int64))
-          estimates, _ = self._infer(batch, steps)
-          values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
-        name = "psnr" if key is None else f"psnr_x{key}"
-        results[name] = float(np.mean(np.concatenate(values)))
-    return results
+      return rim_validation.held_out_psnr(
+          self.task, lambda batch: self._infer(batch, steps),
+          self.patches.validation(), corruption)
 
   def export_weights(self, path, validation=None):
     """Writes the model's weights (weights only, .weights.h5) to `path`: their
     average when trainer.average_decay is set, as validated. The JSON beside
     them holds the budget, the config and `validation` when given."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with self._weights():
-      self.model.save_weights(str(path))
     meta = {"step": int(self.step), "patches_seen":
             int(self.step) * self.config.data.batch_size,
             "train_hours": round(self.training_seconds() / 3600.0, 3),
-            "commit": _git_commit(),
+            "commit": exports.git_commit(),
             "config": json.loads(self.config.to_json()),
             **({} if validation is None else {"validation": validation})}
-    configs.export_json_path(path).write_text(json.dumps(meta, indent=2))
-    return path
+    with self._weights():
+      return exports.write(self.model, path, meta)
 
   def export_best_weights(self, path):
     """Copies the best-validated weights (`best_path`) and their JSON to
@@ -772,14 +527,3 @@ class Trainer:
     shutil.copyfile(configs.export_json_path(self.best_path),
                     configs.export_json_path(path))
     return path
-
-
-def _git_commit():
-  """The commit of the rim_tf source tree, or None outside a git checkout."""
-  try:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-        text=True, check=True, timeout=10,
-        cwd=pathlib.Path(__file__).parent).stdout.strip() or None
-  except (OSError, subprocess.SubprocessError):
-    return None

@@ -16,9 +16,9 @@ import sys
 
 import numpy as np
 
-from rim_tf import image_files
-from rim_tf import restoration
-from rim_tf import tiling
+from rim_tf.inference import image_files
+from rim_tf.inference import api
+from rim_tf.inference import tiling
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -34,7 +34,7 @@ def build_parser():
                   "upscale. Reads PNG, JPEG, TIFF (8/16-bit, gray/RGB) and "
                   "writes the input's bit depth.",
       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-  parser.add_argument("task", choices=restoration.TASKS,
+  parser.add_argument("task", choices=api.TASKS,
                       help="what to do: denoise, or superres (upscale)")
   parser.add_argument("inputs", nargs="+", metavar="INPUT",
                       help="image files and/or folders of images")
@@ -159,7 +159,7 @@ def _to_gray(image):
   if image.dtype == np.uint8:
     return metrics.rgb2gray_uint8(image, keepdims=True)
   gray = metrics.rgb2gray_float64(image) / 65535.0
-  return restoration.from_float01(gray, np.uint16)[..., None]
+  return api.from_float01(gray, np.uint16)[..., None]
 
 
 class _Job:
@@ -189,18 +189,18 @@ class _Job:
     args = self.args
     image = self._image()
     image_files.check_writable(self.target, image.dtype)
-    image01, dtype = restoration.as_float01(image)
+    image01, dtype = api.as_float01(image)
     sigma = args.sigma
     if args.task == "denoise" and sigma is None:
       # Estimated here, not in restore(), because --compare needs it too.
-      sigma = restoration.estimate_noise_255(image01)
+      sigma = api.estimate_noise_255(image01)
       log(f"{self.source}: no --sigma given; estimated noise sigma "
           f"{sigma:.2f} (0-255 scale).")
-    out01 = restoration.restore(
+    out01 = api.restore(
         image01, args.task, sigma=sigma, scale=args.scale, steps=args.steps,
         weights=args.weights, tile=args.tile, overlap=args.overlap,
         log=lambda message: log(f"{self.source}: {message}"))
-    result = restoration.from_float01(out01, dtype)
+    result = api.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
     if args.compare:
@@ -220,13 +220,13 @@ class _Job:
     name = _BASELINE_NAMES[args.task]
     if args.task == "superres":
       baseline = (baselines.bicubic_upscale_uint8(image, args.scale)
-                  if image.dtype == np.uint8 else restoration.from_float01(
+                  if image.dtype == np.uint8 else api.from_float01(
                       baselines.bicubic_upscale(image01, args.scale),
                       image.dtype))
     else:
       denoise = (baselines.bm3d_denoise if image.shape[-1] == 1 else
                  baselines.cbm3d_denoise)
-      baseline = restoration.from_float01(denoise(image01, sigma),
+      baseline = api.from_float01(denoise(image01, sigma),
                                           image.dtype)
     reference = None
     if self.reference is not None:
@@ -255,12 +255,12 @@ def _psnr(estimate, reference):
                           reference.astype(np.float64) * to_255)
 
 
-def _write_panel(panels, path):
+def _write_panel(shown, path):
   """The side-by-side PNG of --compare (images shown on [0, 1])."""
-  from rim_tf import plots  # pylint: disable=g-import-not-at-top
-  plots.example_panel(
+  from rim_tf.inference import panels  # pylint: disable=g-import-not-at-top
+  panels.example_panel(
       [(title, image.astype(np.float32) / np.iinfo(image.dtype).max)
-       for title, image in panels], path)
+       for title, image in shown], path)
 
 
 def _references(args, plan):
@@ -327,8 +327,8 @@ def main(argv=None):
   _load_tensorflow_quietly()
   try:
     if args.weights:  # Checked once, before any file is read.
-      _, config = restoration.load_restorer(args.weights, args.steps)
-      restoration.check_serves(config, args.task, args.weights)
+      _, config = api.load_restorer(args.weights, args.steps)
+      api.check_serves(config, args.task, args.weights)
   except (FileNotFoundError, ValueError) as error:
     return fail(EXIT_ERROR, error)
   import tqdm  # pylint: disable=g-import-not-at-top

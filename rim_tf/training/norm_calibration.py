@@ -12,13 +12,14 @@ and beta are copied.
 """
 
 import json
-import pathlib
 
 import numpy as np
 
 from rim_tf import configs
 from rim_tf import layers as rim_layers
 from rim_tf import pretrained
+from rim_tf import tasks
+from rim_tf.training import exports
 
 
 def transfer_weights(source, target):
@@ -134,20 +135,17 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32):
   Returns:
     {layer name: (mean, variance)} as `calibrate` returns them.
   """
-  # Here: rim_tf.train imports this package's layers through the model.
-  from rim_tf import train  # pylint: disable=g-import-not-at-top
-
   source, config = pretrained.load(weights)
   if config.model.norm_steps != 1:
     raise ValueError(f"{weights} already has {config.model.norm_steps} rows "
                      f"of batch-norm statistics per layer.")
   norm_steps = config.trainer.rim_steps
   new_config = configs.override(config, {"model.norm_steps": norm_steps})
-  target = train.build_model(new_config)  # Under pretrained.load's float32.
+  task = tasks.from_config(config)
+  target = task.build_model(new_config)  # float32, as pretrained.load's.
   transfer_weights(source, target)
   run_config = configs.override(config, {"data.data_dir": data_dir})
-  task = train.make_task(run_config)
-  patches = train.load_patches(run_config, task)
+  patches = task.training_patches(run_config.data)
   statistics = calibrate(target, calibration_batches(
       run_config, task, patches, num_batches), task.operator)
   path = pretrained.resolve(weights)
@@ -158,8 +156,5 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32):
       "batches_per_stream": num_batches,
       "patches": num_batches * len(task.stream_keys()) *
                  config.data.batch_size}
-  output = pathlib.Path(output)
-  output.parent.mkdir(parents=True, exist_ok=True)
-  target.save_weights(str(output))
-  configs.export_json_path(output).write_text(json.dumps(meta, indent=2))
+  exports.write(target, output, meta)
   return statistics

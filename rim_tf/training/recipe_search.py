@@ -14,12 +14,14 @@ side at common minutes.
 
 import json
 import pathlib
-import tempfile
+
+import tensorflow as tf
 
 from rim_tf import configs
 from rim_tf import pretrained
 from rim_tf import tasks
-from rim_tf import train
+from rim_tf.training import trainer as rim_trainer
+from rim_tf.training import validation
 from rim_tf.data import corruptions
 
 # Denoising's base: the cpu preset as it was before the session-3 search
@@ -120,16 +122,23 @@ def score(trainer, sigmas=None):
   with the task's quantization. Other tasks: their own validation streams,
   e.g. {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
   """
-  task = trainer.task
+  return _score(trainer.task,
+                lambda corruption: trainer.validate(corruption=corruption),
+                sigmas)
+
+
+def _score(task, validate, sigmas):
+  """`score` of `task` through validate(corruption or None) -> {stream:
+  PSNR}."""
   if not isinstance(task, tasks.Denoise):
     if sigmas is not None:
       raise ValueError(f"sigmas score denoisers; a {task.name!r} run is "
                        f"scored on its own validation streams.")
-    return trainer.validate()
+    return validate(None)
   if sigmas is None:
     sigmas = VALIDATION_SIGMAS[task.name]
-  return {f"psnr_sigma{s:g}": trainer.validate(
-      corruption=corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
+  return {f"psnr_sigma{s:g}": validate(
+      corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
           for s in sigmas}
 
 
@@ -153,15 +162,22 @@ def score_weights(name_or_path, data_dir=None, sigmas=None,
   JSON: {"step", "patches", "hours", "psnr_sigma15" or "psnr_x2", ...}."""
   path = pretrained.resolve(name_or_path)
   meta = pretrained.metadata(path)
-  config = configs.override(pretrained.config(path), {
-      "trainer.init_weights": str(path), "trainer.init_continue": False,
-      "trainer.average_decay": 0.0, "trainer.strategy": "default",
-      # Not the training machine's folder: this one's flag or default.
-      "data.data_dir": data_dir})
-  with tempfile.TemporaryDirectory() as run_dir:
-    trainer = train.Trainer(config, run_dir, patches=patches)
-    return {"step": meta.get("step"), "patches": meta.get("patches_seen"),
-            "hours": meta.get("train_hours"), **score(trainer, sigmas)}
+  # Not the training machine's folder: this one's flag or default.
+  config = configs.override(pretrained.config(path),
+                            {"data.data_dir": data_dir})
+  # Scored in the precision the weights trained in, as during training.
+  model, _ = pretrained.load(path, policy=(
+      "mixed_bfloat16" if config.trainer.mixed_precision else "float32"))
+  task = tasks.from_config(config)
+  if patches is None:
+    patches = task.training_patches(config.data)
+  infer = tf.function(
+      lambda batch: task.infer(model, batch, config.trainer.rim_steps))
+  clean = patches.validation()
+  return {"step": meta.get("step"), "patches": meta.get("patches_seen"),
+          "hours": meta.get("train_hours"), **_score(
+              task, lambda corruption: validation.held_out_psnr(
+                  task, infer, clean, corruption), sigmas)}
 
 
 def score_exports(names, data_dir=None, output=None, log=print,
@@ -194,7 +210,7 @@ def run_candidate(config, run_dir, budget_minutes, chunk_minutes,
       on to the next candidate.
   """
   run_dir = pathlib.Path(run_dir)
-  trainer = train.Trainer(config, run_dir, patches=patches)
+  trainer = rim_trainer.Trainer(config, run_dir, patches=patches)
   rows = read_rows(run_dir)
   while trainer.training_seconds() < 60.0 * budget_minutes:
     left = 60.0 * budget_minutes - trainer.training_seconds()

@@ -3,7 +3,7 @@
 `restore(image, task=..., ...)` takes any uint8 / uint16 / float image and
 returns the same dtype; the conversions, checks and defaults here serve it
 and the command line. TensorFlow loads only when a RIM is (`load_restorer`,
-the engine in `rim_tf.restorer`), so that the command line answers --help
+the engine in `rim_tf.inference.engine`), so that the command line answers --help
 and argument errors at once.
 """
 
@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from rim_tf import metrics
-from rim_tf import tiling
+from rim_tf.inference import tiling
 
 TASKS = ("denoise", "superres")
 # Which trained tasks can serve a restoration task. The 3-task
@@ -53,10 +53,10 @@ def _check_task(task):
 
 @functools.lru_cache(maxsize=4)
 def load_restorer(weights, steps=None):
-  """(rim_tf.restorer.Restorer, config) of `weights`, cached: repeated calls
+  """(rim_tf.inference.engine.Restorer, config) of `weights`, cached: repeated calls
   reuse the model."""
-  from rim_tf import restorer  # pylint: disable=g-import-not-at-top
-  return restorer.Restorer.from_weights(weights, steps)
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  return engine.Restorer.from_weights(weights, steps)
 
 
 def check_serves(config, task, weights):

@@ -1,8 +1,8 @@
 """The RIM restoration engine: whole-image and tiled passes of a trained RIM.
 
 `Restorer` runs a RIM on float32 images [H, W, C] on [0, 1], in one pass or
-in overlapping tiles (`rim_tf.tiling`); the evaluation, the figures and
-`rim-restore` (through `rim_tf.restoration`) all use it.
+in overlapping tiles (`rim_tf.inference.tiling`); the evaluation, the figures and
+`rim-restore` (through `rim_tf.inference.api`) all use it.
 """
 
 import functools
@@ -15,7 +15,7 @@ from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tasks
-from rim_tf import tiling
+from rim_tf.inference import tiling
 
 _LUMA_LOW = metrics.Y_RANGE_01[0]
 _LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]
@@ -58,7 +58,7 @@ class Restorer:
     (`Task.denoise_start`).
     """
     model, config = pretrained.load(weights)
-    task = tasks.TASKS[config.task]
+    task = tasks.get(config.task)
     sigma = (config.task_args.get("noise_sigma_255", 0.0)
              if config.task == "superres" else 0.0)
     if steps is None:
@@ -97,7 +97,7 @@ class Restorer:
     """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
 
     `tile`: None for one whole-image pass, else the side of overlapping
-    tiles (see `rim_tf.tiling.apply_tiled`); from a flat start
+    tiles (see `rim_tf.inference.tiling.apply_tiled`); from a flat start
     (`denoise_start`) each tile starts at its own mean.
     """
     if not sigma_255 > 0:

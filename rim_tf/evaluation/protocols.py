@@ -1,0 +1,276 @@
+"""The evaluation protocols of the paper (Tables 1-3, Figure 2).
+
+Denoising (Tables 1, 2): clean = BSDS300 test JPEG as uint8 (gray by MATLAB
+rgb2gray, or RGB); noisy = clean / 255 + sigma / 255 * N(0, 1) with a seed
+fixed per (image, sigma), unclipped, or clipped and rounded to 1/255 steps
+for the 8-bit quantized variant; every method sees the same noisy image; the
+score is PSNR on [0, 255] of the clipped, rounded estimate.
+
+Super-resolution (Table 3, the protocol of Huang et al. 2015): HR = top-left
+crop of the RGB test JPEG to a multiple of the scale; LR = uint8
+imresize(HR, 1/s); scores on the Y channel of uint8 RGB, shaved by s.
+
+Random projections (Figure 2): PSNR over RIM steps on noisy projections of
+test patches, every model seeing the same operators and noise.
+
+Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
+"per_image": {id: psnr}, "per_image_ssim": {id: ssim}}}} with settings
+"sigma15", "sigma25_q8", "x2", ... (`rim_tf.evaluation.tables`).
+"""
+
+import time
+import zlib
+
+import numpy as np
+import tensorflow as tf
+import tqdm
+
+from rim_tf import baselines
+from rim_tf import metrics
+from rim_tf import operators
+from rim_tf.data import corruptions
+from rim_tf.data import patches as rim_patches
+from rim_tf.evaluation import tables
+
+
+def denoising_setting(sigma_255, quantized):
+  """The setting name, e.g. "sigma25" or "sigma25_q8"."""
+  return f"sigma{sigma_255:g}" + ("_q8" if quantized else "")
+
+
+def noise_seed(seed, sigma_255, image_id):
+  """The noise seed of one evaluation image: (run seed, sigma, crc32(id)).
+
+  Keyed by the image's id, not its position, so the BSD68 and BSD100 runs
+  (and any subset) give an image the same noise.
+  """
+  return (int(seed), int(sigma_255), zlib.crc32(str(image_id).encode()))
+
+
+def noisy_image(clean_uint8, sigma_255, quantized, seed):
+  """The evaluation's noisy image: float32 [H, W, C] on the [0, 1] scale.
+
+  Args:
+    clean_uint8: uint8 [H, W, C].
+    sigma_255: noise std on [0, 255].
+    quantized: clip and round to the 1/255 grid (8-bit quantized variant).
+    seed: sequence of ints fixing the noise (e.g. (run seed, sigma, image)).
+  """
+  rng = np.random.default_rng(seed)
+  noisy = metrics.add_gaussian_noise(
+      np.asarray(clean_uint8, np.float32) / 255.0, sigma_255, rng)
+  return metrics.quantize_8bit(noisy) if quantized else noisy
+
+
+def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
+                       quantized=(False, True), seed=0, progress=True):
+  """Denoising PSNR/SSIM of every method on every image and setting.
+
+  Args:
+    images: dict id -> clean uint8 [H, W, C].
+    methods: dict name -> callable(noisy01 [H, W, C], sigma_255) -> float
+      estimate [H, W, C] on [0, 1].
+    sigmas: noise levels on [0, 255].
+    quantized: which of the two variants to run.
+    seed: base seed of the noise.
+
+  Returns:
+    (results, timing): results as in the module docstring; timing is
+    {method: mean seconds per image}.
+  """
+  results = {name: {} for name in methods}
+  seconds = {name: [] for name in methods}
+  settings = [(s, q) for q in quantized for s in sigmas]
+  bar = tqdm.tqdm(total=len(settings) * len(images) * len(methods),
+                  disable=None if progress else True, unit="image")
+  for sigma, quant in settings:
+    setting = denoising_setting(sigma, quant)
+    scores = {name: ({}, {}) for name in methods}
+    for image_id, clean in images.items():
+      noisy = noisy_image(clean, sigma, quant,
+                          noise_seed(seed, sigma, image_id))
+      for name, method in methods.items():
+        start = time.perf_counter()
+        estimate = method(noisy, sigma)
+        seconds[name].append(time.perf_counter() - start)
+        if np.shape(estimate) != clean.shape:
+          raise ValueError(f"method {name!r} returned shape "
+                           f"{np.shape(estimate)} for an image of shape "
+                           f"{clean.shape}.")
+        estimate_uint8 = metrics.to_uint8(estimate)
+        scores[name][0][image_id] = _finite_psnr(
+            metrics.psnr_255(estimate_uint8, clean), name, image_id, setting)
+        scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
+        bar.update(1)
+    for name in methods:
+      results[name][setting] = tables.summarize(*scores[name])
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def _finite_psnr(psnr, name, image_id, setting):
+  """`psnr`, or a ValueError at once (not after the whole run) if it is inf."""
+  if not np.isfinite(psnr):
+    raise ValueError(
+        f"method {name!r} reproduced image {image_id} exactly at {setting} "
+        f"(PSNR = {psnr}): the mean PSNR and its SEM would be undefined. A "
+        f"restoration method should never see the clean image.")
+  return psnr
+
+
+def _mean_channel_ssim(estimate_uint8, clean_uint8):
+  return float(np.mean([
+      metrics.ssim_255(estimate_uint8[..., c], clean_uint8[..., c])
+      for c in range(clean_uint8.shape[-1])]))
+
+
+def superres_pair(image_uint8, scale):
+  """(HR, LR) of the Huang et al. protocol: HR cropped to a multiple of s."""
+  height = image_uint8.shape[0] - image_uint8.shape[0] % scale
+  width = image_uint8.shape[1] - image_uint8.shape[1] % scale
+  high = np.ascontiguousarray(image_uint8[:height, :width])
+  return high, operators.imresize(high, 1.0 / scale)
+
+
+def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
+  """Super-resolution PSNR/SSIM (Y channel, shaved by s) of every method.
+
+  Args:
+    images: dict id -> uint8 RGB [H, W, 3] (or gray [H, W, 1]).
+    methods: dict name -> callable(low_uint8, scale) -> uint8 HR estimate.
+    scales: the factors.
+
+  Returns:
+    (results, timing) as `evaluate_denoising`.
+  """
+  results = {name: {} for name in methods}
+  seconds = {name: [] for name in methods}
+  bar = tqdm.tqdm(total=len(scales) * len(images) * len(methods),
+                  disable=None if progress else True, unit="image")
+  for scale in scales:
+    scores = {name: ({}, {}) for name in methods}
+    for image_id, image in images.items():
+      high, low = superres_pair(image, scale)
+      for name, method in methods.items():
+        start = time.perf_counter()
+        estimate = method(low, scale)
+        seconds[name].append(time.perf_counter() - start)
+        if estimate.shape != high.shape:
+          raise ValueError(f"method {name!r} returned shape {estimate.shape} "
+                           f"for an HR image of shape {high.shape}.")
+        psnr, ssim = metrics.superres_metrics(estimate, high, scale)
+        scores[name][0][image_id] = _finite_psnr(psnr, name, image_id,
+                                                 f"x{scale}")
+        scores[name][1][image_id] = ssim
+        bar.update(1)
+    for name in methods:
+      results[name][f"x{scale}"] = tables.summarize(*scores[name])
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def baseline_methods(task, names):
+  """The classical methods among `names` for `task` (name -> callable)."""
+  methods = {}
+  for name in names:
+    if name == "bm3d" and task == "denoise":
+      methods["bm3d"] = baselines.bm3d_denoise
+    elif name == "bm3d" and task == "denoise_color":
+      methods["cbm3d"] = baselines.cbm3d_denoise
+    elif name == "bicubic" and task == "superres":
+      methods["bicubic"] = baselines.bicubic_upscale_uint8
+    elif name != "rim":
+      raise ValueError(f"method {name!r} does not apply to task {task!r}.")
+  return methods
+
+
+def test_patches(images, count, patch_size=32, seed=0):
+  """`count` random patches (float32 [count, P, P, C]) of test images, none
+  of them constant.
+
+  A constant patch (saturated sky: 12 of 5000 BSDS300 test patches) is no
+  test: the flat initial estimate of a random projection clips to it
+  exactly, and an exact estimate's PSNR is infinite, which would make a
+  mean over patches infinite too.
+
+  Raises:
+    ValueError: `count` < 1, or the images hold fewer than `count`
+      patches that vary.
+  """
+  if count < 1:
+    raise ValueError(f"the number of test patches must be >= 1, got "
+                     f"{count}.")
+  table = rim_patches.PatchDataset(images, patch_size=patch_size, stride=1,
+                                   num_validation=0, seed=seed)
+  order = np.random.default_rng(seed).permutation(table.num_train)
+  found, total = [], 0
+  for start in range(0, table.num_train, count):
+    batch = table.patches_at(
+        table.train_coordinates[np.sort(order[start:start + count])])
+    batch = batch[np.ptp(batch.reshape(len(batch), -1), axis=1) > 0]
+    found.append(batch)
+    total += len(batch)
+    if total >= count:
+      return np.concatenate(found)[:count]
+  raise ValueError(f"the {len(images)} test images hold {total} patches of "
+                   f"{patch_size}² that are not constant; {count} asked.")
+
+
+def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
+                                                        "fourier"),
+                                ratio=0.25, noise_sigma=1.0, steps=50,
+                                batch_size=250, seed=0):
+  """PSNR over RIM steps 0..T on noisy random projections (paper Figure 2).
+
+  Step 0 is the initial estimate. Every model sees the same operators and
+  noise (seeded per kind and batch).
+
+  Args:
+    models: dict name -> RIM (gray).
+    patches: float32 [n, P, P, 1] clean test patches.
+    kinds: projection ensembles.
+    ratio: p = m / d.
+    noise_sigma: noise std in measurement units (1 in the paper).
+    steps: T.
+
+  Returns:
+    {name: {kind: {"mean": [T + 1], "std": [T + 1], "n": n}}}, PSNR in dB
+    (peak 1) of each patch, mean and standard deviation over patches.
+  """
+  shape = tuple(patches.shape[1:])
+  d = int(np.prod(shape))
+  signature = [tf.TensorSpec([None, None], tf.float32),
+               tf.TensorSpec([None, None, d], tf.float32),
+               tf.TensorSpec([None], tf.float32)]
+
+  def runner(model):
+    def run(y, matrix, sigma):
+      operator = operators.MatrixProjection(matrix, shape)
+      return model(y, operator=operator, sigma=sigma, steps=steps)[0]
+    return tf.function(run, input_signature=signature)
+
+  runners = {name: runner(model) for name, model in models.items()}
+  results = {name: {} for name in models}
+  for k, kind in enumerate(kinds):
+    corruption = corruptions.RandomProjections((kind,), (ratio,), noise_sigma)
+    curves = {name: [] for name in models}
+    for start in range(0, len(patches), batch_size):
+      batch = corruption({"x": tf.constant(patches[start:start + batch_size])},
+                         tf.constant([seed * 1000 + k, start], tf.int64))
+      operator = operators.MatrixProjection(batch["matrix"], shape)
+      x0 = operator.initial_estimate(batch["y"])
+      for name, run in runners.items():
+        estimates = run(batch["y"], batch["matrix"], batch["sigma"])
+        per_step = [metrics.psnr_tf(x0, batch["x"])] + [
+            metrics.psnr_tf(e, batch["x"]) for e in tf.unstack(estimates)]
+        curves[name].append(tf.stack(per_step, axis=1).numpy())
+    for name in models:
+      values = np.concatenate(curves[name])
+      results[name][kind] = {"mean": values.mean(0).tolist(),
+                             "std": values.std(0).tolist(),
+                             "n": int(len(values))}
+  return results
+
+
+# Figure 2's test patches: "5000 random patches from the BSD-300 test set".
+FIGURE2_PATCHES = 5000

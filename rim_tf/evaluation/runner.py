@@ -1,0 +1,163 @@
+"""`run_evaluation`: test images, methods, protocol, results files; the one
+entry point of `experiments/evaluate.py`."""
+
+import json
+import os
+
+from rim_tf import pretrained
+from rim_tf.data import bsds
+from rim_tf.evaluation import curves
+from rim_tf.evaluation import paper_numbers
+from rim_tf.evaluation import protocols
+from rim_tf.evaluation import tables
+from rim_tf.inference import engine
+
+
+def run_evaluation(task, methods, subsets, output, data_dir=None,
+                   weights=None, rim_name="rim", steps=None,
+                   sigmas=(15, 25, 50), quantized=(False, True),
+                   scales=(2, 3, 4), num_images=None, seed=0, command=None,
+                   ratio=0.25, paper_rim=None):
+  """Loads the test images and methods, evaluates, writes JSON + markdown.
+
+  The one entry point of `experiments/evaluate.py` and `make evaluate`.
+  `subsets`: "bsd68" and/or "bsd100"; the images of their union are
+  evaluated once and each subset's tables written to `output` with
+  "{subset}" replaced. `num_images` takes the first images of that union
+  (with "bsd100", of all 100; each subset keeps its share). `weights` and
+  `rim_name` may be comma lists (one name per RIM); the tables compare the
+  first RIM with every other method and with the paper's rows (`paper_numbers.PAPER_BARS`,
+  and `paper_rim`, default the paper's RIM for `task`); `steps` applies to
+  every RIM. For task "random_projections" the output holds Figure 2's
+  curves of the RIMs (e.g. RIM,GDN,FFN) on `num_images` (default
+  `protocols.FIGURE2_PATCHES`) test patches at `ratio`.
+  Returns the markdown reports, joined.
+  """
+  if isinstance(subsets, str):
+    subsets = [subsets]
+  if num_images is not None and num_images < 1:
+    raise ValueError(f"num_images must be >= 1 (None for all), got "
+                     f"{num_images}.")
+  if task == "random_projections":
+    if not weights:
+      raise ValueError("task 'random_projections' needs --weights (a comma "
+                       "list of shipped names or .weights.h5 paths).")
+    return _run_projection_curves(output, data_dir, weights, rim_name, steps,
+                                  num_images, seed, ratio, command)
+  paths = tables.output_paths(output, subsets)
+  if paper_rim is not None and not any(
+      paper_rim in rows for rows in paper_numbers.PAPER.get(task, {}).values()):
+    known = sorted({row for rows in paper_numbers.PAPER.get(task, {}).values()
+                    for row in rows})
+    raise ValueError(f"the paper has no row {paper_rim!r} for task "
+                     f"{task!r}; its rows: {known}.")
+  if "rim" in methods and not weights:
+    raise ValueError("method 'rim' needs --weights (a shipped name or a "
+                     ".weights.h5 path).")
+  chosen = protocols.baseline_methods(task, methods)
+  named = _named_weights(weights, rim_name) if "rim" in methods else {}
+  taken = sorted(set(named) & set(chosen))
+  if taken:
+    raise ValueError(f"RIM names {taken} are also baseline methods' names.")
+  gray = task == "denoise"
+  images = bsds.load_images(
+      "test", gray=gray, data_dir=data_dir,
+      subset=None if "bsd100" in paths else "bsd68")
+  if num_images is not None:
+    images = dict(list(images.items())[:num_images])
+  ids = {subset: tables.subset_ids(subset, images) for subset in paths}
+  empty = [subset for subset, chosen_ids in ids.items() if not chosen_ids]
+  if empty:
+    raise ValueError(f"none of the {len(images)} images evaluated is in "
+                     f"{empty}; evaluate more images (--num_images).")
+  metadata = {"command": command or ""}
+  ours = None
+  if named:
+    rims = {name: engine.Restorer.from_weights(path, steps)[0]
+            for name, path in named.items()}
+    chosen = {**{name: (rim.superres_uint8 if task == "superres"
+                        else rim.denoise) for name, rim in rims.items()},
+              **chosen}
+    ours = next(iter(rims))
+    metadata.update(weights=_weights_line(named),
+                    rim_steps=", ".join(f"{name}={rim.steps}"
+                                        for name, rim in rims.items()))
+    if task != "superres":
+      metadata["rim_start"] = ", ".join(
+          f"{name}={rim.denoise_operator.start}"
+          for name, rim in rims.items())
+  if task == "superres":
+    results, timing = protocols.evaluate_superres(images, chosen, scales)
+  else:
+    results, timing = protocols.evaluate_denoising(images, chosen, sigmas, quantized,
+                                         seed)
+  reports = []
+  for subset, path in paths.items():
+    reports.append(tables.write_results(
+        tables.restrict(results, ids[subset]), timing, path, task, subset,
+        {**metadata, "images": len(ids[subset])}, ours=ours,
+        paper_rim=paper_rim))
+  return "\n\n".join(reports)
+
+
+def _named_weights(weights, names):
+  """{name: weights path or shipped name} of comma lists (or sequences) of
+  names and weights."""
+  if isinstance(weights, os.PathLike):
+    weights = [weights]  # One path, whatever characters it holds.
+  elif isinstance(weights, str):
+    weights = weights.split(",")
+  if isinstance(names, str):
+    names = names.split(",")
+  weights = [os.fspath(w).strip() for w in weights]
+  names = [n.strip() for n in names]
+  if len(names) != len(weights):
+    raise ValueError(f"give one name per weights file: {names} vs {weights}.")
+  if len(set(names)) != len(names):
+    raise ValueError(f"the RIMs' names must differ, got {names}.")
+  return dict(zip(names, weights))
+
+
+def _weights_line(named):
+  """The tables' "weights" line: each RIM's name, path, export step and
+  sha256 (its first 12 digits), which say which weights scored."""
+  parts = []
+  for name, path in named.items():
+    known = pretrained.provenance(path)
+    parts.append(f"{name}={path} (step {known['step']}, sha256 "
+                 f"{known['sha256'][:12]})")
+  return ", ".join(parts)
+
+
+def _run_projection_curves(output, data_dir, weights, names, steps,
+                           num_patches, seed, ratio, command):
+  """Figure 2's data: curves of several RIMs written as JSON to `output`,
+  and their `curves.curves_table` beside it (.md); returns the markdown."""
+  tables.check_output_folder(output)
+  named = _named_weights(weights, names)
+  models, train_steps = {}, {}
+  for name, path in named.items():
+    models[name], config = pretrained.load(path)
+    train_steps[name] = config.trainer.rim_steps
+  if len(set(train_steps.values())) > 1:
+    raise ValueError(f"Figure 2 marks one training T; these RIMs were "
+                     f"trained with different ones: {train_steps}.")
+  train_steps = next(iter(train_steps.values()))
+  images = bsds.load_images("test", gray=True, data_dir=data_dir)
+  patches = protocols.test_patches(
+      images, protocols.FIGURE2_PATCHES if num_patches is None else num_patches,
+      seed=seed)
+  found = protocols.evaluate_random_projections(
+      models, patches, ratio=ratio, steps=50 if steps is None else steps,
+      seed=seed)
+  payload = {"curves": found, "train_steps": train_steps, "ratio": ratio,
+             "weights": named,
+             "provenance": {name: pretrained.provenance(path)
+                            for name, path in named.items()}}
+  with open(output, "w", encoding="utf-8") as f:
+    json.dump(payload, f)
+  md = [f"# random_projections on {len(patches)} test patches", "",
+        f"- command: {command or ''}", f"- weights: {_weights_line(named)}",
+        f"- ratio: {ratio}, training T: {train_steps}", "",
+        "Mean PSNR (dB) over the patches:", "", curves.curves_table(payload)]
+  return tables._write_markdown(output, "\n".join(md) + "\n")

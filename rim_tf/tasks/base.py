@@ -1,0 +1,168 @@
+"""The Task: what one inverse problem brings to training, evaluation and inference.
+
+A task turns a training batch (from `rim_tf.data.PatchDataset` with the
+task's corruption) into the operator the RIM needs, builds the RIM for its
+images, says which input streams the trainer alternates between, and how a
+RIM trained on it restores an image. The trainer, the evaluation and the
+restoration code only drive tasks; they know no problem by name.
+"""
+
+import abc
+import dataclasses
+
+import tensorflow as tf
+
+from rim_tf import data as rim_data
+from rim_tf import metrics
+from rim_tf import model as rim_model
+
+
+class Task(abc.ABC):
+  """What every problem provides.
+
+  Attributes:
+    name: registry key.
+    channels: C of the images (1 gray, 3 RGB).
+    patch_size: side of the training patches.
+    denoise_start: where a RIM trained on this task starts when it
+      denoises, one of `rim_tf.operators.identity.STARTS`: from the noisy
+      image ("measurement"), or from a flat image ("flat") if its training
+      estimates always started flat.
+    denoise_steps: T when a RIM trained on this task denoises; None for
+      the T it was trained with.
+  """
+
+  name = None
+  denoise_start = "measurement"
+  denoise_steps = None
+
+  @property
+  @abc.abstractmethod
+  def channels(self):
+    """C of the images."""
+
+  @property
+  def patch_size(self):
+    """Side of the training patches (every task's `patch` field)."""
+    return self.patch
+
+  @abc.abstractmethod
+  def corruption(self):
+    """The `rim_tf.data.corruptions.Corruption` of the training stream."""
+
+  @abc.abstractmethod
+  def operator(self, batch):
+    """The LinearOperator of a batch dict {"x", "y", "sigma", ...}."""
+
+  def stream_keys(self):
+    """Keys of the input streams; step g reads stream keys[g % len(keys)].
+
+    One stream (key None) unless the measurement shape changes between
+    batches in a way that would retrace the training step.
+    """
+    return (None,)
+
+  def stream_corruption(self, key):
+    """The corruption of stream `key`."""
+    del key
+    return self.corruption()
+
+  def example_weights(self, batch):
+    """[N] weights of the examples' training MSEs, or None for equal ones."""
+    del batch
+    return None
+
+  def get_config(self):
+    return {"name": self.name, **dataclasses.asdict(self)}
+
+  # -- the model and its inputs --------------------------------------------
+
+  def build_model(self, config, policy="float32"):
+    """The RIM of an ExperimentConfig for this task's images.
+
+    `policy` is the Keras dtype policy of the cell ("float32" or
+    "mixed_bfloat16"); it holds for this model only (`rim_tf.model.
+    build_model`), never for the process.
+    """
+    return rim_model.build_model(config.model, self.channels,
+                                 config.trainer.rim_steps, policy)
+
+  def training_patches(self, data_config):
+    """The `rim_tf.data.PatchDataset` of the training images (gray or RGB
+    by `channels`, patches of `patch_size`) of a DataConfig."""
+    gray = self.channels == 1
+    if data_config.source == "bsds300":
+      images = rim_data.load_images("train", gray=gray,
+                                    data_dir=data_config.data_dir)
+    elif data_config.source == "builtin":
+      images = rim_data.builtin_images(gray=gray)
+    else:
+      raise ValueError(f"data.source must be 'bsds300' or 'builtin', got "
+                       f"{data_config.source!r}.")
+    return rim_data.PatchDataset(
+        images, patch_size=self.patch_size, stride=data_config.stride,
+        num_validation=data_config.num_validation, seed=data_config.seed)
+
+  def build_inputs(self, patches, data_config, key, start_batch,
+                   input_context=None):
+    """The tf.data stream `key` of `stream_keys()` from batch `start_batch`
+    on (a pure function of the step, so a resumed run draws the same)."""
+    keys = self.stream_keys()
+    j = keys.index(key)
+    return patches.train_dataset(
+        data_config.batch_size, self.stream_corruption(key),
+        start_batch=start_batch, seed=data_config.seed,
+        input_context=input_context,
+        step_subset=(j, len(keys)) if len(keys) > 1 else None,
+        augment=data_config.augment)
+
+  # -- the steps -------------------------------------------------------------
+
+  def infer(self, model, batch, steps):
+    """(estimates [T, N, H, W, C], initial estimate) of a batch."""
+    operator = self.operator(batch)
+    estimates, _ = model(batch["y"], operator=operator, sigma=batch["sigma"],
+                         steps=steps)
+    return estimates, operator.initial_estimate(batch["y"])
+
+  def train_step(self, model, optimizer, batch, trainer_config, step_weights,
+                 num_replicas):
+    """One replica's training step: the loss of every RIM step, the gradient
+    summed once over the replicas and clipped by its global norm, applied.
+
+    Returns (loss, loss per RIM step [T], PSNR per RIM step [T], gradient
+    norm), each this replica's.
+    """
+    steps = trainer_config.rim_steps
+    operator = self.operator(batch)
+    with tf.GradientTape() as tape:
+      estimates, _ = model(batch["y"], operator=operator,
+                           sigma=batch["sigma"], steps=steps, training=True)
+      loss, per_step = rim_model.rim_loss(
+          estimates, batch["x"], weights=step_weights,
+          example_weights=self.example_weights(batch),
+          example_weighting=trainer_config.loss_example_weights)
+      scaled = loss / num_replicas
+    variables = model.trainable_variables
+    gradients = tape.gradient(scaled, variables)
+    missing = [v.path for v, g in zip(variables, gradients) if g is None]
+    if missing:
+      raise ValueError(f"the loss does not depend on the weights {missing}.")
+    # The one sum over replicas: the gradient of the global batch's mean loss.
+    gradients = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, gradients)
+    norm = tf.linalg.global_norm(gradients)
+    if trainer_config.clip_norm:
+      gradients, _ = tf.clip_by_global_norm(
+          gradients, trainer_config.clip_norm, use_norm=norm)
+    optimizer.apply_gradients(zip(gradients, variables))
+    psnr = tf.reduce_mean(tf.stack([
+        metrics.psnr_tf(e, batch["x"])
+        for e in tf.unstack(estimates, num=steps)]), axis=1)
+    return loss, per_step, psnr, norm
+
+  def validation_streams(self):
+    """{name: corruption} of the held-out scores: "psnr" for one stream,
+    "psnr_x2" ... for one per key."""
+    return {("psnr" if key is None else f"psnr_x{key}"):
+            self.stream_corruption(key) for key in self.stream_keys()}

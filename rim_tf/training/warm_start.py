@@ -1,0 +1,114 @@
+"""Warm starts: a run that begins from exported weights.
+
+A warm start loads the weights of another run (`trainer.init_weights`) into
+a new model, adapting what differs in a way that keeps the function the
+same: gray weights inflate to colour, a narrower GRU widens, batch-norm
+statistics go from shared to per RIM step or back. With
+`trainer.init_continue` the run goes on with the exported run's step and
+budget (`exported_run`).
+"""
+
+import dataclasses
+
+from absl import logging
+
+from rim_tf import configs
+from rim_tf import model as rim_model
+from rim_tf import pretrained
+from rim_tf import tasks as rim_tasks
+from rim_tf.training import norm_calibration
+
+
+def _build(config, policy):
+  return rim_tasks.from_config(config).build_model(config, policy)
+
+
+def load_init_weights(model, config, path, policy):
+  """Loads exported weights into the model; a gray RIM's (its JSON says
+  so) into a colour model by `rim_model.inflate_channels`, a narrower
+  GRU's by `rim_model.widen_gru`, and batch-norm statistics per RIM step
+  into shared ones (or back) by `norm_calibration.transfer_weights`."""
+  try:
+    exported = pretrained.config(path)
+  except (FileNotFoundError, ValueError):
+    exported = None  # No readable JSON: the weights must fit as they are.
+  ours = config.model
+  if exported is not None and exported.model.ablation != ours.ablation:
+    cell = {None: "the full RIM's cell", "gdn": "the GDN cell",
+            "ffn": "the FFN cell"}
+    raise ValueError(
+        f"{path} holds {cell[exported.model.ablation]}; it cannot "
+        f"warm-start {cell[ours.ablation]} (model.ablation="
+        f"{ours.ablation}): set trainer.init_weights to weights of the "
+        f"same cell.")
+  donor = None
+  if exported is not None and exported.model.norm_steps != ours.norm_steps:
+    stored = _build(exported, policy)
+    stored.load_weights(str(path))
+    rows = exported.model.norm_steps
+    exported = configs.override(exported,
+                                {"model.norm_steps": ours.norm_steps})
+    donor = _build(exported, policy)
+    norm_calibration.transfer_weights(stored, donor)
+    logging.info(f"Batch-norm statistics of {path} from {rows} to "
+          f"{ours.norm_steps} rows per layer.")
+
+  def loaded_donor():
+    if donor is not None:
+      return donor
+    model = _build(exported, policy)
+    model.load_weights(str(path))
+    return model
+
+  channels = (rim_tasks.from_config(exported).channels if exported is not None
+              else None)
+  if channels is not None and channels != model.channels:
+    if channels != 1:
+      raise ValueError(
+          f"{path} holds a {channels}-channel RIM; it cannot "
+          f"warm-start a {model.channels}-channel one (only gray "
+          f"weights inflate to colour).")
+    rim_model.inflate_channels(loaded_donor(), model)
+    logging.info(f"Inflated the gray weights of {path} to "
+          f"{model.channels} channels.")
+    return
+  if exported is not None and exported.model != ours and dataclasses.replace(
+      exported.model, gru_features=ours.gru_features) == ours:
+    rim_model.widen_gru(loaded_donor(), model,
+                        seed=config.data.seed)
+    logging.info(f"Widened the GRU of {path} from {exported.model.gru_features} "
+          f"to {ours.gru_features} features.")
+    return
+  if donor is not None:
+    norm_calibration.transfer_weights(donor, model)
+  else:
+    model.load_weights(str(path))
+
+
+def exported_run(config, weights_path):
+  """The JSON of exported weights (its "step" an int), checked to be of the
+  model and task of ExperimentConfig `config`, for continuing their run."""
+  path = configs.export_json_path(weights_path)
+  try:
+    meta = pretrained.metadata(weights_path)
+    exported = pretrained.config(weights_path)
+    step = int(meta["step"])
+  except (OSError, ValueError, KeyError, TypeError) as error:
+    raise ValueError(
+        f"trainer.init_continue needs {path}, the JSON written with the "
+        f"exported weights ({error!r}).") from None
+  if (dataclasses.asdict(exported)["model"] != dataclasses.asdict(
+      config)["model"] or exported.task != config.task):
+    raise ValueError(
+        f"{weights_path} was exported by a run of another model or task "
+        f"({exported.task}, {exported.model}); trainer.init_continue "
+        f"goes on with the same run only.")
+  schedule = ("learning_rate", "lr_schedule", "train_steps",
+              "warmup_steps", "final_lr_fraction")
+  changed = [f"{k} {getattr(exported.trainer, k)} -> "
+             f"{getattr(config.trainer, k)}" for k in schedule
+             if getattr(exported.trainer, k) != getattr(config.trainer, k)]
+  if changed:
+    logging.info(f"The schedule differs from the exported run's: "
+          f"{', '.join(changed)}.")
+  return {**meta, "step": step}
