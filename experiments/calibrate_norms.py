@@ -16,13 +16,15 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from rim_tf import experiment_flags
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", None, "A shipped name or .weights.h5 path with "
                     "shared batch-norm statistics.", required=True)
 flags.DEFINE_string("output", None, "The calibrated .weights.h5 (with its "
                     ".json).", required=True)
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
-                    "$RIM_DATA_DIR, then data/).")
+experiment_flags.define_data_dir()
 flags.DEFINE_integer("num_batches", 32, "Training batches per stream.")
 
 

@@ -14,18 +14,19 @@ import sys
 from absl import app
 from absl import flags
 
+from rim_tf import experiment_flags
+
+
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", "denoise", ["denoise", "denoise_color", "superres",
-                                      "random_projections"],
-                  "Which table: Table 2 (denoise), 1 (denoise_color), 3 "
-                  "(superres), or Figure 2's curves (random_projections).")
+experiment_flags.define_task(help_text=(
+    "Which table: Table 2 (denoise), 1 (denoise_color), 3 (superres), or "
+    "Figure 2's curves (random_projections)."))
 flags.DEFINE_list("methods", ["rim", "bm3d"], "rim, bm3d (CBM3D for colour), "
                   "bicubic (super-resolution).")
 flags.DEFINE_list("subset", ["bsd68"], "Test images: bsd68 and/or bsd100. "
                   "Both: the 100 images are evaluated once and each table "
                   "written to --output with {subset} replaced.")
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
-                    "$RIM_DATA_DIR, then data/).")
+experiment_flags.define_data_dir()
 flags.DEFINE_string("weights", None, "RIM weights: a shipped name or a "
                     ".weights.h5 path (with its .json beside it); a comma "
                     "list for several RIMs in one run (the tables compare "
@@ -63,12 +64,13 @@ def main(argv):
   from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
   command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
   try:
+    task = experiment_flags.task_name()
     if FLAGS.shipped:
       print(shipped.evaluate_shipped(FLAGS.output, FLAGS.data_dir,
                                       FLAGS.num_images, command))
       return
     report = runner.run_evaluation(
-        task=FLAGS.task, methods=FLAGS.methods, subsets=FLAGS.subset,
+        task=task, methods=FLAGS.methods, subsets=FLAGS.subset,
         data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
         steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],
         quantized=[q.lower() == "true" for q in FLAGS.quantized],

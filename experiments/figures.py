@@ -11,6 +11,9 @@ import sys
 from absl import app
 from absl import flags
 
+from rim_tf import experiment_flags
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("figure", "2", ["2", "3", "4"], "Paper figure number.")
 flags.DEFINE_string("results", None, "Figure 2: curves JSON written by "
@@ -20,7 +23,7 @@ flags.DEFINE_string("image_id", None, "Figures 3, 4: BSDS300 test image id "
                     "(default: the paper's choice where known).")
 flags.DEFINE_float("sigma", 50.0, "Figure 3: noise level (8-bit quantized).")
 flags.DEFINE_integer("scale", 3, "Figure 4: super-resolution factor.")
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/.")
+experiment_flags.define_data_dir()
 flags.DEFINE_string("output", None, "PNG path.", required=True)
 
 

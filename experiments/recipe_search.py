@@ -21,18 +21,21 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
+from rim_tf import experiment_flags
 from rim_tf.training import recipe_search
 
+
 FLAGS = flags.FLAGS
-flags.DEFINE_string("task", "denoise", "Task whose cpu preset is the base.")
+experiment_flags.define_task(help_text="Task whose cpu preset is the base.")
 flags.DEFINE_list("candidates", None, "Candidate names (default: the "
-                  "task's, recipe_search.DEFAULT_CANDIDATES).")
+                  "task's, Task.recipe_search).")
 flags.DEFINE_float("budget_minutes", 10.0, "Training minutes per candidate.")
 flags.DEFINE_float("chunk_minutes", 5.0, "Minutes between scorings.")
 flags.DEFINE_string("runs", None, "Folder of the runs (default: "
                     "~/rim_runs/search_TASK).")
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/.")
+experiment_flags.define_data_dir()
 flags.DEFINE_multi_string("set", [], "Extra override for every candidate, "
                           "section.field=value.")
 flags.DEFINE_string("output", None, "Write OUTPUT.json and OUTPUT.md.",
@@ -41,20 +44,22 @@ flags.DEFINE_string("output", None, "Write OUTPUT.json and OUTPUT.md.",
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.INFO)  # The trainer's progress lines.
   from rim_tf import configs  # pylint: disable=g-import-not-at-top
   extra = configs.parse_overrides(FLAGS.set)
   if FLAGS.data_dir:
     extra.setdefault("data.data_dir", FLAGS.data_dir)
   try:
-    names = FLAGS.candidates or recipe_search.default_candidates(FLAGS.task)
+    task = experiment_flags.task_name()
+    names = FLAGS.candidates or recipe_search.default_candidates(task)
     # Every config first, so that a bad name fails before any training.
     candidates = {name: recipe_search.candidate_config(
-        name, FLAGS.task, extra=extra) for name in names}
+        name, task, extra=extra) for name in names}
   except ValueError as e:
     sys.exit(f"error: {e}")
   results = {}
   for name, config in candidates.items():
-    runs = FLAGS.runs or f"~/rim_runs/search_{FLAGS.task}"
+    runs = FLAGS.runs or f"~/rim_runs/search_{task}"
     run_dir = os.path.join(os.path.expanduser(runs), name)
     try:
       results[name] = recipe_search.run_candidate(

@@ -15,11 +15,13 @@ import sys
 from absl import app
 from absl import flags
 
+from rim_tf import experiment_flags
+
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("weights", None, "Shipped names or .weights.h5 paths.",
                   required=True)
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
-                    "$RIM_DATA_DIR, then data/).")
+experiment_flags.define_data_dir()
 flags.DEFINE_string("output", None, "Also write the rows as JSON here (after "
                     "each file, so an error keeps the rows before it).")
 

@@ -10,9 +10,10 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
-from rim_tf import experiment_flags
 from rim_tf import data as rim_data
+from rim_tf import experiment_flags
 from rim_tf import training
 
 FLAGS = flags.FLAGS
@@ -33,11 +34,14 @@ flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
 
 def main(argv):
   del argv
-  config = experiment_flags.experiment_from_flags()
+  logging.set_verbosity(logging.INFO)  # The trainer's progress lines.
   try:
+    config = experiment_flags.experiment_from_flags()
     trainer = training.Trainer(config, FLAGS.run_dir)
   except rim_data.DataNotFoundError as error:
     sys.exit(str(error))
+  except ValueError as error:
+    sys.exit(f"error: {error}")
   try:
     result = trainer.train(FLAGS.steps, max_seconds=(
         None if FLAGS.max_minutes is None else 60.0 * FLAGS.max_minutes))

@@ -174,12 +174,9 @@ def _checked(key, value, annotation):
 
 def _paper(task):
   """The published sizes and budget: ~400 k patches x 2 epochs, batch 32."""
-  architecture = "atrous" if task == "superres" else "rim"
-  gru = 64 if architecture == "atrous" else 256
   return ExperimentConfig(
       task=task,
-      model=ModelConfig(architecture=architecture, features=64,
-                        gru_features=gru),
+      model=ModelConfig(architecture="rim", features=64, gru_features=256),
       data=DataConfig(batch_size=32),
       trainer=TrainerConfig(train_steps=25000, rim_steps=20,
                             learning_rate=1e-3, mixed_precision=False))
@@ -187,80 +184,26 @@ def _paper(task):
 
 def _cpu(task):
   """What trains to a useful model on 2 CPU cores in hours (see docs/training.md)."""
-  # A wider training sigma range than the 15-50 evaluated keeps the ends of
-  # the test range inside the training distribution. Colour too trains on
-  # the range, not on Table 1's sigma 25 alone: rim-restore serves any
-  # sigma of an RGB image with the shipped colour model.
-  task_args = ({"sigma_range_255": (5.0, 55.0)}
-               if task in ("denoise", "denoise_color") else {})
   # 15 000 steps (480 k patches, ~5.3 h at 25 patches/s): the schedule the
   # shipped denoise_gray finished on (docs/training.md).
-  trainer = TrainerConfig(train_steps=15000, rim_steps=10, learning_rate=3e-3,
-                          lr_schedule="cosine", mixed_precision=True,
-                          checkpoint_every=100, eval_every=500,
-                          average_decay=0.999)
-  if task == "superres":
-    # The session-6 search's winner: start from the shipped gray denoiser
-    # (the same cell), 0.3-0.6 dB ahead of a fresh start at 10 minutes. A
-    # warm start needs fewer steps: 8 000 (256 k patches; the shipped run
-    # trained 4.0 h at 18-21 patches/s), a budget rather than a measured
-    # optimum.
-    trainer = dataclasses.replace(trainer, init_weights="denoise_gray",
-                                  train_steps=8000)
-  if task == "random_projections":
-    # Three models (RIM, GDN, FFN) for one figure: 4 000 steps each (128 k
-    # patches; RIM and GDN ~21, FFN 42-54 patches/s here, docs/training.md),
-    # a budget rather than a measured optimum.
-    trainer = dataclasses.replace(trainer, train_steps=4000)
-  # Unaugmented, the colour run's held-out PSNR fell from step 4 500 on;
-  # augmented, it held (docs/training.md, "Run log: denoise_color").
   return ExperimentConfig(
       task=task,
-      task_args=task_args,
       model=ModelConfig(architecture="rim", features=64, gru_features=128),
-      data=DataConfig(batch_size=32, augment=task == "denoise_color"),
-      trainer=trainer)
-
-
-# The shipped weights each task's second stage starts from by default.
-_SHIPPED_NAME = {"denoise": "denoise_gray", "denoise_color": "denoise_color",
-                 "superres": "superres",
-                 # The 3-task RIM's; its ablations name their own.
-                 "random_projections": "random_projections"}
+      data=DataConfig(batch_size=32),
+      trainer=TrainerConfig(train_steps=15000, rim_steps=10,
+                            learning_rate=3e-3, lr_schedule="cosine",
+                            mixed_precision=True, checkpoint_every=100,
+                            eval_every=500, average_decay=0.999))
 
 
 def _cpu_finetune(task):
   """The cpu recipe's second stage: trained weights (`trainer.init_weights`,
-  default the task's shipped model) trained on at a lower rate.
-
-  Denoising and super-resolution train for the final estimate only, each
-  example's error weighed by its inverse (the batch's mean PSNR), on patches
-  of twice the side (batch / 4: the same pixels per step). Measured on the
-  gray denoiser, which it took above BM3D at every sigma (docs/training.md,
-  sessions 6-9); the other tasks get the same settings.
-
-  Random projections train on at the paper's T = 20 (the first stage's is
-  10), every step's loss as before: 1 000 steps, a third of the first
-  stage's peak rate (docs/training.md, sessions 18-19).
-  """
-  config = _cpu(task)
-  trainer = dataclasses.replace(config.trainer,
-                                init_weights=_SHIPPED_NAME[task])
-  if task == "random_projections":
-    return dataclasses.replace(config, trainer=dataclasses.replace(
-        trainer, rim_steps=20, train_steps=1000, learning_rate=1e-3))
-  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
-
-  patch = 2 * tasks.get(task)().patch
-  trainer = dataclasses.replace(
-      trainer, train_steps=3000, learning_rate=2e-4,
-      loss_step_weights="final", loss_example_weights="inverse_mse",
-      average_decay=0.995)
-  return dataclasses.replace(
-      config, task_args={**config.task_args, "patch": patch},
-      data=dataclasses.replace(config.data,
-                               batch_size=config.data.batch_size // 4),
-      trainer=trainer)
+  default the task's shipped model) trained on as the task says
+  (`Task.finetune_overrides`) from its cpu preset."""
+  cls = _task_class(task)
+  config = preset("cpu", task)
+  return override(config, {"trainer.init_weights": cls.shipped,
+                           **cls.finetune_overrides(config)})
 
 
 def _smoke(task):
@@ -278,11 +221,22 @@ PRESETS = {"paper": _paper, "cpu": _cpu, "cpu_finetune": _cpu_finetune,
            "smoke": _smoke}
 
 
+def _task_class(task):
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  return tasks.get(task)
+
+
+def _task_overrides(name, task, config):
+  return _task_class(task).preset_overrides(name, config)
+
+
 def preset(name, task):
-  """The named preset for `task`."""
+  """The named preset for `task`: the preset's settings, then the task's
+  own for it (`rim_tf.tasks.Task.preset_overrides`)."""
   if name not in PRESETS:
     raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}.")
-  return PRESETS[name](task)
+  config = PRESETS[name](task)
+  return override(config, _task_overrides(name, task, config))
 
 
 def override(config, values):

@@ -1,29 +1,80 @@
-"""The absl flags that select an experiment, shared by the binaries."""
+"""The absl flags the binaries share, each defined once here.
+
+    from rim_tf import experiment_flags
+    experiment_flags.define_data_dir()
+    experiment_flags.define_task()
+    ...
+    task = experiment_flags.task_name()   # in main(), after parsing
+
+`--task_module` imports modules of the user's before the task is looked up,
+so a Task they register there (`rim_tf.tasks.register`) serves every
+binary unchanged.
+"""
+
+import importlib
+import sys
 
 from absl import flags
-
-from rim_tf import configs
 
 FLAGS = flags.FLAGS
 
 
-def define_experiment_flags():
-  """--task, --preset, --data_dir and repeatable --set overrides."""
-  flags.DEFINE_enum("task", "denoise",
-                    ["denoise", "denoise_color", "superres",
-                     "random_projections"], "The inverse problem.")
-  flags.DEFINE_enum("preset", "cpu", sorted(configs.PRESETS),
-                    "Named configuration: paper (published sizes), cpu "
-                    "(trains here in hours), smoke (minutes).")
+def _show(*names):
+  """Lists the flags in the binary's --help (key flags of the main module,
+  not hidden behind --helpfull)."""
+  for name in names:
+    FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[name])
+
+
+def define_data_dir():
+  """--data_dir: the folder holding BSDS300/."""
   flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
                       "$RIM_DATA_DIR, then data/).")
+  _show("data_dir")
+
+
+def define_task(default="denoise", help_text="The inverse problem."):
+  """--task (a registered task's name) and --task_module."""
+  flags.DEFINE_string("task", default, help_text + " A registered task: "
+                      "denoise, denoise_color, superres, random_projections, "
+                      "or one of yours (see --task_module).")
+  flags.DEFINE_multi_string(
+      "task_module", [], "Python module to import first (repeatable): it "
+      "registers tasks of your own with rim_tf.tasks.register.")
+  _show("task", "task_module")
+
+
+def task_name():
+  """--task after importing every --task_module; ValueError naming the
+  registered tasks if it is none of them."""
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  for module in FLAGS.task_module:
+    try:
+      importlib.import_module(module)
+    except ImportError as error:
+      raise ValueError(f"--task_module={module}: {error}") from None
+  tasks.get(FLAGS.task)  # Raises with the list of registered tasks.
+  return FLAGS.task
+
+
+def define_experiment_flags():
+  """--task, --task_module, --preset, --data_dir and repeatable --set."""
+  from rim_tf import configs  # pylint: disable=g-import-not-at-top
+  define_task()
+  flags.DEFINE_enum("preset", "cpu", sorted(configs.PRESETS),
+                    "Named configuration: paper (published sizes), cpu "
+                    "(trains here in hours), cpu_finetune (the cpu recipe's "
+                    "second stage), smoke (minutes).")
+  define_data_dir()
   flags.DEFINE_multi_string("set", [], "Override a config field: "
                             "section.field=value, e.g. trainer.rim_steps=10.")
+  _show("preset", "set")
 
 
 def experiment_from_flags():
   """The preset for --task with --data_dir and every --set applied."""
-  config = configs.preset(FLAGS.preset, FLAGS.task)
+  from rim_tf import configs  # pylint: disable=g-import-not-at-top
+  config = configs.preset(FLAGS.preset, task_name())
   values = configs.parse_overrides(FLAGS.set)
   if FLAGS.data_dir:
     values.setdefault("data.data_dir", FLAGS.data_dir)

@@ -1,6 +1,9 @@
 """Small synthetic images the tests share (no real data needed)."""
 
+import pathlib
+
 import numpy as np
+from PIL import Image
 
 
 def smooth_image(height, width, channels, seed=0):
@@ -48,3 +51,19 @@ def random_patches(num_validation):
             for _ in range(2)]
   return rim_data.PatchDataset(images, patch_size=8, stride=4,
                                num_validation=num_validation)
+
+
+def write_fake_bsds(root, num_train=200, num_test=100, size=(12, 8)):
+  """A BSDS300 folder in the official layout with tiny random JPEGs."""
+  folder = pathlib.Path(root) / "BSDS300"
+  rng = np.random.default_rng(0)
+  for split, count, first in (("train", num_train, 100000),
+                              ("test", num_test, 200000)):
+    (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+    ids = [str(first + k) for k in range(count)]
+    for k, image_id in enumerate(ids):
+      shape = size if k % 2 else size[::-1]
+      Image.fromarray(rng.integers(0, 256, shape + (3,), np.uint8)).save(
+          folder / "images" / split / f"{image_id}.jpg")
+    (folder / f"iids_{split}.txt").write_text("\n".join(ids) + "\n")
+  return folder

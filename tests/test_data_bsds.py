@@ -9,25 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rim_tf import metrics
 from rim_tf.data import bsds
 from rim_tf.data import patches
-
-
-def _write_fake_bsds(root, num_train=200, num_test=100, size=(12, 8)):
-  """A BSDS300 folder in the official layout with tiny random JPEGs."""
-  folder = pathlib.Path(root) / "BSDS300"
-  rng = np.random.default_rng(0)
-  for split, count, first in (("train", num_train, 100000),
-                              ("test", num_test, 200000)):
-    (folder / "images" / split).mkdir(parents=True, exist_ok=True)
-    ids = [str(first + k) for k in range(count)]
-    for k, image_id in enumerate(ids):
-      shape = size if k % 2 else size[::-1]
-      Image.fromarray(rng.integers(0, 256, shape + (3,), np.uint8)).save(
-          folder / "images" / split / f"{image_id}.jpg")
-    (folder / f"iids_{split}.txt").write_text("\n".join(ids) + "\n")
-  return folder
+from rim_tf import metrics
+from synthetic import write_fake_bsds
 
 
 def _make_archive(source_root, archive):
@@ -40,7 +25,7 @@ def _make_archive(source_root, archive):
 def fake_archive(tmp_path_factory):
   """A tiny but correctly laid out BSDS300-images.tgz (200 + 100 JPEGs)."""
   source = tmp_path_factory.mktemp("fake_source")
-  _write_fake_bsds(source)
+  write_fake_bsds(source)
   return _make_archive(source, source / "fake.tgz")
 
 
@@ -58,7 +43,7 @@ def _assert_single_message(error):
 
 
 def test_finds_folder_given_parent_or_folder_itself(tmp_path):
-  folder = _write_fake_bsds(tmp_path)
+  folder = write_fake_bsds(tmp_path)
   assert bsds.find_bsds300(tmp_path, download=False) == folder
   assert bsds.find_bsds300(folder, download=False) == folder
 
@@ -66,8 +51,8 @@ def test_finds_folder_given_parent_or_folder_itself(tmp_path):
 def test_data_dir_precedence_flag_then_env_then_default(tmp_path,
                                                         monkeypatch):
   env_root, flag_root = tmp_path / "env", tmp_path / "flag"
-  _write_fake_bsds(env_root)
-  _write_fake_bsds(flag_root)
+  write_fake_bsds(env_root)
+  write_fake_bsds(flag_root)
   monkeypatch.setenv("RIM_DATA_DIR", str(env_root))
   assert bsds.find_bsds300(download=False) == env_root / "BSDS300"
   assert bsds.find_bsds300(flag_root, download=False) == (
@@ -78,7 +63,7 @@ def test_data_dir_precedence_flag_then_env_then_default(tmp_path,
 
 
 def test_validate_returns_the_ids_of_both_splits(tmp_path):
-  ids = bsds.validate_bsds300(_write_fake_bsds(tmp_path))
+  ids = bsds.validate_bsds300(write_fake_bsds(tmp_path))
   assert len(ids["train"]) == 200 and len(ids["test"]) == 100
 
 
@@ -119,7 +104,7 @@ def test_corrupt_archive_gives_a_clear_error(tmp_path, fake_archive, damage):
 
 def test_archive_with_wrong_layout_is_rejected(tmp_path):
   source = tmp_path / "src"
-  folder = _write_fake_bsds(source, num_train=199)
+  folder = write_fake_bsds(source, num_train=199)
   (folder / "iids_test.txt").unlink()
   archive = _make_archive(source, tmp_path / bsds.ARCHIVE_NAME)
   with pytest.raises(bsds.CorruptDataError) as info:
@@ -151,7 +136,7 @@ def test_archive_with_unsafe_member_is_refused(tmp_path, fake_archive):
     ("short_iids", "lists 99 distinct ids"),
 ])
 def test_wrong_folder_layout_names_the_problem(tmp_path, breakage, expected):
-  folder = _write_fake_bsds(tmp_path)
+  folder = write_fake_bsds(tmp_path)
   if breakage == "no_iids":
     (folder / "iids_test.txt").unlink()
   elif breakage == "no_test_folder":
@@ -170,7 +155,7 @@ def test_wrong_folder_layout_names_the_problem(tmp_path, breakage, expected):
 
 def test_broken_folder_next_to_archive_says_to_delete_it(tmp_path,
                                                         fake_archive):
-  folder = _write_fake_bsds(tmp_path)
+  folder = write_fake_bsds(tmp_path)
   (folder / "iids_train.txt").unlink()
   (tmp_path / bsds.ARCHIVE_NAME).write_bytes(fake_archive.read_bytes())
   with pytest.raises(bsds.CorruptDataError, match="delete .* to have it"):
@@ -254,7 +239,7 @@ def test_undecodable_image_gives_a_clear_error(tmp_path):
 
 
 def test_load_images_splits_and_subsets(tmp_path):
-  _write_fake_bsds(tmp_path)
+  write_fake_bsds(tmp_path)
   train = bsds.load_images("train", gray=True, data_dir=tmp_path,
                            download=False)
   assert len(train) == 200

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rim_tf import metrics
 from rim_tf.data import builtin
 from rim_tf.data import corruptions
 from rim_tf.data import patches
+from rim_tf import metrics
 from rim_tf.operators import BicubicDownsample
 from rim_tf.operators import FourierProjection
 from rim_tf.operators import MatrixProjection

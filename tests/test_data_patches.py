@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rim_tf import metrics
 from rim_tf.data import builtin
 from rim_tf.data import corruptions
 from rim_tf.data import patches
+from rim_tf import metrics
 
 SHAPES = [(40, 52), (52, 40), (45, 45)]
 

@@ -17,17 +17,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import baselines  # pylint: disable=g-import-not-at-top
+from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
+from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import curves  # pylint: disable=g-import-not-at-top
-from rim_tf.evaluation import paper_numbers  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import protocols  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
+from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
 from rim_tf import metrics  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
-from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
-from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
-from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
+from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 from synthetic import export_untrained_rim  # pylint: disable=g-import-not-at-top
 from synthetic import smooth_image  # pylint: disable=g-import-not-at-top
 
@@ -260,8 +260,9 @@ def test_bicubic_row_of_table3_on_bsd100(bsds_dir):
   assert len(images) == 100
   results, _ = protocols.evaluate_superres(
       images, {"bicubic": baselines.bicubic_upscale_uint8}, progress=False)
-  paper_psnr = paper_numbers.PAPER["superres"]["bsd100"]["Bicubic"]
-  paper_ssim = paper_numbers.PAPER_SSIM["superres"]["bsd100"]["Bicubic"]
+  evaluation = tasks.get("superres").evaluation
+  paper_psnr = evaluation.paper_rows("bsd100")["Bicubic"]
+  paper_ssim = evaluation.paper_rows("bsd100", "ssim")["Bicubic"]
   assert paper_psnr == {"x2": 29.55, "x3": 27.20, "x4": 25.96}
   for setting in ("x2", "x3", "x4"):
     r = results["bicubic"][setting]
@@ -368,16 +369,20 @@ def test_comparison_table_takes_the_paper_gap_on_the_whole_subset(tmp_path):
 
 
 def test_baseline_methods_pick_per_task_and_refuse_mismatches():
-  assert protocols.baseline_methods("denoise", ["rim", "bm3d"]) == {
+  methods = protocols.baseline_methods
+
+  assert methods("denoise", ["rim", "bm3d"]) == {
       "bm3d": baselines.bm3d_denoise}
-  assert protocols.baseline_methods("denoise_color", ["bm3d"]) == {
+  assert methods("denoise_color", ["bm3d"]) == {
       "cbm3d": baselines.cbm3d_denoise}
-  assert protocols.baseline_methods("superres", ["bicubic", "rim"]) == {
+  assert methods("superres", ["bicubic", "rim"]) == {
       "bicubic": baselines.bicubic_upscale_uint8}
-  for task, name in (("superres", "bm3d"), ("denoise", "bicubic"),
-                     ("denoise", "srcnn")):
-    with pytest.raises(ValueError, match=f"{name!r}.*{task!r}"):
-      protocols.baseline_methods(task, [name])
+  for task, name, known in (("superres", "bm3d", "bicubic"),
+                            ("denoise", "bicubic", "bm3d"),
+                            ("denoise", "srcnn", "bm3d")):
+    with pytest.raises(ValueError, match=f"{name!r} does not apply to task "
+                       f"{task!r}; its methods are \\['{known}', 'rim'\\]"):
+      methods(task, [name])
 
 
 def test_run_evaluation_checks_weights_before_looking_for_data(tmp_path):

@@ -13,9 +13,9 @@ import tensorflow as tf
 
 from rim_tf import configs
 from rim_tf import model as rim_model
-from rim_tf.training import norm_calibration
 from rim_tf import operators
 from rim_tf import pretrained
+from rim_tf.training import norm_calibration
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 STEPS = 3

@@ -17,14 +17,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
+from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
 from rim_tf import operators  # pylint: disable=g-import-not-at-top
 from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
-from rim_tf import training  # pylint: disable=g-import-not-at-top
 from rim_tf import tasks  # pylint: disable=g-import-not-at-top
-from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
+from rim_tf import training  # pylint: disable=g-import-not-at-top
 from synthetic import random_patches  # pylint: disable=g-import-not-at-top
 
 BATCH = 4
@@ -152,6 +152,11 @@ def test_shipped_weights_have_their_json_and_load(name):
   assert model.num_steps == config.trainer.rim_steps
 
 
+# A quick look: no BM3D, one noise level.
+_QUICK = {"baselines": False,
+          "options": {"sigmas": (25,), "quantized": (False,)}}
+
+
 def test_evaluate_shipped_runs_every_shipped_model_on_its_subsets(
     exported, tmp_path, monkeypatch, bsds_dir):
   _, path = exported
@@ -159,10 +164,8 @@ def test_evaluate_shipped_runs_every_shipped_model_on_its_subsets(
   _copy(path, shipped_dir)
   monkeypatch.setattr(pretrained, "HERE", shipped_dir)
   # BM3D takes ~10 s per image; the protocol's plumbing is what is tested.
-  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
-                      ("denoise", ["rim"], {"sigmas": (25,),
-                                            "quantized": (False,)}))
-  report = shipped.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1)
+  report = shipped.evaluate_shipped(tmp_path / "out", bsds_dir, num_images=1,
+                                    **_QUICK)
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
       "tiny.done", "tiny_bsd100.json", "tiny_bsd100.md", "tiny_bsd68.json",
       "tiny_bsd68.md"]
@@ -178,9 +181,6 @@ def test_evaluate_shipped_resumes_and_redoes_what_changed(
   shipped_dir = tmp_path / "shipped"
   weights = _copy(path, shipped_dir)
   monkeypatch.setattr(pretrained, "HERE", shipped_dir)
-  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "denoise",  # pylint: disable=protected-access
-                      ("denoise", ["rim"], {"sigmas": (25,),
-                                            "quantized": (False,)}))
   out = tmp_path / "out"
   runs = []
   run_evaluation = runner.run_evaluation
@@ -190,16 +190,16 @@ def test_evaluate_shipped_resumes_and_redoes_what_changed(
     return run_evaluation(*args, **kwargs)
 
   monkeypatch.setattr(runner, "run_evaluation", counted)
-  shipped.evaluate_shipped(out, bsds_dir, num_images=1)
-  report = shipped.evaluate_shipped(out, bsds_dir, num_images=1)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=1, **_QUICK)
+  report = shipped.evaluate_shipped(out, bsds_dir, num_images=1, **_QUICK)
   assert runs == [1]  # The rerun found the stamp of these weights.
   assert f"tiny: done with these weights ({out / 'tiny.done'}" in report
-  shipped.evaluate_shipped(out, bsds_dir, num_images=2)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=2, **_QUICK)
   assert runs == [1, 2]  # Other images: evaluated again.
   model, _ = pretrained.load(str(weights))
   model.set_weights([w + 0.01 for w in model.get_weights()])
   model.save_weights(str(weights))
-  shipped.evaluate_shipped(out, bsds_dir, num_images=2)
+  shipped.evaluate_shipped(out, bsds_dir, num_images=2, **_QUICK)
   assert runs == [1, 2, 2]  # Other weights: evaluated again.
 
 
@@ -229,10 +229,6 @@ def projection_exports(tmp_path_factory):
 def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
     projection_exports, tmp_path, monkeypatch, bsds_dir):
   monkeypatch.setattr(pretrained, "HERE", projection_exports)
-  task, methods, options = shipped._SHIPPED_PROTOCOL["random_projections"]  # pylint: disable=protected-access
-  monkeypatch.setitem(shipped._SHIPPED_PROTOCOL, "random_projections",  # pylint: disable=protected-access
-                      (task, methods, {**options, "sigmas": (25,),
-                                       "quantized": (False,)}))
   # The paper's rows are compared with whole test sets only: make the first
   # 2 test images whole ones.
   first_two = bsds.read_ids(bsds.find_bsds300(bsds_dir, download=False),
@@ -240,7 +236,7 @@ def test_evaluate_shipped_draws_figure2_and_the_rim_3task_row(
   monkeypatch.setattr(tables, "SUBSET_SIZES", {
       "bsd68": len(tables.subset_ids("bsd68", first_two)), "bsd100": 2})
   out = tmp_path / "out"
-  report = shipped.evaluate_shipped(out, bsds_dir, num_images=2)
+  report = shipped.evaluate_shipped(out, bsds_dir, num_images=2, **_QUICK)
   # The ablations are in Figure 2 only; the full RIM also denoises.
   assert sorted(p.name for p in out.iterdir()) == [
       "figure2.done", "figure2.png", "figure2_curves.json",

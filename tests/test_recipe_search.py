@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rim_tf import configs
+from rim_tf import tasks
 from rim_tf.training import recipe_search
 from synthetic import random_patches
 
@@ -29,7 +30,7 @@ def _tiny(name):
 
 def test_every_candidate_is_one_valid_change_to_the_search_base():
   base = configs.override(configs.preset("cpu", "denoise"),
-                          recipe_search.BASE)
+                          tasks.get("denoise").recipe_search()[0])
   assert recipe_search.search_base() == base
   assert base.trainer.learning_rate == 1e-3
   for name in recipe_search.CANDIDATES:

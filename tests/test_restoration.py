@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 
 import rim_tf
-from rim_tf.inference import cli
+from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
 from rim_tf.evaluation import runner
+from rim_tf.inference import api
+from rim_tf.inference import cli
+from rim_tf.inference import engine
 from rim_tf.inference import image_files
+from rim_tf.inference import tiling
 from rim_tf import metrics
 from rim_tf import model as rim_model
 from rim_tf import operators
 from rim_tf import pretrained
-from rim_tf.inference import api
-from rim_tf.inference import engine
-from rim_tf.inference import tiling
-from rim_tf.data import bsds
 from synthetic import export_untrained_rim
 from synthetic import smooth_image
 

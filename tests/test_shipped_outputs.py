@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import rim_tf
-from rim_tf import pretrained
 from rim_tf.data import builtin
+from rim_tf import pretrained
 
 STORED = pathlib.Path(__file__).parent / "testdata" / "shipped_outputs.npz"
 SIGMA_255 = 25.0

@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 from rim_tf import data as rim_data
-from rim_tf import tasks
 from rim_tf.data import corruptions
+from rim_tf import tasks
 
 PATCH = 8
 BATCH = 4

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 
+from absl import logging as absl_logging
 import numpy as np
 import pytest
 
@@ -41,9 +42,9 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
 from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
-from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
-from rim_tf import training  # pylint: disable=g-import-not-at-top
 from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+from rim_tf import training  # pylint: disable=g-import-not-at-top
+from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
 
 THIS_FILE = pathlib.Path(__file__).resolve()
 REPO = THIS_FILE.parent.parent
@@ -866,6 +867,7 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
 
 def test_init_continue_names_a_schedule_that_differs_from_the_exports(
     tmp_path, caplog):
+  absl_logging.set_verbosity(absl_logging.INFO)
   config = tiny_config()
   first = training.Trainer(config, tmp_path / "a", patches=tiny_patches())
   export = first.export_weights(tmp_path / "run.weights.h5")

@@ -11,11 +11,11 @@ steps.
 import numpy as np
 import tensorflow as tf
 
+from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
+from rim_tf.inference import engine
 from rim_tf import metrics
 from rim_tf import operators
-from rim_tf.inference import engine
-from rim_tf.data import bsds
 
 NUM_IMAGES = 5
 SIGMAS_255 = (15.0, 25.0, 50.0)

@@ -21,15 +21,16 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from rim_tf import baselines
-from rim_tf.evaluation import protocols
-from rim_tf import metrics
-from rim_tf.inference import engine
 from rim_tf.data import bsds
+from rim_tf.evaluation import protocols
+from rim_tf import experiment_flags
+from rim_tf.inference import engine
+from rim_tf import metrics
+
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "denoise_gray", "Shipped name or .weights.h5.")
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
-                    "$RIM_DATA_DIR, then data/).")
+experiment_flags.define_data_dir()
 flags.DEFINE_string("image_id", None, "BSDS300 test id (default: the first "
                     "BSD68 image).")
 flags.DEFINE_float("sigma", 25.0, "Noise std on the 0-255 scale.")

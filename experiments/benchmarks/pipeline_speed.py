@@ -17,12 +17,13 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from rim_tf import data as rim_data
-from rim_tf import tasks
 from rim_tf.data import patches
+from rim_tf import experiment_flags
+from rim_tf import tasks
+
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/ (default: "
-                    "$RIM_DATA_DIR, then data/).")
+experiment_flags.define_data_dir()
 flags.DEFINE_integer("batch_size", 32, "Patches per batch.")
 flags.DEFINE_integer("num_batches", 20, "Batches timed per task.")
 flags.DEFINE_integer("stride", 4, "Patch grid stride.")

@@ -20,14 +20,16 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
-from rim_tf.evaluation import protocols
-from rim_tf import metrics
-from rim_tf.inference import engine
 from rim_tf.data import bsds
+from rim_tf.evaluation import protocols
+from rim_tf import experiment_flags
+from rim_tf.inference import engine
+from rim_tf import metrics
+
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "denoise_gray", "Shipped name or .weights.h5.")
-flags.DEFINE_string("data_dir", None, "Folder holding BSDS300/.")
+experiment_flags.define_data_dir()
 flags.DEFINE_string("image_id", None, "Test id (default: first BSD68 image).")
 flags.DEFINE_list("tiles", ["128", "256"], "Tile sides in pixels.")
 flags.DEFINE_list("overlaps", ["16", "32", "48"], "Overlaps in pixels.")

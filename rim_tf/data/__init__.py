@@ -16,5 +16,5 @@ from rim_tf.data.corruptions import BicubicDownsampling
 from rim_tf.data.corruptions import Corruption
 from rim_tf.data.corruptions import GaussianNoise
 from rim_tf.data.corruptions import RandomProjections
-from rim_tf.data.patches import PatchDataset
 from rim_tf.data.patches import count_patches
+from rim_tf.data.patches import PatchDataset

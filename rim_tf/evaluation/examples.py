@@ -2,11 +2,11 @@
 classical baseline, with their scores."""
 
 from rim_tf import baselines
-from rim_tf import metrics
 from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
 from rim_tf.inference import engine
 from rim_tf.inference import panels
+from rim_tf import metrics
 
 
 def _example(weights, gray, image_id, data_dir):

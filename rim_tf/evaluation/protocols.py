@@ -18,6 +18,7 @@ Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
 "sigma15", "sigma25_q8", "x2", ... (`rim_tf.evaluation.tables`).
 """
 
+import functools
 import time
 import zlib
 
@@ -26,11 +27,12 @@ import tensorflow as tf
 import tqdm
 
 from rim_tf import baselines
-from rim_tf import metrics
-from rim_tf import operators
 from rim_tf.data import corruptions
 from rim_tf.data import patches as rim_patches
 from rim_tf.evaluation import tables
+from rim_tf import metrics
+from rim_tf import operators
+from rim_tf import tasks
 
 
 def denoising_setting(sigma_255, quantized):
@@ -170,18 +172,26 @@ def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
 
 
 def baseline_methods(task, names):
-  """The classical methods among `names` for `task` (name -> callable)."""
+  """The classical methods among `names` (method flags: "rim", "bm3d",
+  ...) for the registered `task` ({name in the tables: callable}, from its
+  `Evaluation.baselines`)."""
+  evaluation = tasks.get(task).evaluation
   methods = {}
   for name in names:
-    if name == "bm3d" and task == "denoise":
-      methods["bm3d"] = baselines.bm3d_denoise
-    elif name == "bm3d" and task == "denoise_color":
-      methods["cbm3d"] = baselines.cbm3d_denoise
-    elif name == "bicubic" and task == "superres":
-      methods["bicubic"] = baselines.bicubic_upscale_uint8
+    if name in evaluation.baselines:
+      label, function = evaluation.baselines[name]
+      methods[label] = getattr(baselines, function)
     elif name != "rim":
-      raise ValueError(f"method {name!r} does not apply to task {task!r}.")
+      known = sorted(evaluation.baselines) + ["rim"]
+      raise ValueError(f"method {name!r} does not apply to task {task!r}; "
+                       f"its methods are {known}.")
   return methods
+
+
+def rim_method(protocol, restorer):
+  """The callable a protocol's runner calls for a RIM (`engine.Restorer`)."""
+  return (restorer.superres_uint8 if protocol == "superres"
+          else restorer.denoise)
 
 
 def test_patches(images, count, patch_size=32, seed=0):
@@ -270,6 +280,52 @@ def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
                              "std": values.std(0).tolist(),
                              "n": int(len(values))}
   return results
+
+
+def evaluate_measurements(images, task, rims, seed=0, progress=True):
+  """PSNR of RIMs on their task's own measurements of whole test images.
+
+  The protocol of a task without a table of its own (a user's): each
+  image is measured by every validation stream of the task
+  (`Task.validation_streams`, its corruption on the whole image, seeded by
+  the image's id); each RIM restores it with the task's operator; the
+  score is PSNR on [0, 255] of the clipped, rounded final estimate.
+
+  Args:
+    images: dict id -> clean uint8 [H, W, C].
+    task: the `rim_tf.tasks.Task`.
+    rims: dict name -> (RIM, T).
+
+  Returns:
+    (results, timing) as `evaluate_denoising`, one setting per stream.
+  """
+  runners = {name: tf.function(functools.partial(task.infer, model,
+                                                 steps=steps))
+             for name, (model, steps) in rims.items()}
+  streams = task.validation_streams()
+  results = {name: {} for name in rims}
+  seconds = {name: [] for name in rims}
+  bar = tqdm.tqdm(total=len(streams) * len(images) * len(rims),
+                  disable=None if progress else True, unit="image")
+  for setting, corruption in streams.items():
+    scores = {name: ({}, {}) for name in rims}
+    for image_id, clean in images.items():
+      batch = corruption(
+          {"x": tf.constant(np.asarray(clean, np.float32)[None] / 255.0)},
+          tf.constant([seed, zlib.crc32(str(image_id).encode())], tf.int64))
+      for name, run in runners.items():
+        start = time.perf_counter()
+        estimates, _ = run(batch)
+        estimate_uint8 = metrics.to_uint8(estimates[-1][0].numpy())
+        seconds[name].append(time.perf_counter() - start)
+        scores[name][0][image_id] = _finite_psnr(
+            metrics.psnr_255(estimate_uint8, clean), name, image_id, setting)
+        scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
+        bar.update(1)
+    for name in rims:
+      results[name][setting] = tables.summarize(*scores[name])
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
 
 
 # Figure 2's test patches: "5000 random patches from the BSD-300 test set".

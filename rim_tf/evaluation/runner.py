@@ -4,13 +4,13 @@ entry point of `experiments/evaluate.py`."""
 import json
 import os
 
-from rim_tf import pretrained
 from rim_tf.data import bsds
 from rim_tf.evaluation import curves
-from rim_tf.evaluation import paper_numbers
 from rim_tf.evaluation import protocols
 from rim_tf.evaluation import tables
 from rim_tf.inference import engine
+from rim_tf import pretrained
+from rim_tf import tasks
 
 
 def run_evaluation(task, methods, subsets, output, data_dir=None,
@@ -26,11 +26,13 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   "{subset}" replaced. `num_images` takes the first images of that union
   (with "bsd100", of all 100; each subset keeps its share). `weights` and
   `rim_name` may be comma lists (one name per RIM); the tables compare the
-  first RIM with every other method and with the paper's rows (`paper_numbers.PAPER_BARS`,
-  and `paper_rim`, default the paper's RIM for `task`); `steps` applies to
-  every RIM. For task "random_projections" the output holds Figure 2's
-  curves of the RIMs (e.g. RIM,GDN,FFN) on `num_images` (default
-  `protocols.FIGURE2_PATCHES`) test patches at `ratio`.
+  first RIM with every other method and with the paper's rows (the
+  task's `Evaluation.paper_bars`, and `paper_rim`, default the paper's RIM
+  for `task`); `steps` applies to every RIM. The task's `Evaluation` says
+  which protocol runs; for "projection_curves" (random projections) the
+  output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
+  `num_images` (default `protocols.FIGURE2_PATCHES`) test patches at
+  `ratio`.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):
@@ -38,16 +40,17 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   if num_images is not None and num_images < 1:
     raise ValueError(f"num_images must be >= 1 (None for all), got "
                      f"{num_images}.")
-  if task == "random_projections":
+  evaluation = tasks.get(task).evaluation
+  if evaluation.protocol == "projection_curves":
     if not weights:
-      raise ValueError("task 'random_projections' needs --weights (a comma "
-                       "list of shipped names or .weights.h5 paths).")
+      raise ValueError(f"task {task!r} needs --weights (a comma list of "
+                       f"shipped names or .weights.h5 paths).")
     return _run_projection_curves(output, data_dir, weights, rim_name, steps,
                                   num_images, seed, ratio, command)
   paths = tables.output_paths(output, subsets)
   if paper_rim is not None and not any(
-      paper_rim in rows for rows in paper_numbers.PAPER.get(task, {}).values()):
-    known = sorted({row for rows in paper_numbers.PAPER.get(task, {}).values()
+      paper_rim in rows for rows in evaluation.paper.values()):
+    known = sorted({row for rows in evaluation.paper.values()
                     for row in rows})
     raise ValueError(f"the paper has no row {paper_rim!r} for task "
                      f"{task!r}; its rows: {known}.")
@@ -59,7 +62,42 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   taken = sorted(set(named) & set(chosen))
   if taken:
     raise ValueError(f"RIM names {taken} are also baseline methods' names.")
-  gray = task == "denoise"
+  if evaluation.protocol == "measurements":
+    return _run_measurements(task, paths, weights, rim_name, steps,
+                             data_dir, num_images, seed, command)
+  images, ids = _test_images(paths, evaluation.gray, data_dir, num_images)
+  metadata = {"command": command or ""}
+  ours = None
+  if named:
+    rims = {name: engine.Restorer.from_weights(path, steps)[0]
+            for name, path in named.items()}
+    chosen = {**{name: protocols.rim_method(evaluation.protocol, rim)
+                 for name, rim in rims.items()}, **chosen}
+    ours = next(iter(rims))
+    metadata.update(weights=_weights_line(named),
+                    rim_steps=", ".join(f"{name}={rim.steps}"
+                                        for name, rim in rims.items()))
+    if evaluation.protocol == "denoising":
+      metadata["rim_start"] = ", ".join(
+          f"{name}={rim.denoise_operator.start}"
+          for name, rim in rims.items())
+  if evaluation.protocol == "superres":
+    results, timing = protocols.evaluate_superres(images, chosen, scales)
+  else:
+    results, timing = protocols.evaluate_denoising(images, chosen, sigmas,
+                                                   quantized, seed)
+  reports = []
+  for subset, path in paths.items():
+    reports.append(tables.write_results(
+        tables.restrict(results, ids[subset]), timing, path, task, subset,
+        {**metadata, "images": len(ids[subset])}, ours=ours,
+        paper_rim=paper_rim))
+  return "\n\n".join(reports)
+
+
+def _test_images(paths, gray, data_dir, num_images):
+  """(images, {subset: ids}) of the test images the subsets of `paths` need
+  (the first `num_images` of their union)."""
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
       subset=None if "bsd100" in paths else "bsd68")
@@ -70,34 +108,35 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   if empty:
     raise ValueError(f"none of the {len(images)} images evaluated is in "
                      f"{empty}; evaluate more images (--num_images).")
-  metadata = {"command": command or ""}
-  ours = None
-  if named:
-    rims = {name: engine.Restorer.from_weights(path, steps)[0]
-            for name, path in named.items()}
-    chosen = {**{name: (rim.superres_uint8 if task == "superres"
-                        else rim.denoise) for name, rim in rims.items()},
-              **chosen}
-    ours = next(iter(rims))
-    metadata.update(weights=_weights_line(named),
-                    rim_steps=", ".join(f"{name}={rim.steps}"
-                                        for name, rim in rims.items()))
-    if task != "superres":
-      metadata["rim_start"] = ", ".join(
-          f"{name}={rim.denoise_operator.start}"
-          for name, rim in rims.items())
-  if task == "superres":
-    results, timing = protocols.evaluate_superres(images, chosen, scales)
-  else:
-    results, timing = protocols.evaluate_denoising(images, chosen, sigmas, quantized,
-                                         seed)
-  reports = []
-  for subset, path in paths.items():
-    reports.append(tables.write_results(
-        tables.restrict(results, ids[subset]), timing, path, task, subset,
-        {**metadata, "images": len(ids[subset])}, ours=ours,
-        paper_rim=paper_rim))
-  return "\n\n".join(reports)
+  return images, ids
+
+
+def _run_measurements(task, paths, weights, rim_name, steps, data_dir,
+                      num_images, seed, command):
+  """The "measurements" protocol (`protocols.evaluate_measurements`) of the
+  RIMs `weights` trained on `task`; writes and returns the tables."""
+  named = _named_weights(weights, rim_name)
+  rims, problem = {}, None
+  for name, path in named.items():
+    model, config = pretrained.load(path)
+    if config.task != task:
+      raise ValueError(f"weights {path} were trained for {config.task!r}, "
+                       f"not for {task!r}.")
+    problem = problem or tasks.from_config(config)
+    rims[name] = (model, steps or config.trainer.rim_steps)
+  images, ids = _test_images(paths, problem.channels == 1, data_dir,
+                             num_images)
+  results, timing = protocols.evaluate_measurements(images, problem, rims,
+                                                    seed)
+  metadata = {"command": command or "", "weights": _weights_line(named),
+              "rim_steps": ", ".join(f"{name}={t}"
+                                     for name, (_, t) in rims.items())}
+  return "\n\n".join(
+      tables.write_results(tables.restrict(results, ids[subset]), timing,
+                           path, task, subset,
+                           {**metadata, "images": len(ids[subset])},
+                           ours=next(iter(rims)))
+      for subset, path in paths.items())
 
 
 def _named_weights(weights, names):

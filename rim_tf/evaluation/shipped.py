@@ -5,38 +5,43 @@ import functools
 import json
 import os
 
-from rim_tf import pretrained
 from rim_tf.evaluation import plots
 from rim_tf.evaluation import runner
-
-
-# Which table and baseline each shipped model's task is measured with.
-_SHIPPED_PROTOCOL = {
-    "denoise": ("denoise", ["rim", "bm3d"], {}),
-    "denoise_color": ("denoise_color", ["rim", "bm3d"],
-                      {"sigmas": (25,), "quantized": (True,)}),
-    "superres": ("superres", ["rim", "bicubic"], {}),
-    # The 3-task RIM's row of Table 2 is denoising it was never trained on
-    # (its start and T are its task's `denoise_start`, `denoise_steps`).
-    "random_projections": ("denoise", ["rim"], {"paper_rim": "RIM-3task"}),
-}
+from rim_tf import pretrained
+from rim_tf import tasks
 
 
 # Figure 2's name of a random-projection model, by its cell's ablation.
 FIGURE2_NAMES = {None: "RIM", "gdn": "GDN", "ffn": "FFN"}
 
 
+def table_plan(task):
+  """(table's task, methods, subsets, options) of a shipped RIM of `task`:
+  its own table with the classical baselines, or, for a task scored in
+  another's table (`Evaluation.table_of`), the RIM alone as that table's
+  `table_row`."""
+  evaluation = tasks.get(task).evaluation
+  if evaluation.table_of:
+    table = tasks.get(evaluation.table_of).evaluation
+    return (evaluation.table_of, ["rim"], table.subsets,
+            {**table.options, "paper_rim": evaluation.table_row})
+  return (task, ["rim", *evaluation.baselines], evaluation.subsets,
+          dict(evaluation.options))
+
+
 def evaluate_shipped(output_dir, data_dir=None, num_images=None,
-                     command=None):
+                     command=None, baselines=True, options=None):
   """Evaluates every shipped RIM against its baseline (`make evaluate`).
 
   Writes OUTPUT_DIR/NAME_SUBSET.json and .md for each shipped model and
-  subset (BSD68 and all 100 for denoising, BSD100 for super-resolution;
-  of the random-projection models only the full RIM, its Table 2 row),
-  and with random-projection models shipped Figure 2 of all of them:
-  OUTPUT_DIR/figure2_curves.json, its table figure2_curves.md and
-  figure2.png (`num_images` is then also the number of test patches).
-  Returns the reports joined.
+  subset of its table (`table_plan`: BSD68 and all 100 for denoising,
+  BSD100 for super-resolution; of the random-projection models only the
+  full RIM, its Table 2 row), and with random-projection models shipped
+  Figure 2 of all of them: OUTPUT_DIR/figure2_curves.json, its table
+  figure2_curves.md and figure2.png (`num_images` is then also the number
+  of test patches). `baselines=False` leaves the classical methods out and
+  `options` replaces protocol options (e.g. {"sigmas": (25,)}) of every
+  table: quick looks. Returns the reports joined.
 
   The whole takes hours on a CPU, so it resumes: each model's tables and
   Figure 2 leave a stamp (OUTPUT_DIR/NAME.done, figure2.done) of the
@@ -53,8 +58,10 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
     raise ValueError("no weights are shipped in rim_tf/pretrained yet.")
   shipped_configs = {name: pretrained.config(name) for name in names}
   projections = {}  # Figure 2 name -> shipped name.
+  curves_task = None
   for name, config in shipped_configs.items():
-    if config.task == "random_projections":
+    if tasks.get(config.task).evaluation.protocol == "projection_curves":
+      curves_task = config.task
       label = FIGURE2_NAMES[config.model.ablation]
       if label in projections:
         raise ValueError(
@@ -66,31 +73,34 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
                  if label in projections}
   reports = []
   for name, config in shipped_configs.items():
-    if config.task == "random_projections" and config.model.ablation:
+    if name in projections.values() and config.model.ablation:
       continue  # The ablations are Figure 2's only.
-    task, methods, options = _SHIPPED_PROTOCOL[config.task]
-    subsets = ("bsd100",) if task == "superres" else ("bsd68", "bsd100")
+    task, methods, subsets, table_options = table_plan(config.task)
+    if not baselines:
+      methods = ["rim"]
     reports.append(_run_once(
         os.path.join(output_dir, f"{name}.done"), [name], num_images,
         functools.partial(
             runner.run_evaluation, task, methods, subsets,
             os.path.join(output_dir, f"{name}_{{subset}}.json"),
             data_dir=data_dir, weights=name, rim_name=name,
-            num_images=num_images, command=command, **options)))
+            num_images=num_images, command=command,
+            **{**table_options, **(options or {})})))
   if projections:
     reports.append(_run_once(
         os.path.join(output_dir, "figure2.done"), list(projections.values()),
         num_images, functools.partial(_shipped_figure2, output_dir,
-                                      projections, data_dir, num_images,
-                                      command)))
+                                      curves_task, projections, data_dir,
+                                      num_images, command)))
   return "\n\n".join(reports)
 
 
-def _shipped_figure2(output_dir, projections, data_dir, num_images, command):
-  """Figure 2 of the shipped {label: name} random-projection models."""
+def _shipped_figure2(output_dir, task, projections, data_dir, num_images,
+                     command):
+  """Figure 2 of the shipped {label: name} models of `task`."""
   saved = os.path.join(output_dir, "figure2_curves.json")
   report = runner.run_evaluation(
-      "random_projections", ["rim"], (), saved, data_dir=data_dir,
+      task, ["rim"], (), saved, data_dir=data_dir,
       weights=list(projections.values()), rim_name=list(projections),
       num_images=num_images, command=command)
   plots.figure2_from_results(saved, os.path.join(output_dir, "figure2.png"))

@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
-from rim_tf import metrics
 from rim_tf.data import bsds
-from rim_tf.evaluation import paper_numbers
+from rim_tf import metrics
+from rim_tf import tasks
 
 
 def summarize(per_image_psnr, per_image_ssim):
@@ -62,12 +62,16 @@ def restrict(results, ids):
   return restricted
 
 
+def _evaluation(task):
+  """The `rim_tf.tasks.Evaluation` of a registered task name."""
+  return tasks.get(task).evaluation
+
+
 def markdown_table(results, task, subset, metric="psnr"):
   """A markdown table of our results with the paper's numbers beside them."""
   settings = sorted({s for r in results.values() for s in r},
                     key=_setting_order)
-  paper = (paper_numbers.PAPER if metric == "psnr" else paper_numbers.PAPER_SSIM).get(task, {}).get(
-      subset, {})
+  paper = _evaluation(task).paper_rows(subset, metric)
   header = ["method"] + settings
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
@@ -98,11 +102,13 @@ def _setting_order(setting):
 def comparison_table(results, task, subset, ours, paper_rim=None):
   """Markdown rows comparing method `ours` with every other method of the
   run (difference of the mean PSNRs, and on how many images it is ahead)
-  and with the paper's rows `paper_numbers.PAPER_BARS[task]` and `paper_rim` (default:
-  the RIM the paper trained for `task`) when `ours` scored the whole
-  `subset`, as the paper did; "" if there is nothing to compare."""
+  and with the paper's rows of `task` (its `Evaluation.paper_bars`, then
+  `paper_rim`, default the RIM the paper trained for `task`) when `ours`
+  scored the whole `subset`, as the paper did; "" if there is nothing to
+  compare."""
   settings = sorted(results[ours], key=_setting_order)
-  paper_rows = paper_numbers.PAPER_BARS.get(task, ()) + (paper_rim or paper_numbers.PAPER_RIM.get(task),)
+  evaluation = _evaluation(task)
+  paper_rows = evaluation.paper_bars + (paper_rim or evaluation.paper_rim,)
   lines = []
   for other in results:
     if other == ours:
@@ -123,7 +129,7 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
     lines.append(f"| images where {ours} beats {other} | " +
                  " | ".join(wins) + " |")
   for row in paper_rows:
-    paper = paper_numbers.PAPER.get(task, {}).get(subset, {}).get(row, {})
+    paper = evaluation.paper_rows(subset).get(row, {})
     if _is_whole(results[ours], subset) and any(s in paper for s in settings):
       lines.append(f"| {ours} − {row} (paper) | " + " | ".join(
           f"{results[ours][s]['psnr'] - paper[s]:+.2f}" if s in paper else ""

@@ -11,14 +11,11 @@ import functools
 
 import numpy as np
 
-from rim_tf import metrics
 from rim_tf.inference import tiling
+from rim_tf import metrics
 
+# What `restore` does; a RIM serves the one its task `restores`.
 TASKS = ("denoise", "superres")
-# Which trained tasks can serve a restoration task. The 3-task
-# random-projection RIM denoises too (the paper's "RIM-3task" row).
-SERVING_TASKS = {"denoise": ("denoise", "denoise_color", "random_projections"),
-                 "superres": ("superres",)}
 # The shipped weights each task uses by default, colour model first.
 DEFAULT_WEIGHTS = {"denoise": {3: ("denoise_color", "denoise_gray"),
                                1: ("denoise_gray",)},
@@ -60,8 +57,11 @@ def load_restorer(weights, steps=None):
 
 
 def check_serves(config, task, weights):
-  """Raises ValueError if a RIM trained for `config.task` cannot do `task`."""
-  if config.task not in SERVING_TASKS[task]:
+  """Raises ValueError if a RIM trained for `config.task` cannot do `task`
+  (its task's `restores`: the 3-task random-projection RIM denoises too,
+  the paper's "RIM-3task" row)."""
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  if tasks.get(config.task).restores != task:
     raise ValueError(f"weights {weights} were trained for {config.task!r}, "
                      f"not for {task!r}.")
 

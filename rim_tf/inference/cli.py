@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from rim_tf.inference import image_files
 from rim_tf.inference import api
+from rim_tf.inference import image_files
 from rim_tf.inference import tiling
 
 EXIT_ERROR = 1

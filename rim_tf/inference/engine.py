@@ -11,11 +11,11 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from rim_tf.inference import tiling
 from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tasks
-from rim_tf.inference import tiling
 
 _LUMA_LOW = metrics.Y_RANGE_01[0]
 _LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]
@@ -58,12 +58,11 @@ class Restorer:
     (`Task.denoise_start`).
     """
     model, config = pretrained.load(weights)
-    task = tasks.get(config.task)
-    sigma = (config.task_args.get("noise_sigma_255", 0.0)
-             if config.task == "superres" else 0.0)
+    task = tasks.from_config(config)
     if steps is None:
       steps = task.denoise_steps or config.trainer.rim_steps
-    return cls(model, steps, sigma, task.denoise_start), config
+    return cls(model, steps, task.likelihood_sigma_255,
+               task.denoise_start), config
 
   @property
   def channels(self):

@@ -9,6 +9,7 @@ evaluate.py` and `rim_tf.restore` unchanged (docs/own_operator.md).
 
 import dataclasses
 
+from rim_tf.tasks.base import Evaluation
 from rim_tf.tasks.base import Task
 from rim_tf.tasks.denoise import Denoise
 from rim_tf.tasks.denoise import DenoiseColor
@@ -45,7 +46,9 @@ def names():
 def get(name):
   """The Task class registered as `name`."""
   if name not in _REGISTRY:
-    raise ValueError(f"task must be one of {names()}, got {name!r}.")
+    raise ValueError(f"task must be one of {names()}, got {name!r} (a task "
+                     f"of your own is known once the module that registers "
+                     f"it is imported: --task_module in the binaries).")
   return _REGISTRY[name]
 
 

@@ -17,6 +17,49 @@ from rim_tf import metrics
 from rim_tf import model as rim_model
 
 
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """How RIMs of a task are scored: the protocol of its paper table.
+
+  Args:
+    protocol: the protocol of `rim_tf.evaluation.protocols` that scores it:
+      "denoising" (noisy full images), "superres" (Huang et al.'s protocol
+      on Y), "projection_curves" (Figure 2's PSNR per RIM step on test
+      patches) or "measurements" (the task's own measurements of the test
+      images, any task).
+    gray: gray (True) or RGB test images.
+    baselines: {method flag: (name in the tables, function of
+      `rim_tf.baselines`)}, the classical methods scored beside a RIM.
+    subsets: the test sets of the task's table ("bsd68", "bsd100").
+    options: the protocol's keyword arguments of the table (e.g. the
+      noise levels), beyond its defaults.
+    paper: the paper's PSNRs, {subset: {row: {setting: dB}}}.
+    paper_ssim: the paper's SSIMs, same layout.
+    paper_rim: the paper's row of the RIM trained for the task.
+    paper_bars: rows a RIM is compared with before the paper's RIM.
+    table_of: the task whose table a RIM of this one is scored in when it
+      has none of its own (the 3-task RIM denoises: Table 2), with
+      `table_row` its row there; None for the task's own.
+  """
+
+  protocol: str
+  gray: bool = True
+  baselines: dict = dataclasses.field(default_factory=dict)
+  subsets: tuple = ("bsd68", "bsd100")
+  options: dict = dataclasses.field(default_factory=dict)
+  paper: dict = dataclasses.field(default_factory=dict)
+  paper_ssim: dict = dataclasses.field(default_factory=dict)
+  paper_rim: str | None = None
+  paper_bars: tuple = ()
+  table_of: str | None = None
+  table_row: str | None = None
+
+  def paper_rows(self, subset, metric="psnr"):
+    """{row: {setting: value}} of the paper on `subset` ("psnr", "ssim")."""
+    return (self.paper if metric == "psnr" else self.paper_ssim).get(
+        subset, {})
+
+
 class Task(abc.ABC):
   """What every problem provides.
 
@@ -30,9 +73,22 @@ class Task(abc.ABC):
       estimates always started flat.
     denoise_steps: T when a RIM trained on this task denoises; None for
       the T it was trained with.
+    shipped: the name of the shipped weights trained for this task (the
+      cpu recipe's second stage starts from them), None if none.
+    restores: what a RIM trained on this task does for `rim_tf.restore`
+      ("denoise", "superres"), None if nothing.
+    evaluation: its `Evaluation`.
+    likelihood_sigma_255: the noise std (0-255 scale) a RIM of this task
+      assumes for an input that comes without one (super-resolution: its
+      training noise).
   """
 
   name = None
+  shipped = None
+  restores = None
+  # Without a table of its own, a task is scored on its own measurements
+  # of the test images (`rim_tf.evaluation.protocols.evaluate_measurements`).
+  evaluation = Evaluation(protocol="measurements")
   denoise_start = "measurement"
   denoise_steps = None
 
@@ -40,6 +96,50 @@ class Task(abc.ABC):
   @abc.abstractmethod
   def channels(self):
     """C of the images."""
+
+  @classmethod
+  def preset_overrides(cls, preset, config):
+    """Dotted config overrides (`rim_tf.configs.override`) that this task
+    applies on top of the named preset's `config` ("paper", "cpu",
+    "cpu_finetune", "smoke"); {} by default."""
+    del preset, config
+    return {}
+
+  @classmethod
+  def recipe_search(cls):
+    """(overrides of the cpu preset, default candidate names) of the recipe
+    search for this task (`rim_tf.training.recipe_search`): by default no
+    weight average (a short run's average lags its weights) and no default
+    candidates."""
+    return {"trainer.average_decay": 0.0}, ()
+
+  def held_out_conditions(self, sigmas=None):
+    """{score name: corruption} of fixed held-out conditions that compare
+    runs trained on different distributions; {} (the task's own
+    validation streams) by default."""
+    if sigmas is not None:
+      raise ValueError(f"sigmas score denoisers; a {self.name!r} run is "
+                       f"scored on its own validation streams.")
+    return {}
+
+  @classmethod
+  def finetune_overrides(cls, config):
+    """The cpu recipe's second stage as overrides of the cpu preset's
+    `config`: by default the final estimate only is trained, each example's
+    error weighed by its inverse (the batch's mean PSNR), on patches of
+    twice the side (batch / 4: the same pixels per step), at a lower rate.
+    Measured on the gray denoiser, which it took above BM3D at every sigma
+    (docs/training.md)."""
+    return {"trainer.train_steps": 3000, "trainer.learning_rate": 2e-4,
+            "trainer.loss_step_weights": "final",
+            "trainer.loss_example_weights": "inverse_mse",
+            "trainer.average_decay": 0.995,
+            "task_args.patch": 2 * cls().patch,
+            "data.batch_size": config.data.batch_size // 4}
+
+  @property
+  def likelihood_sigma_255(self):
+    return 0.0
 
   @property
   def patch_size(self):

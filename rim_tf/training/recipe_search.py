@@ -22,25 +22,8 @@ from rim_tf import pretrained
 from rim_tf import tasks
 from rim_tf.training import trainer as rim_trainer
 from rim_tf.training import validation
-from rim_tf.data import corruptions
 
-# Denoising's base: the cpu preset as it was before the session-3 search
-# (Adam 1e-3, 20 000 cosine steps), so that the names keep describing the
-# runs of docs/training.md now that the preset took the winner (3e-3) and a
-# shorter schedule. Every task's base has no weight average: a short run's
-# average lags its weights.
-BASE = {"trainer.learning_rate": 1e-3, "trainer.train_steps": 20000,
-        "trainer.average_decay": 0.0}
-# Every other task's base is its cpu preset without the average; super-
-# resolution's also without the warm start and shorter schedule that its
-# session-6 search chose (`warm_denoise` below), so that "base" still names
-# the fresh start that was run.
-_TASK_BASES = {
-    "denoise": BASE,
-    "superres": {"trainer.average_decay": 0.0, "trainer.init_weights": None,
-                 "trainer.train_steps": 15000},
-}
-# The recipe questions of issue 6, one change each to a task's base.
+# Recipe questions, one change each to a task's search base.
 CANDIDATES = {
   "base": {},
   "gru64": {"model.gru_features": 64},
@@ -63,18 +46,6 @@ CANDIDATES = {
   # inflated to three channels for colour, `model.inflate_channels`).
   "warm_denoise": {"trainer.init_weights": "denoise_gray"},
 }
-# Each task's search as run (denoise: the table of docs/training.md).
-DEFAULT_CANDIDATES = {
-    "denoise": ("base", "gru64", "loss_sigma1", "T5", "atrous32", "lr3e-3",
-                "sigma15-50", "float32"),
-    "superres": ("base", "atrous64", "warm_denoise"),
-    # Not warm_denoise: the inflated gray denoiser starts below the noisy
-    # input (docs/training.md, session 11).
-    "denoise_color": ("base",),
-}
-# The noise levels denoisers are scored at: the paper's tables'.
-VALIDATION_SIGMAS = {"denoise": (15.0, 25.0, 50.0),
-                     "denoise_color": (15.0, 25.0, 50.0)}
 _LOG = "search.json"
 
 
@@ -83,19 +54,19 @@ class Interrupted(Exception):
 
 
 def search_base(task="denoise"):
-  """The search's base config of `task`: its cpu preset without the weight
-  average, as it stood before the task's search (`BASE` for denoising,
-  `_TASK_BASES`)."""
-  overrides = _TASK_BASES.get(task, {"trainer.average_decay": 0.0})
+  """The search's base config of `task`: its cpu preset with the task's
+  search overrides (`Task.recipe_search`)."""
+  overrides, _ = tasks.get(task).recipe_search()
   return configs.override(configs.preset("cpu", task), overrides)
 
 
 def default_candidates(task):
   """The candidate names searched for `task` when none are given."""
-  if task not in DEFAULT_CANDIDATES:
-    raise ValueError(f"no default candidates for task {task!r} (searched: "
-                     f"{sorted(DEFAULT_CANDIDATES)}); name them.")
-  return list(DEFAULT_CANDIDATES[task])
+  _, names = tasks.get(task).recipe_search()
+  if not names:
+    raise ValueError(f"no default candidates for task {task!r}; name them "
+                     f"(--candidates, from {sorted(CANDIDATES)}).")
+  return list(names)
 
 
 def candidate_config(name, task="denoise", base=None, extra=None):
@@ -117,10 +88,11 @@ def read_rows(run_dir):
 def score(trainer, sigmas=None):
   """Held-out PSNR (dB) under fixed conditions.
 
-  Denoisers: {"psnr_sigma15": dB, ...} at each of `sigmas` (default: the
-  task's `VALIDATION_SIGMAS`, whatever sigma range a candidate trains on),
-  with the task's quantization. Other tasks: their own validation streams,
-  e.g. {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
+  The task's fixed conditions (`Task.held_out_conditions`): denoisers
+  {"psnr_sigma15": dB, ...} at each of `sigmas` (default: the paper's
+  table's, whatever sigma range a candidate trains on), with the task's
+  quantization. Other tasks: their own validation streams, e.g.
+  {"psnr_x2", "psnr_x3", "psnr_x4"} for super-resolution.
   """
   return _score(trainer.task,
                 lambda corruption: trainer.validate(corruption=corruption),
@@ -130,16 +102,11 @@ def score(trainer, sigmas=None):
 def _score(task, validate, sigmas):
   """`score` of `task` through validate(corruption or None) -> {stream:
   PSNR}."""
-  if not isinstance(task, tasks.Denoise):
-    if sigmas is not None:
-      raise ValueError(f"sigmas score denoisers; a {task.name!r} run is "
-                       f"scored on its own validation streams.")
+  conditions = task.held_out_conditions(sigmas)
+  if not conditions:
     return validate(None)
-  if sigmas is None:
-    sigmas = VALIDATION_SIGMAS[task.name]
-  return {f"psnr_sigma{s:g}": validate(
-      corruptions.GaussianNoise((s, s), task.quantize))["psnr"]
-          for s in sigmas}
+  return {name: validate(corruption)["psnr"]
+          for name, corruption in conditions.items()}
 
 
 def score_keys(row):

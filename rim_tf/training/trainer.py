@@ -384,9 +384,9 @@ class Trainer:
                               self.learning_rate_at(g), float(norm))
             if progress.disable and self.is_chief:
               # No terminal (nohup, CI): one line per log interval instead.
-              print(f"step {done}/{target} loss {last_loss:.5g} psnr(T) "
-                    f"{float(psnr[-1]):.2f} dB {rate:.1f} patches/s",
-                    flush=True)
+              logging.info(f"step {done}/{target} loss {last_loss:.5g} "
+                           f"psnr(T) {float(psnr[-1]):.2f} dB {rate:.1f} "
+                           f"patches/s")
           if self.is_chief and done % trainer.image_every == 0:
             self._log_images(batch)
           if self.is_chief and done % trainer.eval_every == 0:
