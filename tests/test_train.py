@@ -24,6 +24,7 @@ import logging
 import os
 import pathlib
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -1207,3 +1208,23 @@ def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
   trainer._train_step = inner  # pylint: disable=protected-access
   assert not trainer.train()["stopped_by_time"]
   assert int(trainer.step) == config.trainer.train_steps
+
+
+def test_a_run_of_the_trainer_before_the_rooms_resumes(tmp_path):
+  """Checkpoints written by the trainer of commit 7cbe36d (tests/testdata/
+  old_trainer_run) resume at their step with their weights."""
+  old = pathlib.Path(__file__).parent / "testdata" / "old_trainer_run"
+  run_dir = tmp_path / "run"
+  shutil.copytree(old, run_dir)
+  config = configs.ExperimentConfig.from_json(
+      (run_dir / "config.json").read_text())
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)
+            for _ in range(2)]
+  patches = rim_data.PatchDataset(images, patch_size=8, stride=4,
+                                  num_validation=2)
+  trainer = training.Trainer(config, run_dir, patches=patches)
+  assert int(trainer.step) == 3
+  weights = np.concatenate([w.numpy().ravel() for w in trainer.model.weights])
+  np.testing.assert_array_equal(weights, np.load(run_dir / "weights_at_3.npy"))
+  assert trainer.train()["step"] == 6
