@@ -352,22 +352,6 @@ def add_gaussian_noise(clean01, sigma_255, rng):
   return noisy.astype(np.float32)
 
 
-def denoising_psnr(estimate01, clean_uint8):
-  """Denoising PSNR: to_uint8(estimate01) against the clean uint8 image.
-
-  Args:
-    estimate01: float array on [0, 1], e.g. [H, W] or [H, W, C].
-    clean_uint8: uint8 array of the same shape.
-
-  Returns:
-    float, PSNR in dB with peak 255 (inf if identical after rounding).
-  """
-  clean = _as_uint8_image("clean_uint8", clean_uint8)
-  estimate = np.asarray(estimate01)
-  _check_same_shape(estimate, clean, "estimate01", "clean_uint8")
-  return psnr_255(to_uint8(estimate), clean)
-
-
 # ----------------------------------------------------------------------------
 # Super-resolution convention.
 

@@ -25,8 +25,8 @@ def test_bm3d_denoise_improves_psnr_clearly():
   noisy = noisy_version(clean, 25)
   out = baselines.bm3d_denoise(noisy, 25)
   assert out.shape == (48, 48, 1) and out.dtype == np.float32
-  before = metrics.denoising_psnr(noisy, clean)
-  after = metrics.denoising_psnr(out, clean)
+  before = metrics.psnr_255(metrics.to_uint8(noisy), clean)
+  after = metrics.psnr_255(metrics.to_uint8(out), clean)
   assert before == pytest.approx(20.4, abs=0.6)
   assert after > before + 8, (before, after)
   # [H, W] input gives the same [H, W, 1] estimate (to a few float32 steps:
@@ -40,8 +40,8 @@ def test_cbm3d_denoise_improves_psnr_clearly():
   noisy = noisy_version(clean, 25, seed=1)
   out = baselines.cbm3d_denoise(noisy, 25)
   assert out.shape == (48, 48, 3) and out.dtype == np.float32
-  before = metrics.denoising_psnr(noisy, clean)
-  after = metrics.denoising_psnr(out, clean)
+  before = metrics.psnr_255(metrics.to_uint8(noisy), clean)
+  after = metrics.psnr_255(metrics.to_uint8(out), clean)
   assert after > before + 8, (before, after)
 
 

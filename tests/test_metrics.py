@@ -332,20 +332,6 @@ def test_add_gaussian_noise_statistics():
   np.testing.assert_array_equal(noisy, again)
 
 
-def test_denoising_psnr_known_value():
-  clean = np.full((10, 10), 100, np.uint8)
-  estimate = np.full((10, 10), 100 / 255)
-  estimate[0, :5] = 103.4 / 255              # rounds to 103: error 3 on 5 px
-  estimate[1, 0] = 2.0                       # clips to 255: error 155 on 1 px
-  mse = (5 * 9 + 155**2) / 100
-  assert metrics.denoising_psnr(estimate, clean) == pytest.approx(
-      10 * np.log10(255**2 / mse), abs=1e-9)
-
-
-# -----------------------------------------------------------------------------
-# TF PSNR and bootstrap.
-
-
 def test_psnr_tf_matches_psnr_255():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(10)
@@ -403,10 +389,6 @@ _U8 = np.zeros((16, 16, 3), np.uint8)
     (lambda: metrics.add_gaussian_noise(np.zeros(3), 1.0, 0), "rng.*Generator"),
     (lambda: metrics.add_gaussian_noise(_U8, 1.0, np.random.default_rng(0)),
      "clean01.*float"),
-    (lambda: metrics.denoising_psnr(np.zeros((16, 16)), np.zeros((16, 16))),
-     "clean_uint8.*uint8"),
-    (lambda: metrics.denoising_psnr(np.zeros((16, 15)), _U8[..., 0]),
-     "estimate01 and clean_uint8.*equal shapes"),
     (lambda: metrics.superres_metrics(_U8, _U8[:15], 2),
      "estimate_uint8_rgb and reference_uint8_rgb.*equal shapes"),
     (lambda: metrics.superres_metrics(_U8.astype(np.float64), _U8, 2),

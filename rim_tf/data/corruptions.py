@@ -227,11 +227,10 @@ class BicubicDownsampling(Corruption):
 
   The patch size must be divisible by every scale (36 for 2, 3, 4). With
   several scales y has the element shape [N, None, None, C]; "scale" (int32
-  scalar) says which. To keep static shapes, `PatchDataset.
-  train_datasets_by_scale` gives one dataset per scale (built with
-  `for_scale`) that together partition the training steps; that is the form
-  we recommend for training (no retracing), the mixed form for evaluation
-  and inspection.
+  scalar) says which. To keep static shapes, training reads one stream per
+  scale (built with `for_scale`, `PatchDataset.train_dataset`'s
+  `step_subset`) that together partition the steps (no retracing); the
+  mixed form serves evaluation and inspection.
   """
 
   name = "bicubic_downsampling"

@@ -214,10 +214,6 @@ class PatchDataset:
     """(P, P, C) of one patch."""
     return (self.patch_size, self.patch_size, self.channels)
 
-  def steps_per_epoch(self, batch_size):
-    """Whole batches in one pass over the training patches."""
-    return self.num_train // _check_int("batch_size", batch_size, 1)
-
   def patches_at(self, coordinates):
     """float32 [n, P, P, C] in [0, 1] of (image, top, left) rows (numpy)."""
     size = self.patch_size
@@ -270,7 +266,7 @@ class PatchDataset:
         (every num_input_pipelines-th); use with
         `strategy.distribute_datasets_from_function`.
       step_subset: optional (j, J): only global steps g with g % J == j
-        (used by `train_datasets_by_scale`).
+        (a task's J input streams, e.g. one per super-resolution scale).
       include_coordinates: add "index" (int64 [b], global example index) and
         "coordinates" (int32 [b, 3], image/top/left) to every element, and
         with `augment` "transform" (int32 [b], see `apply_symmetry`).
@@ -344,36 +340,6 @@ class PatchDataset:
     dataset = dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-  def train_datasets_by_scale(self, batch_size, corruption, start_batch=0,
-                              seed=None, num_batches=None, input_context=None):
-    """One dataset per super-resolution scale, partitioning the steps.
-
-    `corruption` is a `BicubicDownsampling` with scales (s_0, ..., s_{S-1});
-    dataset s_j yields only global steps g with g % S == j, with that scale
-    alone, so its y has a static shape (no retracing). A trainer that takes
-    step g from `datasets[scales[g % S]]` sees every batch of the single
-    stream exactly once, resumes with `start_batch` like `train_dataset`,
-    and cycles the scales deterministically instead of drawing them.
-
-    Returns:
-      dict scale -> tf.data.Dataset; `num_batches` counts the steps of all
-      scales together (as a single stream would).
-    """
-    scales = tuple(corruption.scales)
-    datasets = {}
-    for j, scale in enumerate(scales):
-      count = None
-      if num_batches is not None:
-        first = start_batch + (j - start_batch) % len(scales)
-        count = max(0, -(-(start_batch + num_batches - first) // len(scales)))
-        if count == 0:
-          continue
-      datasets[scale] = self.train_dataset(
-          batch_size, corruption.for_scale(scale), start_batch=start_batch,
-          seed=seed, num_batches=count, input_context=input_context,
-          step_subset=(j, len(scales)))
-    return datasets
 
 
 def measure_throughput(dataset, num_batches, warmup=2):
