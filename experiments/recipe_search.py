@@ -57,6 +57,7 @@ def main(argv):
         name, task, extra=extra) for name in names}
   except ValueError as e:
     sys.exit(f"error: {e}")
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   results = {}
   for name, config in candidates.items():
     runs = FLAGS.runs or f"~/rim_runs/search_{task}"

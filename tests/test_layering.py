@@ -27,7 +27,8 @@ ROOMS = {**{name: ("core", 0) for name in _CORE},
          "tasks": ("tasks", 1), "configs": ("configs", 2),
          "pretrained": ("pretrained", 3), "training": ("training", 4),
          "inference": ("inference", 4), "evaluation": ("evaluation", 5),
-         "experiment_flags": ("entry", 6), "__main__": ("entry", 6),
+         "experiment_flags": ("entry", 6), "reproduce": ("entry", 6),
+         "__main__": ("entry", 6),
          "__init__": ("entry", 6)}
 
 

@@ -1,25 +1,62 @@
-"""Tests of the Makefile's wiring, from its dry runs (`make -n`): which
-commands a reproduction runs, and which weights each one hands to the next."""
+"""The reproductions' wiring (`rim_tf.reproduce`, `make reproduce-*`):
+which commands a reproduction runs, and which weights each one hands to the
+next."""
 
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from rim_tf import reproduce
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None,
-                                reason="make is not installed")
+REPO = pathlib.Path(__file__).resolve().parent.parent
+_TARGETS = {"reproduce-denoise": "denoise", "reproduce-color": "color",
+            "reproduce-sr": "sr", "reproduce-rp": "rp"}
 
 
 def _dry_run(target, *variables):
-  """The commands `make -n target` prints, one per command (continuation
-  lines joined)."""
-  out = subprocess.run(["make", "-n", "-C", str(REPO), target, *variables],
+  """The commands of `make target VARIABLES` (PRESET, OUT, RUNS), each
+  joined to one line."""
+  values = dict(v.split("=", 1) for v in variables)
+  return [" ".join(step) for step in reproduce.commands(
+      _TARGETS[target], values.get("PRESET", "cpu"),
+      values.get("OUT", "results/cpu"), values.get("RUNS", "runs"), "data")]
+
+
+@pytest.mark.skipif(shutil.which("make") is None,
+                    reason="make is not installed")
+@pytest.mark.parametrize("target", sorted(_TARGETS))
+def test_each_reproduce_target_is_one_command_of_the_reproduce_binary(
+    target):
+  out = subprocess.run(["make", "-n", "-C", str(REPO), target,
+                        "PRESET=smoke", "OUT=out", "RUNS=runs",
+                        "DATA_DIR=data"],
                        capture_output=True, text=True, check=True).stdout
-  return [line for line in out.replace("\\\n", " ").splitlines()
-          if line.startswith("python")]
+  lines = [line for line in out.splitlines() if line.startswith("python")]
+  assert lines == [
+      "python experiments/reproduce.py --preset=smoke --data_dir=data "
+      f"--runs=runs --out=out --target={_TARGETS[target]}"]
+
+
+def test_the_binarys_dry_run_prints_the_commands():
+  printed = subprocess.run(
+      [sys.executable, str(REPO / "experiments" / "reproduce.py"),
+       "--target=denoise", "--preset=cpu", "--out=out", "--runs=runs",
+       "--data_dir=data", "--dry_run"],
+      capture_output=True, text=True, check=True, timeout=300).stdout
+  assert printed.splitlines() == _dry_run("reproduce-denoise", "OUT=out")
+
+
+def test_an_unknown_target_is_one_line():
+  result = subprocess.run(
+      [sys.executable, str(REPO / "experiments" / "reproduce.py"),
+       "--target=deblur", "--dry_run"], capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode != 0 and "Traceback" not in result.stderr
+  assert "error: target must be one of ['color', 'denoise', 'rp', 'sr'], " \
+      "got 'deblur'." in result.stderr
 
 
 def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():
