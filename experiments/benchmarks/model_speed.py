@@ -4,14 +4,18 @@
 
 For each cell (the paper's strided cell, the a-trous cell of footnote 5),
 precision (float32, mixed_bfloat16) and XLA setting it prints the parameter
-count, training patches/s (a full step: T unrolled RIM steps, backprop,
-Adam; --batch_size patches of --patch_size^2, gray denoising) and the seconds
-to restore one --image_size gray image (T steps, inference). Each number is
-also given as achieved GFLOP/s, counted by tf.profiler on one cell step
-(training ~ 3x the forward count), and as a fraction of the CPU's matrix
-multiply peak in the same precision, measured right before and after that
-row (the higher is used) so that load from other processes affects both
-alike. The load average is printed with every row.
+count, training patches/s and the seconds to restore one --image_size gray
+image (T steps). Training is the trainer's own step (`rim_tf.training.
+Trainer.train` on --batch_size patches of --patch_size^2, gray denoising,
+under the default MirroredStrategy: T unrolled RIM steps, backprop, the one
+gradient sum over replicas, clipping, Adam, the per-step PSNR), timed over
+--train_batches steps after a first one that traces. Restoration is
+`rim_tf.inference.engine.Restorer.denoise`, what `rim_tf.restore` runs.
+Each number is also given as achieved GFLOP/s, counted by tf.profiler on
+one cell step (training ~ 3x the forward count), and as a fraction of the
+CPU's matrix multiply peak in the same precision, measured right before
+and after that row (the higher is used) so that load from other processes
+affects both alike. The load average is printed with every row.
 
 XLA on this CPU runs the backward convolutions some hundred times slower than
 oneDNN does, so XLA training is timed with --xla_train_steps RIM steps
@@ -20,6 +24,7 @@ rows are marked "*".
 """
 
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,8 +35,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rim_tf import model as rim_model
-from rim_tf import operators
+from rim_tf import configs
+from rim_tf import training
+from rim_tf.data import patches as rim_patches
+from rim_tf.inference import engine
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("cells", ["rim", "atrous"], "Cell architectures.")
@@ -62,7 +69,7 @@ def _best_time(function, repeats):
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
-    tf.nest.map_structure(lambda t: t.numpy(), function())
+    tf.nest.map_structure(np.asarray, function())
     times.append(time.perf_counter() - start)
   return min(times)
 
@@ -89,42 +96,54 @@ def cell_forward_flops(cell, image_shape):
   return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
 
-def _denoising_problem(shape, seed):
-  rng = np.random.default_rng(seed)
-  clean = rng.uniform(size=shape).astype(np.float32)
-  sigma = FLAGS.sigma_255 / 255
-  noisy = clean + sigma * rng.standard_normal(shape).astype(np.float32)
-  return operators.Identity(shape[1:]), tf.constant(noisy), sigma, clean
+def _config(architecture, policy, steps, jit_compile):
+  """The paper's sizes of `architecture` (its preset), gray denoising at
+  T = `steps`, nothing logged, validated or saved while timed."""
+  paper = configs.preset("paper", "denoise")
+  features = paper.model.gru_features if architecture == "rim" else 64
+  return configs.override(paper, {
+      "model.architecture": architecture, "model.gru_features": features,
+      "task_args.patch": FLAGS.patch_size,
+      "data.batch_size": FLAGS.batch_size, "data.num_validation": 0,
+      "trainer.rim_steps": steps,
+      "trainer.mixed_precision": policy == "mixed_bfloat16",
+      "trainer.jit_compile": jit_compile, "trainer.train_steps": 10**6,
+      "trainer.log_every": 10**6, "trainer.image_every": 10**6,
+      "trainer.eval_every": 10**6, "trainer.checkpoint_every": 10**6})
 
 
-def training_rate(model, jit_compile, steps, repeats):
-  """(first-call seconds, patches/s) of full training steps of T = `steps`."""
-  size = FLAGS.patch_size
-  op, noisy, sigma, clean = _denoising_problem(
-      (FLAGS.batch_size, size, size, 1), seed=0)
-  optimizer = keras.optimizers.Adam(1e-4)
-
-  @tf.function(jit_compile=jit_compile)
-  def train_step():
-    with tf.GradientTape() as tape:
-      estimates, _ = model(noisy, operator=op, sigma=sigma,
-                           steps=steps, training=True)
-      loss, _ = rim_model.rim_loss(estimates, clean)
-    variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
-
-  first_call = _best_time(train_step, 1)
-  return first_call, FLAGS.batch_size / _best_time(train_step, repeats)
+def training_rate(architecture, policy, jit_compile, steps, repeats):
+  """(trainer, first-call seconds, patches/s) of the trainer's own steps at
+  T = `steps`."""
+  rng = np.random.default_rng(0)
+  images = [rng.integers(0, 256, (96, 96, 1), np.uint8) for _ in range(4)]
+  patches = rim_patches.PatchDataset(images, patch_size=FLAGS.patch_size,
+                                     stride=4, num_validation=0)
+  with tempfile.TemporaryDirectory() as run_dir:
+    trainer = training.Trainer(
+        _config(architecture, policy, steps, jit_compile), run_dir,
+        patches=patches)
+    start = time.perf_counter()
+    trainer.train(1)
+    first_call = time.perf_counter() - start
+    start = time.perf_counter()
+    trainer.train(1 + repeats)
+    seconds = time.perf_counter() - start
+  return trainer, first_call, FLAGS.batch_size * repeats / seconds
 
 
 def restoration_time(model, jit_compile):
-  """(first-call seconds, seconds per image) of restoring one gray image."""
+  """(first-call seconds, seconds per image) of restoring one gray image
+  with the restoration engine (`Restorer.denoise`)."""
   height, width = (int(s) for s in FLAGS.image_size)
-  op, noisy, sigma, _ = _denoising_problem((1, height, width, 1), seed=1)
-  restore = tf.function(
-      lambda: model(noisy, operator=op, sigma=sigma, steps=FLAGS.steps)[1],
-      jit_compile=jit_compile)
+  rng = np.random.default_rng(1)
+  noisy = (rng.uniform(size=(height, width, 1)) + FLAGS.sigma_255 / 255 *
+           rng.standard_normal((height, width, 1))).astype(np.float32)
+  restorer = engine.Restorer(model, FLAGS.steps)
+  if jit_compile:
+    restorer._denoise = tf.function(  # pylint: disable=protected-access
+        restorer._denoise_graph, jit_compile=True)  # pylint: disable=protected-access
+  restore = lambda: restorer.denoise(noisy, FLAGS.sigma_255)
   first_call = _best_time(restore, 1)
   return first_call, _best_time(restore, FLAGS.restore_repeats)
 
@@ -153,20 +172,21 @@ def main(argv):
         f"{'peak':>5s} | load")
   for architecture in FLAGS.cells:
     for policy in FLAGS.precisions:
-      keras.mixed_precision.set_global_policy(policy)
-      model = rim_model.build_rim(architecture, channels=1)
-      size = FLAGS.patch_size
-      train_flops = (_TRAIN_FLOP_FACTOR * FLAGS.steps * cell_forward_flops(
-          model.cell, (1, size, size, 1)))
-      restore_flops = FLAGS.steps * cell_forward_flops(
-          model.cell, (1, height, width, 1))
       for xla in FLAGS.xla:
         jit = {"off": False, "on": True}[xla]
-        peak = matmul_peak(model.cell.compute_dtype)
         train_steps = FLAGS.xla_train_steps if jit else FLAGS.steps
-        train_first, rate = training_rate(
-            model, jit, train_steps, 1 if jit else FLAGS.train_batches)
+        peak = matmul_peak("bfloat16" if policy == "mixed_bfloat16"
+                           else "float32")
+        trainer, train_first, rate = training_rate(
+            architecture, policy, jit, train_steps,
+            1 if jit else FLAGS.train_batches)
         rate *= train_steps / FLAGS.steps
+        model = trainer.model
+        size = FLAGS.patch_size
+        train_flops = (_TRAIN_FLOP_FACTOR * FLAGS.steps * cell_forward_flops(
+            model.cell, (1, size, size, 1)))
+        restore_flops = FLAGS.steps * cell_forward_flops(
+            model.cell, (1, height, width, 1))
         restore_first, seconds = restoration_time(model, jit)
         peak = max(peak, matmul_peak(model.cell.compute_dtype))
         train_gflops = rate * train_flops / 1e9
