@@ -35,7 +35,6 @@ tf.distribute requires.
 """
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -57,6 +56,7 @@ from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
 from rim_tf.training import exports
 from rim_tf.training import optimization
+from rim_tf.training import run_folder
 from rim_tf.training import strategy as rim_strategy
 from rim_tf.training import validation as rim_validation
 from rim_tf.training import warm_start
@@ -80,6 +80,7 @@ class Trainer:
   def __init__(self, config, run_dir, strategy=None, patches=None):
     self.config = config
     self.run_dir = pathlib.Path(run_dir)
+    self.folder = run_folder.RunFolder(run_dir)
     self._check_config()
     self.task = rim_tasks.from_config(config)
     # The strategy first: MultiWorkerMirroredStrategy must configure the
@@ -93,7 +94,7 @@ class Trainer:
     self.is_chief = bool(self.strategy.extended.should_checkpoint)
     self._multi_worker = isinstance(
         self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    self.checkpoint_dir = self.run_dir / "checkpoints"
+    self.checkpoint_dir = self.folder.checkpoints
     # Training time of an exported run this one continues (init_continue).
     self._carried_seconds = 0.0
     self._clock_running = False
@@ -126,7 +127,7 @@ class Trainer:
         max_to_keep=config.trainer.keep_checkpoints if self.is_chief else 1)
     self._restore()
     if self.is_chief:
-      self._write_config()  # Only once the folder is known to fit.
+      self.folder.write_config(config)  # Once the folder is known to fit.
     self._saved_step = int(self.step)
     self._budget_clock = time.time()
     self._stop_signal = None
@@ -152,29 +153,7 @@ class Trainer:
     if trainer.average_decay:  # 0 is no average
       weight_average.check_decay(trainer.average_decay,
                                  "trainer.average_decay")
-    path = self.run_dir / "config.json"
-    if not path.exists():
-      return
-    try:
-      previous = configs.ExperimentConfig.from_json(path.read_text())
-    except (ValueError, KeyError, TypeError) as error:
-      raise ValueError(
-          f"{path} is not a readable rim_tf config ({error!r}); this "
-          f"folder does not hold a run of this code. Use a new run "
-          f"folder.") from None
-    if dataclasses.asdict(previous)["model"] != dataclasses.asdict(
-        self.config)["model"] or previous.task != self.config.task:
-      raise ValueError(
-          f"{self.run_dir} holds a run of another model or task "
-          f"({previous.task}, {previous.model}); use a new run folder.")
-
-  def _write_config(self):
-    """The resolved config as run_dir/config.json (next to checkpoints/)."""
-    self.run_dir.mkdir(parents=True, exist_ok=True)
-    path = self.run_dir / "config.json"
-    scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(self.config.to_json())
-    os.replace(scratch, path)  # Atomic: a reader never sees half a file.
+    self.folder.check_config(self.config)
 
   def _restore(self):
     # Every worker restores the chief's newest checkpoint.
@@ -286,24 +265,19 @@ class Trainer:
     self._write_budget()
     return path
 
-  def _budget_path(self):
-    return self.run_dir / "budget.json"
-
   def training_seconds(self):
     """Wall-clock seconds spent training this run, over all its sessions."""
-    previous = self._carried_seconds
-    if self._budget_path().exists():
-      previous = json.loads(self._budget_path().read_text())["train_seconds"]
+    previous = self.folder.budget_seconds()
+    if previous is None:
+      previous = self._carried_seconds
     if not self._clock_running:
       return previous  # train() saved its time before returning.
     return previous + time.time() - self._budget_clock
 
   def _write_budget(self):
-    # Beside the checkpoint, not in it: old checkpoints stay restorable.
-    seconds = self.training_seconds()
-    self._budget_path().write_text(json.dumps(
-        {"step": int(self.step), "train_seconds": seconds,
-         "patches_seen": int(self.step) * self.config.data.batch_size}))
+    self.folder.write_budget(
+        int(self.step), self.training_seconds(),
+        int(self.step) * self.config.data.batch_size)
     self._budget_clock = time.time()
 
   def _install_signal_handlers(self):
@@ -341,7 +315,7 @@ class Trainer:
     self._budget_clock = time.time()
     self._clock_running = True
     keys, iterators = self._datasets()
-    writer = (tf.summary.create_file_writer(str(self.run_dir / "logs"))
+    writer = (tf.summary.create_file_writer(str(self.folder.logs))
               if self.is_chief else tf.summary.create_noop_writer())
     self._stop_signal = None
     stopped = False
@@ -434,23 +408,14 @@ class Trainer:
 
   @property
   def best_path(self):
-    """run_dir/best.weights.h5: the weights of the best validation so far,
-    with best.json (the export JSON plus its "validation")."""
-    return self.run_dir / "best.weights.h5"
+    """run_dir/best.weights.h5: the weights of the best validation so far
+    (`RunFolder.best_weights`)."""
+    return self.folder.best_weights
 
   def best_validation(self):
     """The mean over streams of the best validation written to `best_path`,
     or None before the first."""
-    path = configs.export_json_path(self.best_path)
-    if not path.exists():
-      return None
-    try:
-      return float(np.mean(list(json.loads(path.read_text())[
-          "validation"].values())))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-      raise ValueError(f"{path} is not a best-weights record of this "
-                       f"trainer ({error!r}); delete it and its weights to "
-                       f"start the record afresh.") from None
+    return self.folder.best_validation()
 
   def _log_validation(self, step):
     results = self.validate()

@@ -1,0 +1,96 @@
+"""The files of a run folder beside its checkpoints: the resolved config,
+the training budget and the best validation's record.
+
+    RUN_DIR/config.json        the ExperimentConfig the run trains
+    RUN_DIR/budget.json        {"step", "train_seconds", "patches_seen"}
+    RUN_DIR/best.weights.h5    the best-validated weights, best.json beside
+    RUN_DIR/checkpoints/       tf.train.CheckpointManager's
+    RUN_DIR/logs/              TensorBoard
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from rim_tf import configs
+
+
+class RunFolder:
+  """The run folder `path` (it need not exist yet)."""
+
+  def __init__(self, path):
+    self.path = pathlib.Path(path)
+
+  @property
+  def checkpoints(self):
+    return self.path / "checkpoints"
+
+  @property
+  def logs(self):
+    return self.path / "logs"
+
+  @property
+  def best_weights(self):
+    """best.weights.h5: the weights of the best validation so far, with
+    best.json (the export JSON plus its "validation")."""
+    return self.path / "best.weights.h5"
+
+  def check_config(self, config):
+    """Raises ValueError if the folder holds a run of another model or
+    task than `config`'s (or a config.json this code cannot read)."""
+    path = self.path / "config.json"
+    if not path.exists():
+      return
+    try:
+      previous = configs.ExperimentConfig.from_json(path.read_text())
+    except (ValueError, KeyError, TypeError) as error:
+      raise ValueError(
+          f"{path} is not a readable rim_tf config ({error!r}); this "
+          f"folder does not hold a run of this code. Use a new run "
+          f"folder.") from None
+    if dataclasses.asdict(previous)["model"] != dataclasses.asdict(
+        config)["model"] or previous.task != config.task:
+      raise ValueError(
+          f"{self.path} holds a run of another model or task "
+          f"({previous.task}, {previous.model}); use a new run folder.")
+
+  def write_config(self, config):
+    """config.json, atomically: a reader never sees half a file."""
+    self.path.mkdir(parents=True, exist_ok=True)
+    _write_atomically(self.path / "config.json", config.to_json())
+
+  def budget_seconds(self):
+    """The training seconds budget.json records, None without it."""
+    path = self.path / "budget.json"
+    if not path.exists():
+      return None
+    return json.loads(path.read_text())["train_seconds"]
+
+  def write_budget(self, step, seconds, patches_seen):
+    # Beside the checkpoint, not in it: old checkpoints stay restorable.
+    _write_atomically(self.path / "budget.json", json.dumps(
+        {"step": step, "train_seconds": seconds,
+         "patches_seen": patches_seen}))
+
+  def best_validation(self):
+    """The mean over streams of the best validation recorded with
+    `best_weights`, or None before the first."""
+    path = configs.export_json_path(self.best_weights)
+    if not path.exists():
+      return None
+    try:
+      return float(np.mean(list(json.loads(path.read_text())[
+          "validation"].values())))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+      raise ValueError(f"{path} is not a best-weights record of this "
+                       f"trainer ({error!r}); delete it and its weights to "
+                       f"start the record afresh.") from None
+
+
+def _write_atomically(path, text):
+  scratch = path.with_name(path.name + ".tmp")
+  scratch.write_text(text)
+  os.replace(scratch, path)
