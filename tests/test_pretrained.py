@@ -278,3 +278,20 @@ def test_evaluate_shipped_refuses_two_projection_models_of_one_cell(
                      r"models are GDNs \(random_projections_gdn, "
                      r"random_projections_gdn2\)"):
     shipped.evaluate_shipped(tmp_path / "out")
+
+
+def test_loading_weights_leaves_the_process_dtype_policy_alone(exported):
+  """A process that trains in bfloat16 and loads a model for a check keeps
+  its policy; the loaded model computes in the policy asked for."""
+  import keras  # pylint: disable=g-import-not-at-top
+  _, path = exported
+  before = keras.mixed_precision.global_policy().name
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    model, _ = pretrained.load(str(path))
+    assert model.cell.compute_dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    model, _ = pretrained.load(str(path), policy="mixed_bfloat16")
+    assert model.cell.compute_dtype == "bfloat16"
+  finally:
+    keras.mixed_precision.set_global_policy(before)
