@@ -28,7 +28,7 @@ tensorboard:
 # A rerun skips what was done with the same weights (results/shipped/*.done).
 evaluate:
 	$(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR) --shipped \
-	  --output=results/shipped
+	  $(if $(filter smoke,$(PRESET)),--num_images=2,) --output=results/shipped
 
 reproduce-denoise:
 	$(REPRODUCE) --target=denoise

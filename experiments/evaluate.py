@@ -21,8 +21,9 @@ FLAGS = flags.FLAGS
 experiment_flags.define_task(help_text=(
     "Which table: Table 2 (denoise), 1 (denoise_color), 3 (superres), or "
     "Figure 2's curves (random_projections)."))
-flags.DEFINE_list("methods", ["rim", "bm3d"], "rim, bm3d (CBM3D for colour), "
-                  "bicubic (super-resolution).")
+flags.DEFINE_list("methods", None, "rim, bm3d (CBM3D for colour), "
+                  "bicubic (super-resolution); default: rim and the task's "
+                  "baselines.")
 flags.DEFINE_list("subset", ["bsd68"], "Test images: bsd68 and/or bsd100. "
                   "Both: the 100 images are evaluated once and each table "
                   "written to --output with {subset} replaced.")
@@ -70,7 +71,8 @@ def main(argv):
                                       FLAGS.num_images, command))
       return
     report = runner.run_evaluation(
-        task=task, methods=FLAGS.methods, subsets=FLAGS.subset,
+        task=task, methods=FLAGS.methods or runner.default_methods(task),
+        subsets=FLAGS.subset,
         data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
         steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],
         quantized=[q.lower() == "true" for q in FLAGS.quantized],

@@ -41,10 +41,10 @@ def main(argv):
       print(curves.curves_table(curves.load_curves(FLAGS.results)))
     elif FLAGS.figure == "3":
       path = examples.figure3(FLAGS.weights, FLAGS.output, FLAGS.image_id,
-                             FLAGS.sigma, FLAGS.data_dir)
+                              FLAGS.sigma, FLAGS.data_dir)
     else:
       path = examples.figure4(FLAGS.weights, FLAGS.output, FLAGS.image_id,
-                             FLAGS.scale, FLAGS.data_dir)
+                              FLAGS.scale, FLAGS.data_dir)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   print("wrote", path)

@@ -22,8 +22,9 @@ from rim_tf import experiment_flags
 FLAGS = flags.FLAGS
 flags.DEFINE_string("target", None, "denoise, color, sr or rp.",
                     required=True)
-flags.DEFINE_string("preset", "cpu", "paper (a GPU), cpu (2 CPU cores, "
-                    "hours, two training stages) or smoke (minutes).")
+flags.DEFINE_enum("preset", "cpu", ["paper", "cpu", "smoke"], "paper (a "
+                  "GPU), cpu (2 CPU cores, hours, two training stages) or "
+                  "smoke (minutes).")
 flags.DEFINE_string("out", None, "Folder of the weights, tables and figures "
                     "(default: results/PRESET).")
 flags.DEFINE_string("runs", "~/rim_runs", "Folder of the training runs.")
@@ -34,11 +35,16 @@ flags.DEFINE_bool("dry_run", False, "Print the commands, run none.")
 def main(argv):
   del argv
   from rim_tf import reproduce  # pylint: disable=g-import-not-at-top
-  out = FLAGS.out or os.path.join("results", FLAGS.preset)
+  # The commands run from the repository: paths given relative to the
+  # caller's folder are made absolute.
+  out = os.path.abspath(os.path.expanduser(
+      FLAGS.out or os.path.join("results", FLAGS.preset)))
+  data_dir = os.path.abspath(os.path.expanduser(
+      FLAGS.data_dir or os.environ.get("RIM_DATA_DIR") or "data"))
   try:
     steps = reproduce.commands(
-        FLAGS.target, FLAGS.preset, out, os.path.expanduser(FLAGS.runs),
-        FLAGS.data_dir or os.environ.get("RIM_DATA_DIR") or "data")
+        FLAGS.target, FLAGS.preset, out,
+        os.path.abspath(os.path.expanduser(FLAGS.runs)), data_dir)
   except ValueError as error:
     sys.exit(f"error: {error}")
   if FLAGS.dry_run:

@@ -88,8 +88,8 @@ class TrainerConfig:
   # PSNR fell from 28.9 to 9.9 dB in 20 steps). 0 disables the ramp.
   init_ramp_steps: int = 200
   # Decay of an exponential moving average of all the weights, updated
-  # after every step (rim_tf.training.weight_average, with its warm-up); validation
-  # and exports use it. 0 disables it.
+  # after every step (rim_tf.training.weight_average, with its warm-up);
+  # validation and exports use it. 0 disables it.
   average_decay: float = 0.0
 
 
@@ -202,6 +202,8 @@ def _cpu_finetune(task):
   (`Task.finetune_overrides`) from its cpu preset."""
   cls = _task_class(task)
   config = preset("cpu", task)
+  # Without shipped weights the stage starts from nothing unless the run
+  # names its start (--set=trainer.init_weights=PATH), which replaces this.
   return override(config, {"trainer.init_weights": cls.shipped,
                            **cls.finetune_overrides(config)})
 

@@ -35,9 +35,9 @@ def define_data_dir():
 
 def define_task(default="denoise", help_text="The inverse problem."):
   """--task (a registered task's name) and --task_module."""
-  flags.DEFINE_string("task", default, help_text + " A registered task: "
-                      "denoise, denoise_color, superres, random_projections, "
-                      "or one of yours (see --task_module).")
+  flags.DEFINE_string("task", default, help_text + " A registered task "
+                      "(rim_tf.tasks.names()), also one of yours (see "
+                      "--task_module).")
   flags.DEFINE_multi_string(
       "task_module", [], "Python module to import first (repeatable): it "
       "registers tasks of your own with rim_tf.tasks.register.")

@@ -125,21 +125,20 @@ def commands(target, preset="cpu", out="results/cpu", runs="rim_runs",
   images = [f"--num_images={SMOKE_IMAGES}"] if smoke else []
   first_export = plan.models[0][1]
   if evaluation.protocol == "projection_curves":
-    curves = os.path.join(out, "figure2_curves.json")
+    curves_json = os.path.join(out, "figure2_curves.json")
     steps.append(_binary("evaluate") + [
         *data, f"--task={plan.task}",
         f"--name={','.join(FIGURE2_LABELS[:len(plan.models)])}",
         f"--weights={','.join(final[e] for _, e, _ in plan.models)}",
         *([f"--num_images={SMOKE_PATCHES}"] if smoke else []),
-        f"--output={curves}"])
+        f"--output={curves_json}"])
     steps.append(_binary("figures") + [
-        *data, "--figure=2", f"--results={curves}",
+        *data, "--figure=2", f"--results={curves_json}",
         f"--output={os.path.join(out, 'figure2.png')}"])
+  # Another task's table (the 3-task RIM's Table 2 row) comes with that
+  # table's baselines in the same run.
   table, methods, subsets, options = shipped.table_plan(plan.task)
   paper_rim = options.pop("paper_rim", None)
-  # Another task's table (the 3-task RIM's Table 2 row) with that table's
-  # baselines in the same run.
-  methods = ["rim", *tasks.get(table).evaluation.baselines]
   name = "rim" if paper_rim is None else paper_rim.lower().replace("-", "_")
   steps.append(_binary("evaluate") + [
       *data, *images, f"--task={table}", f"--methods={','.join(methods)}",

@@ -153,7 +153,7 @@ def test_shipped_weights_have_their_json_and_load(name):
 
 
 # A quick look: no BM3D, one noise level.
-_QUICK = {"baselines": False,
+_QUICK = {"with_baselines": False,
           "options": {"sigmas": (25,), "quantized": (False,)}}
 
 
@@ -201,6 +201,9 @@ def test_evaluate_shipped_resumes_and_redoes_what_changed(
   model.save_weights(str(weights))
   shipped.evaluate_shipped(out, bsds_dir, num_images=2, **_QUICK)
   assert runs == [1, 2, 2]  # Other weights: evaluated again.
+  shipped.evaluate_shipped(out, bsds_dir, num_images=2, with_baselines=False,
+                           options={"sigmas": (15,), "quantized": (False,)})
+  assert runs == [1, 2, 2, 2]  # Other options: evaluated again.
 
 
 def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,

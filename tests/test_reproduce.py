@@ -40,13 +40,20 @@ def test_each_reproduce_target_is_one_command_of_the_reproduce_binary(
       f"--runs=runs --out=out --target={_TARGETS[target]}"]
 
 
-def test_the_binarys_dry_run_prints_the_commands():
+def test_the_binarys_dry_run_prints_the_commands(tmp_path, monkeypatch):
+  # Paths given relative to the caller's folder are made absolute: the
+  # commands run from the repository.
+  monkeypatch.chdir(tmp_path)
   printed = subprocess.run(
       [sys.executable, str(REPO / "experiments" / "reproduce.py"),
        "--target=denoise", "--preset=cpu", "--out=out", "--runs=runs",
        "--data_dir=data", "--dry_run"],
       capture_output=True, text=True, check=True, timeout=300).stdout
-  assert printed.splitlines() == _dry_run("reproduce-denoise", "OUT=out")
+  assert printed.splitlines() == [" ".join(step) for step in
+                                  reproduce.commands(
+                                      "denoise", "cpu", str(tmp_path / "out"),
+                                      str(tmp_path / "runs"),
+                                      str(tmp_path / "data"))]
 
 
 def test_an_unknown_target_is_one_line():

@@ -31,8 +31,9 @@ def main():
     sigma = tf.constant([sigma_255 / 255.0])
     rows = {name: [] for name in starts}
     for image_id, clean in images:
-      noisy = protocols.noisy_image(clean, sigma_255, False,
-                                   protocols.noise_seed(0, sigma_255, image_id))
+      noisy = protocols.noisy_image(
+          clean, sigma_255, False, protocols.noise_seed(0, sigma_255,
+                                                        image_id))
       y = tf.constant(noisy[None])
       x = tf.constant(clean[None].astype(np.float32) / 255.0)
       for name, operator in starts.items():

@@ -5,7 +5,7 @@
       --image_id=3096 --sigma=25 --steps=5,10,20,50
 
 Restores one BSDS300 test image (481 x 321, gray) with 8-bit quantized
-Gaussian noise of the evaluation's seed (`rim_tf.evaluation.noisy_image`):
+Gaussian noise of the evaluation's seed (`rim_tf.evaluation.protocols.noisy_image`):
 the RIM (whole image, one pass, compiled once before timing) at every T of
 --steps, and BM3D with the true sigma, in the same process. Prints seconds
 per image (best of --repeats) and PSNR for each, and the machine's load

@@ -139,10 +139,7 @@ def restoration_time(model, jit_compile):
   rng = np.random.default_rng(1)
   noisy = (rng.uniform(size=(height, width, 1)) + FLAGS.sigma_255 / 255 *
            rng.standard_normal((height, width, 1))).astype(np.float32)
-  restorer = engine.Restorer(model, FLAGS.steps)
-  if jit_compile:
-    restorer._denoise = tf.function(  # pylint: disable=protected-access
-        restorer._denoise_graph, jit_compile=True)  # pylint: disable=protected-access
+  restorer = engine.Restorer(model, FLAGS.steps, jit_compile=jit_compile)
   restore = lambda: restorer.denoise(noisy, FLAGS.sigma_255)
   first_call = _best_time(restore, 1)
   return first_call, _best_time(restore, FLAGS.restore_repeats)

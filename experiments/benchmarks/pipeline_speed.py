@@ -27,8 +27,8 @@ experiment_flags.define_data_dir()
 flags.DEFINE_integer("batch_size", 32, "Patches per batch.")
 flags.DEFINE_integer("num_batches", 20, "Batches timed per task.")
 flags.DEFINE_integer("stride", 4, "Patch grid stride.")
-flags.DEFINE_list("tasks", ["denoise", "denoise_color", "superres",
-                            "random_projections"], "Tasks to time.")
+flags.DEFINE_list("tasks", None, "Tasks to time (default: every "
+                  "registered one).")
 
 
 def main(argv):
@@ -36,7 +36,7 @@ def main(argv):
   images = {}
   print(f"batch_size={FLAGS.batch_size} num_batches={FLAGS.num_batches} "
         f"stride={FLAGS.stride} cpus={os.cpu_count()}")
-  for name in FLAGS.tasks:
+  for name in FLAGS.tasks or tasks.names():
     task = tasks.make(name)
     gray = task.channels == 1
     try:

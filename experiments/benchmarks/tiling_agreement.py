@@ -42,7 +42,7 @@ def main(argv):
   clean = bsds.load_images("test", gray=True, data_dir=FLAGS.data_dir,
                            subset=[image_id])[image_id]
   noisy = protocols.noisy_image(clean, 25, False,
-                               protocols.noise_seed(0, 25, image_id))
+                                protocols.noise_seed(0, 25, image_id))
   print(f"image {image_id} {clean.shape[1]}x{clean.shape[0]}, sigma 25, "
         f"weights {FLAGS.weights}")
   print(f"{'T':>3} {'tile':>5} {'overlap':>7} {'max|diff|*255':>13} "

@@ -44,6 +44,7 @@ def figure2(curves, path, train_steps=20, ratio=None):
 
 
 def figure2_from_results(results_path, path):
-  """Figure 2 from the JSON of `experiments/evaluate.py --task=random_projections`."""
+  """Figure 2 from the curves JSON of `experiments/evaluate.py`
+  (`--task=random_projections`)."""
   saved = curve_data.load_curves(results_path)
   return figure2(saved["curves"], path, saved["train_steps"], saved["ratio"])

@@ -16,21 +16,21 @@ FIGURE2_NAMES = {None: "RIM", "gdn": "GDN", "ffn": "FFN"}
 
 
 def table_plan(task):
-  """(table's task, methods, subsets, options) of a shipped RIM of `task`:
-  its own table with the classical baselines, or, for a task scored in
-  another's table (`Evaluation.table_of`), the RIM alone as that table's
-  `table_row`."""
+  """(table's task, methods, subsets, options) of a RIM of `task`: its own
+  table, or, for a task scored in another's table (`Evaluation.table_of`),
+  that table with the RIM as its `table_row`; methods are the RIM and the
+  table's classical baselines."""
   evaluation = tasks.get(task).evaluation
+  options = dict(evaluation.options)
   if evaluation.table_of:
-    table = tasks.get(evaluation.table_of).evaluation
-    return (evaluation.table_of, ["rim"], table.subsets,
-            {**table.options, "paper_rim": evaluation.table_row})
-  return (task, ["rim", *evaluation.baselines], evaluation.subsets,
-          dict(evaluation.options))
+    row, task = evaluation.table_row, evaluation.table_of
+    evaluation = tasks.get(task).evaluation
+    options = {**evaluation.options, "paper_rim": row}
+  return (task, ["rim", *evaluation.baselines], evaluation.subsets, options)
 
 
 def evaluate_shipped(output_dir, data_dir=None, num_images=None,
-                     command=None, baselines=True, options=None):
+                     command=None, with_baselines=True, options=None):
   """Evaluates every shipped RIM against its baseline (`make evaluate`).
 
   Writes OUTPUT_DIR/NAME_SUBSET.json and .md for each shipped model and
@@ -39,7 +39,9 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
   full RIM, its Table 2 row), and with random-projection models shipped
   Figure 2 of all of them: OUTPUT_DIR/figure2_curves.json, its table
   figure2_curves.md and figure2.png (`num_images` is then also the number
-  of test patches). `baselines=False` leaves the classical methods out and
+  of test patches). `with_baselines=False` leaves the classical methods out
+  (a RIM scored in another task's table never has them: they are in that
+  table's own run) and
   `options` replaces protocol options (e.g. {"sigmas": (25,)}) of every
   table: quick looks. Returns the reports joined.
 
@@ -76,22 +78,26 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
     if name in projections.values() and config.model.ablation:
       continue  # The ablations are Figure 2's only.
     task, methods, subsets, table_options = table_plan(config.task)
-    if not baselines:
+    if not with_baselines or task != config.task:
       methods = ["rim"]
+    run_options = {**table_options, **(options or {})}
     reports.append(_run_once(
-        os.path.join(output_dir, f"{name}.done"), [name], num_images,
+        os.path.join(output_dir, f"{name}.done"), [name],
+        # A quick look is stamped as such: a full run does not take it for
+        # its own.
+        {"num_images": num_images, **({} if with_baselines and not options
+                                      else {"quick": [methods, options]})},
         functools.partial(
             runner.run_evaluation, task, methods, subsets,
             os.path.join(output_dir, f"{name}_{{subset}}.json"),
             data_dir=data_dir, weights=name, rim_name=name,
-            num_images=num_images, command=command,
-            **{**table_options, **(options or {})})))
+            num_images=num_images, command=command, **run_options)))
   if projections:
     reports.append(_run_once(
         os.path.join(output_dir, "figure2.done"), list(projections.values()),
-        num_images, functools.partial(_shipped_figure2, output_dir,
-                                      curves_task, projections, data_dir,
-                                      num_images, command)))
+        {"num_images": num_images},
+        functools.partial(_shipped_figure2, output_dir, curves_task,
+                          projections, data_dir, num_images, command)))
   return "\n\n".join(reports)
 
 
@@ -107,11 +113,13 @@ def _shipped_figure2(output_dir, task, projections, data_dir, num_images,
   return report
 
 
-def _run_once(stamp_path, weights, num_images, run):
+def _run_once(stamp_path, weights, settings, run):
   """`run()`'s report, or a note that STAMP_PATH records it done with these
-  weights (their sha256) and `num_images`; writes the stamp after a run."""
-  stamp = json.dumps({"num_images": num_images, "weights_sha256": {
-      name: pretrained.sha256(name) for name in weights}}, sort_keys=True)
+  weights (their sha256) and `settings` (e.g. {"num_images": n}); writes
+  the stamp after a run."""
+  stamp = json.dumps({**settings, "weights_sha256": {
+      name: pretrained.sha256(name) for name in weights}}, sort_keys=True,
+                     default=list)
   if os.path.exists(stamp_path):
     with open(stamp_path, encoding="utf-8") as f:
       if f.read() == stamp:

@@ -50,8 +50,8 @@ def _check_task(task):
 
 @functools.lru_cache(maxsize=4)
 def load_restorer(weights, steps=None):
-  """(rim_tf.inference.engine.Restorer, config) of `weights`, cached: repeated calls
-  reuse the model."""
+  """(rim_tf.inference.engine.Restorer, config) of `weights`, cached:
+  repeated calls reuse the model."""
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
   return engine.Restorer.from_weights(weights, steps)
 

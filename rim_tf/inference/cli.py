@@ -214,7 +214,7 @@ class _Job:
     return self.target
 
   def _compare(self, image, image01, sigma, result):
-    """(baseline path, baseline image, (panels, panel path))."""
+    """(baseline path, baseline image, (titled images, panel path))."""
     from rim_tf import baselines  # pylint: disable=g-import-not-at-top
     args = self.args
     name = _BASELINE_NAMES[args.task]
@@ -226,8 +226,7 @@ class _Job:
     else:
       denoise = (baselines.bm3d_denoise if image.shape[-1] == 1 else
                  baselines.cbm3d_denoise)
-      baseline = api.from_float01(denoise(image01, sigma),
-                                          image.dtype)
+      baseline = api.from_float01(denoise(image01, sigma), image.dtype)
     reference = None
     if self.reference is not None:
       reference = image_files.read_image(self.reference)
@@ -237,14 +236,14 @@ class _Job:
             f"{reference.shape}, the result {result.dtype} {result.shape}; "
             f"they must match.")
     first = "input" if args.task == "denoise" else f"input (x1/{args.scale})"
-    panels = [(first, image), (name, baseline), ("RIM", result)]
+    shown = [(first, image), (name, baseline), ("RIM", result)]
     if reference is not None:
-      panels = [(f"{title} {_psnr(p, reference):.2f} dB"
+      shown = [(f"{title} {_psnr(p, reference):.2f} dB"
                  if title != first or args.task == "denoise" else title, p)
-                for title, p in panels] + [("reference", reference)]
+               for title, p in shown] + [("reference", reference)]
     stem = self.target.stem
     return (self.target.with_name(f"{stem}_{name}{self.target.suffix}"),
-            baseline, (panels, self.target.with_name(f"{stem}_compare.png")))
+            baseline, (shown, self.target.with_name(f"{stem}_compare.png")))
 
 
 def _psnr(estimate, reference):

@@ -35,10 +35,11 @@ class Restorer:
     denoise_start: where denoising starts, one of
       `rim_tf.operators.identity.STARTS` (its training task's
       `denoise_start`).
+    jit_compile: compile the passes with XLA.
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
-               denoise_start="measurement"):
+               denoise_start="measurement", jit_compile=False):
     self.model = model
     self.steps = int(steps)
     if self.steps < 1:
@@ -46,7 +47,9 @@ class Restorer:
     self.superres_sigma_255 = float(superres_sigma_255)
     self.denoise_operator = operators.Identity(
         (None, None, model.channels), denoise_start)
-    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True)
+    self._jit_compile = bool(jit_compile) or None
+    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True,
+                                jit_compile=self._jit_compile)
     self._superres = {}
 
   @classmethod
@@ -122,7 +125,7 @@ class Restorer:
                               steps=self.steps)
         return final
 
-      self._superres[key] = tf.function(run)
+      self._superres[key] = tf.function(run, jit_compile=self._jit_compile)
     sigma = tf.constant([sigma_gain * self.superres_sigma_255 / 255.0],
                         tf.float32)
     return self._through_model(

@@ -4,7 +4,8 @@
     rim_tf.tasks.register(MyTask)   # a problem of your own
 
 A registered task works with `experiments/train.py`, `experiments/
-evaluate.py` and `rim_tf.restore` unchanged (docs/own_operator.md).
+evaluate.py` unchanged (`--task_module=YOUR_MODULE`) and loads with
+`rim_tf.pretrained.load` once its module is imported.
 """
 
 import dataclasses

@@ -18,8 +18,8 @@ of them after the same step); a NaN or inf loss stops the run with
 `DivergedError` before anything is saved, so the last checkpoint stays good.
 TensorBoard logs go to `run_dir/logs`. With `trainer.average_decay` the
 checkpoint also holds a moving average of the weights, which validation and
-exports use (`rim_tf.training.weight_average`). Every validation that beats the run's
-best so far exports its weights to `run_dir/best.weights.h5` (with
+exports use (`rim_tf.training.weight_average`). Every validation that beats
+the run's best so far exports its weights to `run_dir/best.weights.h5` (with
 best.json), so the best-validated model of a run that went on to overfit
 is kept.
 
@@ -183,7 +183,8 @@ class Trainer:
         exported = warm_start.exported_run(self.config, init)
         self.step.assign(exported["step"])
         self._carried_seconds = 3600.0 * exported.get("train_hours", 0.0)
-        logging.info(f"Continuing the run of {init} at step {exported['step']}.")
+        logging.info(f"Continuing the run of {init} at step "
+                     f"{exported['step']}.")
       else:
         logging.info(f"Warm start from {init}.")
     else:
@@ -206,8 +207,8 @@ class Trainer:
     if saved == expected | {f"weight_average/updates{suffix}"}:
       return self.checkpoint, False
     if saved:
-      logging.info(f"{path} holds a weight average of another layout: the average "
-            f"restarts at the restored weights.")
+      logging.warning(f"{path} holds a weight average of another layout: "
+                      f"the average restarts at the restored weights.")
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step), True
 
@@ -402,8 +403,8 @@ class Trainer:
     batch = {k: v[:count] if v.shape.rank else v for k, v in batch.items()}
     estimates, measurement = self._infer(batch)
     # One row per example: truth | measurement | x_1 ... x_T.
-    panels = [batch["x"], measurement] + list(tf.unstack(estimates))
-    row = tf.concat([tf.clip_by_value(p, 0.0, 1.0) for p in panels], axis=2)
+    columns = [batch["x"], measurement] + list(tf.unstack(estimates))
+    row = tf.concat([tf.clip_by_value(c, 0.0, 1.0) for c in columns], axis=2)
     tf.summary.image("truth_measurement_estimates", row, max_outputs=count)
 
   @property

@@ -51,7 +51,7 @@ def load_init_weights(model, config, path, policy):
     donor = _build(exported, policy)
     norm_calibration.transfer_weights(stored, donor)
     logging.info(f"Batch-norm statistics of {path} from {rows} to "
-          f"{ours.norm_steps} rows per layer.")
+                 f"{ours.norm_steps} rows per layer.")
 
   def loaded_donor():
     if donor is not None:
@@ -70,14 +70,15 @@ def load_init_weights(model, config, path, policy):
           f"weights inflate to colour).")
     rim_model.inflate_channels(loaded_donor(), model)
     logging.info(f"Inflated the gray weights of {path} to "
-          f"{model.channels} channels.")
+                 f"{model.channels} channels.")
     return
   if exported is not None and exported.model != ours and dataclasses.replace(
       exported.model, gru_features=ours.gru_features) == ours:
     rim_model.widen_gru(loaded_donor(), model,
                         seed=config.data.seed)
-    logging.info(f"Widened the GRU of {path} from {exported.model.gru_features} "
-          f"to {ours.gru_features} features.")
+    logging.info(f"Widened the GRU of {path} from "
+                 f"{exported.model.gru_features} to {ours.gru_features} "
+                 f"features.")
     return
   if donor is not None:
     norm_calibration.transfer_weights(donor, model)
@@ -109,6 +110,6 @@ def exported_run(config, weights_path):
              f"{getattr(config.trainer, k)}" for k in schedule
              if getattr(exported.trainer, k) != getattr(config.trainer, k)]
   if changed:
-    logging.info(f"The schedule differs from the exported run's: "
-          f"{', '.join(changed)}.")
+    logging.warning(f"The schedule differs from the exported run's: "
+                    f"{', '.join(changed)}.")
   return {**meta, "step": step}
