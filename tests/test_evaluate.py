@@ -607,7 +607,8 @@ def test_evaluate_random_projections_curves(tiny_rim):
   steps, ratio, seed = 3, 0.25, 4
   kinds = ("gaussian", "binary", "fourier")
   curves = protocols.evaluate_random_projections(
-      {"rim": tiny_rim, "ffn": other}, patches, kinds=kinds, ratio=ratio,
+      {"rim": tiny_rim, "ffn": other}, patches,
+      tasks.make("random_projections"), kinds=kinds, ratio=ratio,
       steps=steps, batch_size=4, seed=seed)
   assert set(curves) == {"rim", "ffn"}
   for k, kind in enumerate(kinds):

@@ -246,3 +246,49 @@ def test_matrix_projection_with_run_time_row_count():
   np.testing.assert_allclose(back, static.adjoint(static.forward(x)),
                              rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(x0, static.initial_estimate(y), rtol=1e-6)
+
+
+# --- normalised ensembles and the adjoint start ------------------------------
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("ensemble", ENSEMBLES)
+def test_normalised_projection_adjoint_identity(ensemble, shape):
+  op = ensemble.sample(shape, 0.3, seed=1, batch_size=3, normalize=True)
+  assert _dot_test(op, shape) <= 1e-5
+
+
+@pytest.mark.parametrize("ensemble", [operators.GaussianProjection,
+                                      operators.BinaryProjection])
+def test_normalised_matrix_entries_have_variance_one_over_m(ensemble):
+  plain = ensemble.sample((32, 32, 1), 0.5, seed=7).matrix.numpy()
+  scaled = ensemble.sample((32, 32, 1), 0.5, seed=7,
+                           normalize=True).matrix.numpy()
+  m = plain.shape[0]
+  # The same draw, divided by sqrt(m): E[A^T A] = I.
+  np.testing.assert_allclose(scaled, plain / np.sqrt(m), rtol=1e-6)
+  gram = scaled.T @ scaled
+  assert abs(float(np.mean(np.diag(gram))) - 1.0) < 0.01
+
+
+def test_all_rows_of_the_unitary_dft_give_the_identity():
+  shape = (4, 4, 2)
+  op = operators.FourierProjection.sample(shape, 1.0, seed=5, normalize=True)
+  dense = op.dense_matrix().numpy()
+  np.testing.assert_allclose(dense.T @ dense, np.eye(32), atol=1e-5)
+  x = np.random.default_rng(0).random((1,) + shape).astype(np.float32)
+  np.testing.assert_allclose(op.adjoint(op.forward(x)), x, atol=1e-5)
+
+
+def test_the_adjoint_start_is_the_clipped_back_projection():
+  shape = (8, 8, 1)
+  op = operators.GaussianProjection.sample(shape, 0.5, seed=3, batch_size=2,
+                                           normalize=True)
+  adjoint_start = operators.MatrixProjection(op.matrix, shape,
+                                             start="adjoint")
+  y = tf.random.stateless_normal((2,) + op.range_shape, seed=[4, 5])
+  np.testing.assert_array_equal(
+      adjoint_start.initial_estimate(y),
+      tf.clip_by_value(op.adjoint(y), 0.0, 1.0))
+  with pytest.raises(ValueError, match="start must be one of"):
+    operators.MatrixProjection(op.matrix, shape, start="zero")

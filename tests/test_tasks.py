@@ -163,3 +163,23 @@ class TestExampleWeights:
   def test_bad_power_is_refused(self, args, match):
     with pytest.raises(ValueError, match=match):
       tasks.make("denoise", **args)
+
+
+def test_random_projections_normalised_from_the_adjoint_start():
+  task = tasks.make("random_projections", normalize=True, start="adjoint",
+                    patch=PATCH)
+  assert task.denoise_start == "measurement"
+  assert tasks.make("random_projections").denoise_start == "flat"
+  corruption = task.corruption(("gaussian",), (0.5,))
+  assert corruption.get_config()["normalize"] is True
+  batch = corruption({"x": tf.random.stateless_uniform(
+      (2, PATCH, PATCH, 1), seed=[0, 1])}, tf.constant([3, 4], tf.int64))
+  m = batch["matrix"].shape[1]
+  assert abs(float(tf.math.reduce_std(batch["matrix"])) * np.sqrt(m) - 1) \
+      < 0.05
+  operator = task.operator(batch)
+  np.testing.assert_array_equal(
+      operator.initial_estimate(batch["y"]),
+      tf.clip_by_value(operator.adjoint(batch["y"]), 0.0, 1.0))
+  with pytest.raises(ValueError, match="start must be one of"):
+    tasks.make("random_projections", start="zero")

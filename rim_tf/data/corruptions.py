@@ -157,13 +157,15 @@ class RandomProjections(Corruption):
   Also carried: "kind" (int32 scalar), "ratio" (float32 scalar), "sigma".
 
   The paper's Figure 2 does not state its ratio set; (0.1, 0.25, 0.5) is
-  our default, sigma = 1 is the paper's.
+  our default, sigma = 1 is the paper's. `normalize` scales the ensembles
+  so that E[A^T A] = I (`RandomMatrixProjection.sample`,
+  `FourierProjection`).
   """
 
   name = "random_projections"
 
   def __init__(self, kinds=PROJECTION_KINDS, ratios=(0.1, 0.25, 0.5),
-               noise_sigma=1.0, per_example=True):
+               noise_sigma=1.0, per_example=True, normalize=False):
     if isinstance(kinds, str):
       kinds = (kinds,)
     kinds = tuple(kinds)
@@ -181,10 +183,13 @@ class RandomProjections(Corruption):
     self.ratios = ratios
     self.noise_sigma = float(noise_sigma)
     self.per_example = bool(per_example)
+    self.normalize = bool(normalize)
 
   def _matrix(self, kind, ratio, image_shape, count, seed):
     operator = _PROJECTION_CLASSES[kind].sample(
-        image_shape, ratio, seed, batch_size=count if self.per_example else None)
+        image_shape, ratio, seed,
+        batch_size=count if self.per_example else None,
+        normalize=self.normalize)
     if kind == "fourier":
       return operator.dense_matrix()
     return operator.matrix
@@ -219,7 +224,7 @@ class RandomProjections(Corruption):
   def get_config(self):
     return {"name": self.name, "kinds": list(self.kinds),
             "ratios": list(self.ratios), "noise_sigma": self.noise_sigma,
-            "per_example": self.per_example}
+            "per_example": self.per_example, "normalize": self.normalize}
 
 
 class BicubicDownsampling(Corruption):

@@ -27,7 +27,6 @@ import tensorflow as tf
 import tqdm
 
 from rim_tf import baselines
-from rim_tf.data import corruptions
 from rim_tf.data import patches as rim_patches
 from rim_tf.evaluation import tables
 from rim_tf import metrics
@@ -99,15 +98,22 @@ def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
           raise ValueError(f"method {name!r} returned shape "
                            f"{np.shape(estimate)} for an image of shape "
                            f"{clean.shape}.")
-        estimate_uint8 = metrics.to_uint8(estimate)
-        scores[name][0][image_id] = _finite_psnr(
-            metrics.psnr_255(estimate_uint8, clean), name, image_id, setting)
-        scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
+        _score_uint8(scores[name], metrics.to_uint8(estimate), clean, name,
+                     image_id, setting)
         bar.update(1)
     for name in methods:
       results[name][setting] = tables.summarize(*scores[name])
   bar.close()
   return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def _score_uint8(scores, estimate_uint8, clean_uint8, name, image_id,
+                 setting):
+  """Records the PSNR and mean channel SSIM of one uint8 estimate in
+  `scores` = ({id: psnr}, {id: ssim})."""
+  scores[0][image_id] = _finite_psnr(
+      metrics.psnr_255(estimate_uint8, clean_uint8), name, image_id, setting)
+  scores[1][image_id] = _mean_channel_ssim(estimate_uint8, clean_uint8)
 
 
 def _finite_psnr(psnr, name, image_id, setting):
@@ -226,10 +232,9 @@ def test_patches(images, count, patch_size=32, seed=0):
                    f"{patch_size}² that are not constant; {count} asked.")
 
 
-def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
-                                                        "fourier"),
-                                ratio=0.25, noise_sigma=1.0, steps=50,
-                                batch_size=250, seed=0):
+def evaluate_random_projections(models, patches, task,
+                                kinds=("gaussian", "binary", "fourier"),
+                                ratio=0.25, steps=50, batch_size=250, seed=0):
   """PSNR over RIM steps 0..T on noisy random projections (paper Figure 2).
 
   Step 0 is the initial estimate. Every model sees the same operators and
@@ -238,9 +243,11 @@ def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
   Args:
     models: dict name -> RIM (gray).
     patches: float32 [n, P, P, 1] clean test patches.
+    task: the random-projection Task the models trained on: its
+      ensembles' scaling, noise and start (`corruption(kinds, ratios)`,
+      `operator`).
     kinds: projection ensembles.
     ratio: p = m / d.
-    noise_sigma: noise std in measurement units (1 in the paper).
     steps: T.
 
   Returns:
@@ -253,29 +260,28 @@ def evaluate_random_projections(models, patches, kinds=("gaussian", "binary",
                tf.TensorSpec([None, None, d], tf.float32),
                tf.TensorSpec([None], tf.float32)]
 
-  def runner(model):
+  def compiled(model):
     def run(y, matrix, sigma):
-      operator = operators.MatrixProjection(matrix, shape)
+      operator = task.operator({"matrix": matrix, "x": tf.zeros((1,) + shape)})
       return model(y, operator=operator, sigma=sigma, steps=steps)[0]
     return tf.function(run, input_signature=signature)
 
-  runners = {name: runner(model) for name, model in models.items()}
+  runners = {name: compiled(model) for name, model in models.items()}
   results = {name: {} for name in models}
   for k, kind in enumerate(kinds):
-    corruption = corruptions.RandomProjections((kind,), (ratio,), noise_sigma)
-    curves = {name: [] for name in models}
+    corruption = task.corruption((kind,), (ratio,))
+    psnr_rows = {name: [] for name in models}
     for start in range(0, len(patches), batch_size):
       batch = corruption({"x": tf.constant(patches[start:start + batch_size])},
                          tf.constant([seed * 1000 + k, start], tf.int64))
-      operator = operators.MatrixProjection(batch["matrix"], shape)
-      x0 = operator.initial_estimate(batch["y"])
+      x0 = task.operator(batch).initial_estimate(batch["y"])
       for name, run in runners.items():
         estimates = run(batch["y"], batch["matrix"], batch["sigma"])
         per_step = [metrics.psnr_tf(x0, batch["x"])] + [
             metrics.psnr_tf(e, batch["x"]) for e in tf.unstack(estimates)]
-        curves[name].append(tf.stack(per_step, axis=1).numpy())
+        psnr_rows[name].append(tf.stack(per_step, axis=1).numpy())
     for name in models:
-      values = np.concatenate(curves[name])
+      values = np.concatenate(psnr_rows[name])
       results[name][kind] = {"mean": values.mean(0).tolist(),
                              "std": values.std(0).tolist(),
                              "n": int(len(values))}
@@ -318,9 +324,8 @@ def evaluate_measurements(images, task, rims, seed=0, progress=True):
         estimates, _ = run(batch)
         estimate_uint8 = metrics.to_uint8(estimates[-1][0].numpy())
         seconds[name].append(time.perf_counter() - start)
-        scores[name][0][image_id] = _finite_psnr(
-            metrics.psnr_255(estimate_uint8, clean), name, image_id, setting)
-        scores[name][1][image_id] = _mean_channel_ssim(estimate_uint8, clean)
+        _score_uint8(scores[name], estimate_uint8, clean, name, image_id,
+                     setting)
         bar.update(1)
     for name in rims:
       results[name][setting] = tables.summarize(*scores[name])

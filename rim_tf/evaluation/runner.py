@@ -95,6 +95,11 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   return "\n\n".join(reports)
 
 
+def default_methods(task):
+  """The RIM and the classical baselines of `task`'s protocol."""
+  return ["rim", *tasks.get(task).evaluation.baselines]
+
+
 def _test_images(paths, gray, data_dir, num_images):
   """(images, {subset: ids}) of the test images the subsets of `paths` need
   (the first `num_images` of their union)."""
@@ -115,6 +120,9 @@ def _run_measurements(task, paths, weights, rim_name, steps, data_dir,
                       num_images, seed, command):
   """The "measurements" protocol (`protocols.evaluate_measurements`) of the
   RIMs `weights` trained on `task`; writes and returns the tables."""
+  if not weights:
+    raise ValueError(f"task {task!r} is scored on its RIMs only: give "
+                     f"--weights (a comma list of .weights.h5 paths).")
   named = _named_weights(weights, rim_name)
   rims, problem = {}, None
   for name, path in named.items():
@@ -174,10 +182,14 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
   and their `curves.curves_table` beside it (.md); returns the markdown."""
   tables.check_output_folder(output)
   named = _named_weights(weights, names)
-  models, train_steps = {}, {}
+  models, train_steps, problems = {}, {}, {}
   for name, path in named.items():
     models[name], config = pretrained.load(path)
     train_steps[name] = config.trainer.rim_steps
+    problems[name] = tasks.from_config(config)
+  if len(set(problems.values())) > 1:
+    raise ValueError(f"Figure 2 compares RIMs of one problem; these were "
+                     f"trained on different ones: {problems}.")
   if len(set(train_steps.values())) > 1:
     raise ValueError(f"Figure 2 marks one training T; these RIMs were "
                      f"trained with different ones: {train_steps}.")
@@ -187,8 +199,8 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
       images, protocols.FIGURE2_PATCHES if num_patches is None else num_patches,
       seed=seed)
   found = protocols.evaluate_random_projections(
-      models, patches, ratio=ratio, steps=50 if steps is None else steps,
-      seed=seed)
+      models, patches, next(iter(problems.values())), ratio=ratio,
+      steps=50 if steps is None else steps, seed=seed)
   payload = {"curves": found, "train_steps": train_steps, "ratio": ratio,
              "weights": named,
              "provenance": {name: pretrained.provenance(path)

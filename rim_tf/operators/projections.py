@@ -15,6 +15,9 @@ import tensorflow as tf
 
 from rim_tf.operators import base
 
+# The initial estimates of a projection (`RandomProjection.initial_estimate`).
+STARTS = ("flat", "adjoint")
+
 
 def _as_seed(seed):
   """A stateless-RNG seed tensor of shape [2] from an int or a [2] tensor."""
@@ -61,13 +64,20 @@ class RandomProjection(base.LinearOperator, abc.ABC):
     num_rows: m, the number of projected directions; None when it is only
       known at run time (a batch of the multi-task pipeline).
     per_example: whether the operator's parameters carry a batch axis.
+    start: the initial estimate, one of `STARTS`: the flat image that best
+      explains y ("flat"), or the back-projection A^T y clipped to [0, 1]
+      ("adjoint"; for a normalised ensemble A^T A is about the identity, and
+      for A = I it is the measurement itself).
   """
 
-  def __init__(self, image_shape, num_rows, per_example):
+  def __init__(self, image_shape, num_rows, per_example, start="flat"):
+    if start not in STARTS:
+      raise ValueError(f"start must be one of {STARTS}, got {start!r}.")
     self._image_shape = tuple(int(s) for s in image_shape)
     self._d = math.prod(self._image_shape)
     self._m = None if num_rows is None else int(num_rows)
     self.per_example = per_example
+    self.start = start
 
   @property
   def domain_shape(self):
@@ -99,13 +109,17 @@ class RandomProjection(base.LinearOperator, abc.ABC):
     return y
 
   def initial_estimate(self, y):
-    """The flat image that best explains y (`base.flat_estimate`).
+    """The start `start` names: the flat image that best explains y
+    (`base.flat_estimate`), or A^T y clipped to [0, 1].
 
-    The back-projection A^T y is far too noisy to start from when p is
-    small; the one-parameter fit is stable for every ensemble. A Fourier
-    set without the DC row does not see flat images: it starts at 0.5.
+    For the ensembles with unit entries the back-projection A^T y is far
+    too noisy to start from when p is small; the one-parameter fit is
+    stable for every ensemble. A Fourier set without the DC row does not
+    see flat images: it starts at 0.5.
     """
     y = self._check_measurement(y)
+    if self.start == "adjoint":
+      return tf.clip_by_value(self.adjoint(y), 0.0, 1.0)
     ones = tf.ones(tf.concat([tf.shape(y)[:1], self._image_shape], 0))
     return base.flat_estimate(self, y, ones)
 
@@ -120,14 +134,16 @@ class MatrixProjection(RandomProjection):
   Args:
     matrix: [m, d] (shared by the batch) or [N, m, d] (one per example).
     image_shape: (H, W, C) with H * W * C = d.
+    start: see `RandomProjection`.
   """
 
-  def __init__(self, matrix, image_shape):
+  def __init__(self, matrix, image_shape, start="flat"):
     matrix = tf.convert_to_tensor(matrix, tf.float32)
     if matrix.shape.rank not in (2, 3):
       raise ValueError(
           f"matrix must have shape [m, d] or [N, m, d], got {matrix.shape}.")
-    super().__init__(image_shape, matrix.shape[-2], matrix.shape.rank == 3)
+    super().__init__(image_shape, matrix.shape[-2], matrix.shape.rank == 3,
+                     start)
     if matrix.shape[-1] != self._d:
       raise ValueError(
           f"matrix has {matrix.shape[-1]} columns but image_shape "
@@ -164,7 +180,7 @@ class RandomMatrixProjection(MatrixProjection, abc.ABC):
   """A matrix projection whose entries are drawn i.i.d. from an ensemble."""
 
   @classmethod
-  def sample(cls, image_shape, ratio, seed, batch_size=None):
+  def sample(cls, image_shape, ratio, seed, batch_size=None, normalize=False):
     """Draws an operator of this ensemble.
 
     Args:
@@ -174,12 +190,17 @@ class RandomMatrixProjection(MatrixProjection, abc.ABC):
         matrix).
       batch_size: None for one matrix shared by the batch, or N for one
         matrix per example.
+      normalize: entries scaled by 1 / sqrt(m) (variance 1 / m), so that
+        E[A^T A] = I: the identity is the p = 1 member of the family.
     """
     m = num_measurements(image_shape, ratio)
     shape = [m, math.prod(image_shape)]
     if batch_size is not None:
       shape = [batch_size] + shape
-    return cls(cls._draw(shape, _as_seed(seed)), image_shape)
+    matrix = cls._draw(shape, _as_seed(seed))
+    if normalize:
+      matrix = matrix / math.sqrt(m)
+    return cls(matrix, image_shape)
 
   @staticmethod
   @abc.abstractmethod
@@ -216,16 +237,22 @@ class FourierProjection(RandomProjection):
     indices: int32 row indices, [m] (shared) or [N, m] (per example), distinct
       within each set, in [0, d).
     image_shape: (H, W, C) of the patches.
+    normalize: rows of the unitary DFT (entries exp(...) / sqrt(d)): all d
+      rows give A^T A = I.
+    start: see `RandomProjection`.
   """
 
-  def __init__(self, indices, image_shape):
+  def __init__(self, indices, image_shape, normalize=False, start="flat"):
     indices = tf.convert_to_tensor(indices)
     if not indices.dtype.is_integer or indices.shape.rank not in (1, 2):
       raise ValueError(
           f"indices must be an integer tensor of shape [m] or [N, m], got "
           f"{indices.dtype.name} {indices.shape}.")
-    super().__init__(image_shape, indices.shape[-1], indices.shape.rank == 2)
+    super().__init__(image_shape, indices.shape[-1], indices.shape.rank == 2,
+                     start)
     self.indices = tf.cast(indices, tf.int32)
+    self.normalize = bool(normalize)
+    self._gain = 1.0 / math.sqrt(self._d) if self.normalize else 1.0
 
   @property
   def range_shape(self):
@@ -237,7 +264,8 @@ class FourierProjection(RandomProjection):
       rows = tf.gather(spectrum, self.indices, axis=1, batch_dims=1)
     else:
       rows = tf.gather(spectrum, self.indices, axis=1)
-    return tf.concat([tf.math.real(rows), tf.math.imag(rows)], axis=1)
+    return self._gain * tf.concat([tf.math.real(rows), tf.math.imag(rows)],
+                                  axis=1)
 
   def adjoint(self, y):
     y = self._check_measurement(y)
@@ -250,7 +278,8 @@ class FourierProjection(RandomProjection):
     example = tf.broadcast_to(tf.range(batch)[:, tf.newaxis], [batch, self._m])
     spectrum = tf.scatter_nd(
         tf.stack([example, indices], axis=-1), rows, [batch, self._d])
-    back = tf.math.real(tf.signal.ifft(spectrum)) * float(self._d)
+    back = tf.math.real(tf.signal.ifft(spectrum)) * (float(self._d) *
+                                                    self._gain)
     return self._unflatten(back)
 
   def parameters(self):
@@ -265,19 +294,21 @@ class FourierProjection(RandomProjection):
     is this operator. Lets every ensemble travel through one input pipeline.
     """
     cos_table, sin_table = _dft_tables(self._d)
-    return tf.concat([tf.gather(cos_table, self.indices),
-                      tf.gather(sin_table, self.indices)], axis=-2)
+    return self._gain * tf.concat([tf.gather(cos_table, self.indices),
+                                   tf.gather(sin_table, self.indices)],
+                                  axis=-2)
 
   @classmethod
   def from_parameters(cls, parameters, image_shape):
     return cls(parameters["indices"], image_shape)
 
   @classmethod
-  def sample(cls, image_shape, ratio, seed, batch_size=None):
-    """Draws m distinct DFT rows (arguments as `RandomMatrixProjection.sample`)."""
+  def sample(cls, image_shape, ratio, seed, batch_size=None, normalize=False):
+    """Draws m distinct DFT rows (arguments as `RandomMatrixProjection.sample`;
+    `normalize`: of the unitary DFT)."""
     m = num_measurements(image_shape, ratio)
     d = math.prod(image_shape)
     shape = [d] if batch_size is None else [batch_size, d]
     keys = tf.random.stateless_uniform(shape, _as_seed(seed))
     order = tf.argsort(keys, axis=-1, stable=True)
-    return cls(order[..., :m], image_shape)
+    return cls(order[..., :m], image_shape, normalize)

@@ -4,7 +4,7 @@
 import dataclasses
 
 from rim_tf.data import corruptions
-from rim_tf import operators
+from rim_tf.operators import projections
 from rim_tf.tasks import base
 
 
@@ -20,12 +20,20 @@ class RandomProjections(base.Task):
     ratios: measurement ratios p = m / d.
     noise_sigma: noise std in measurement units (1 in the paper).
     patch: patch side (32).
+    normalize: ensembles scaled so that E[A^T A] = I (Gaussian N(0, 1/m),
+      binary +-1/sqrt(m), rows of the unitary DFT), which makes denoising
+      the p = 1 member of the family; False: unit entries, as shipped.
+    start: the initial estimate of training and Figure 2, "flat" (the flat
+      image that best explains y) or "adjoint" (A^T y clipped to [0, 1]);
+      a RIM trained from "adjoint" denoises from the noisy image (A = I).
   """
 
   kinds: tuple = corruptions.PROJECTION_KINDS
   ratios: tuple = (0.1, 0.25, 0.5)
   noise_sigma: float = 1.0
   patch: int = 32
+  normalize: bool = False
+  start: str = "flat"
 
   name = "random_projections"
   # The 3-task RIM's; its ablations name their own.
@@ -35,11 +43,6 @@ class RandomProjections(base.Task):
   # RIM-3task row.
   evaluation = base.Evaluation(protocol="projection_curves",
                                table_of="denoise", table_row="RIM-3task")
-  # From the noisy image, where the likelihood gradient is zero, this RIM
-  # hardly moves; from the flat start it denoises (docs/probes/
-  # rim3task_steps.py on training images; docs/results.md, Table 2's
-  # RIM-3task row).
-  denoise_start = "flat"
   # Its training T: from the flat start, 20 steps are best at sigma 15 and
   # 25 on training images and within 0.11 dB of the best at sigma 50
   # (docs/probes/rim3task_steps.py). The T = 10 weights shipped before
@@ -63,14 +66,31 @@ class RandomProjections(base.Task):
     return {"trainer.rim_steps": 20, "trainer.train_steps": 1000,
             "trainer.learning_rate": 1e-3}
 
+  def __post_init__(self):
+    if self.start not in projections.STARTS:
+      raise ValueError(f"start must be one of {projections.STARTS},"
+                       f" got {self.start!r}.")
+
+  @property
+  def denoise_start(self):
+    # Trained from the flat start, this RIM hardly moves from the noisy
+    # image, where the likelihood gradient is zero; from the flat start it
+    # denoises (docs/probes/rim3task_steps.py on training images;
+    # docs/results.md, Table 2's RIM-3task row). Trained from A^T y, its
+    # denoising start is A^T y = y.
+    return "measurement" if self.start == "adjoint" else "flat"
+
   @property
   def channels(self):
     return 1
 
-  def corruption(self):
-    return corruptions.RandomProjections(self.kinds, self.ratios,
-                                         self.noise_sigma)
+  def corruption(self, kinds=None, ratios=None):
+    """The training corruption; `kinds`, `ratios` restrict it (Figure 2's
+    one ensemble at one ratio)."""
+    return corruptions.RandomProjections(
+        kinds or self.kinds, ratios or self.ratios, self.noise_sigma,
+        normalize=self.normalize)
 
   def operator(self, batch):
-    return operators.MatrixProjection(batch["matrix"],
-                                      tuple(batch["x"].shape[1:]))
+    return projections.MatrixProjection(
+        batch["matrix"], tuple(batch["x"].shape[1:]), start=self.start)
