@@ -26,7 +26,8 @@ class ModelConfig:
   epsilon_init: float = 1e-3
   # Rows of the batch norms' moving statistics: 1 shared by every RIM step
   # (Keras's batch norm), or one per RIM step (`rim_tf.layers.
-  # StepBatchNormalization`; docs/training.md, session 13).
+  # StepBatchNormalization`; docs/training.md, "Batch-norm statistics per
+  # RIM step").
   norm_steps: int = 1
 
 

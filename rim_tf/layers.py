@@ -109,7 +109,8 @@ class StepBatchNormalization(layers.Layer):
   Inside the RIM one layer normalises every step, but in training each step
   is normalised with its own batch's moments, and these differ by orders of
   magnitude from step to step; one moving average over all steps then
-  serves no step well at inference (docs/training.md, session 13). As in
+  serves no step well at inference (docs/training.md, "Batch-norm
+  statistics per RIM step"). As in
   recurrent batch normalisation (Cooijmans et al. 2016) the moving mean and
   variance are therefore [num_steps, C], row t for RIM step t, and steps
   t >= num_steps use the last row; gamma and beta [C] are shared. Training
@@ -198,8 +199,8 @@ class _CellBase(layers.Layer):
       replaced by a ReLU convolution with as many features, and no state is
       carried between steps.
     norm_steps: rows of the batch norms' moving statistics: 1, one set for
-      every RIM step (Keras's batch norm, as the weights shipped before
-      session 13 have); T, one per RIM step (`StepBatchNormalization`).
+      every RIM step (Keras's batch norm); T, one per RIM step
+      (`StepBatchNormalization`).
 
   Attributes:
     shift_period: the smallest shift of the input (in pixels) that shifts

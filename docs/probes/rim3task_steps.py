@@ -1,4 +1,4 @@
-"""Probe (session 16): how many steps the 3-task RIM should denoise for,
+"""Probe: how many steps the 3-task RIM should denoise for,
 chosen on training images, not test ones. The shipped `random_projections`
 denoises the first 5 BSDS300 training images (gray, not quantized) at sigma
 15 / 25 / 50 from the noisy image and from the flat start its task uses

@@ -45,8 +45,8 @@ class RandomProjections(base.Task):
                                table_of="denoise", table_row="RIM-3task")
   # Its training T: from the flat start, 20 steps are best at sigma 15 and
   # 25 on training images and within 0.11 dB of the best at sigma 50
-  # (docs/probes/rim3task_steps.py). The T = 10 weights shipped before
-  # session 19 were best at 20 steps too.
+  # (docs/probes/rim3task_steps.py); earlier weights trained at T = 10
+  # were best at 20 steps too.
   denoise_steps = 20
 
   @classmethod

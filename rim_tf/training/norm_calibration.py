@@ -3,7 +3,8 @@
 In training every RIM step's batch norms normalise with that step's batch
 moments, which differ by orders of magnitude from step to step; Keras's
 batch norm keeps one moving average over all of them, which fits no step
-at inference (docs/training.md, session 13). `calibrate_export` turns
+at inference (docs/training.md, "Batch-norm statistics per RIM step").
+`calibrate_export` turns
 exported weights with shared statistics into the same RIM with a row of
 statistics per RIM step (`rim_tf.layers.StepBatchNormalization`), each row
 the population mean and variance of the layer's inputs at that step of
