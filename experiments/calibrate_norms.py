@@ -10,6 +10,7 @@ statistics of that step's inputs on training patches
 experiments/score_weights.py.
 """
 
+import os
 import sys
 
 from absl import app
@@ -35,7 +36,8 @@ def main(argv):
   from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
   try:
     statistics = norm_calibration.calibrate_export(
-        FLAGS.weights, FLAGS.output, FLAGS.data_dir, FLAGS.num_batches)
+        FLAGS.weights, os.path.expanduser(FLAGS.output), FLAGS.data_dir,
+        FLAGS.num_batches)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   for name, (mean, variance) in statistics.items():

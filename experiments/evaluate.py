@@ -9,6 +9,7 @@ beside ours). `--subset=bsd68,bsd100 --output=NAME_{subset}.json` writes
 both denoising tables from one run over the 100 test images.
 """
 
+import os
 import sys
 
 from absl import app
@@ -64,10 +65,11 @@ def main(argv):
   from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
   from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
   command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
+  output = os.path.expanduser(FLAGS.output)
   try:
     task = experiment_flags.task_name()
     if FLAGS.shipped:
-      print(shipped.evaluate_shipped(FLAGS.output, FLAGS.data_dir,
+      print(shipped.evaluate_shipped(output, FLAGS.data_dir,
                                       FLAGS.num_images, command))
       return
     report = runner.run_evaluation(
@@ -77,7 +79,7 @@ def main(argv):
         steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],
         quantized=[q.lower() == "true" for q in FLAGS.quantized],
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
-        seed=FLAGS.seed, output=FLAGS.output, ratio=FLAGS.ratio,
+        seed=FLAGS.seed, output=output, ratio=FLAGS.ratio,
         paper_rim=FLAGS.paper_rim, command=command)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")

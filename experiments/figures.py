@@ -6,6 +6,7 @@
   python experiments/figures.py --figure=4 --weights=superres --output=fig4.png
 """
 
+import os
 import sys
 
 from absl import app
@@ -35,15 +36,16 @@ def main(argv):
   from rim_tf.evaluation import examples  # pylint: disable=g-import-not-at-top
 
   from rim_tf.evaluation import plots  # pylint: disable=g-import-not-at-top
+  output = os.path.expanduser(FLAGS.output)
   try:
     if FLAGS.figure == "2":
-      path = plots.figure2_from_results(FLAGS.results, FLAGS.output)
+      path = plots.figure2_from_results(FLAGS.results, output)
       print(curves.curves_table(curves.load_curves(FLAGS.results)))
     elif FLAGS.figure == "3":
-      path = examples.figure3(FLAGS.weights, FLAGS.output, FLAGS.image_id,
+      path = examples.figure3(FLAGS.weights, output, FLAGS.image_id,
                               FLAGS.sigma, FLAGS.data_dir)
     else:
-      path = examples.figure4(FLAGS.weights, FLAGS.output, FLAGS.image_id,
+      path = examples.figure4(FLAGS.weights, output, FLAGS.image_id,
                               FLAGS.scale, FLAGS.data_dir)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")

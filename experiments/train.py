@@ -6,6 +6,7 @@ The resolved config is written to DIR/config.json; running the same command
 again resumes from DIR/checkpoints.
 """
 
+import os
 import sys
 
 from absl import app
@@ -60,7 +61,7 @@ def main(argv):
   if FLAGS.export:
     export = (trainer.export_best_weights if FLAGS.export_best
               else trainer.export_weights)
-    print("exported", export(FLAGS.export))
+    print("exported", export(os.path.expanduser(FLAGS.export)))
 
 
 if __name__ == "__main__":

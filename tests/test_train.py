@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 
 from absl import logging as absl_logging
@@ -669,7 +670,8 @@ def test_corrupt_checkpoint_gives_clear_error(finished_run, part):
   target = run_dir / "checkpoints" / f"ckpt-2.{part}"
   content = target.read_bytes()
   target.write_bytes(content[:len(content) // 2] + b"\x00garbage")
-  with pytest.raises(ValueError, match=r"ckpt-2 could not be restored"):
+  with pytest.raises(ValueError, match=r"no checkpoint in .* can be "
+                     r"restored \(ckpt-2: it cannot be read"):
     training.Trainer(config, run_dir, patches=tiny_patches())
 
 
@@ -1228,3 +1230,111 @@ def test_a_run_of_the_trainer_before_the_rooms_resumes(tmp_path):
   weights = np.concatenate([w.numpy().ravel() for w in trainer.model.weights])
   np.testing.assert_array_equal(weights, np.load(run_dir / "weights_at_3.npy"))
   assert trainer.train()["step"] == 6
+
+
+# --- the checkpoint store: faults made for real -------------------------------
+
+
+def _trained_run(tmp_path, steps=12):
+  """A run folder checkpointed at steps 4, 8 and 12, and the trainer."""
+  config = tiny_config(**{"trainer.train_steps": steps,
+                          "trainer.keep_checkpoints": 3})
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  trainer.train()
+  return config, trainer
+
+
+def _checkpoint_files(run):
+  return sorted(p.name for p in (run / "checkpoints").iterdir())
+
+
+def test_a_newest_checkpoint_without_its_files_falls_back_to_the_previous(
+    tmp_path, caplog):
+  config, _ = _trained_run(tmp_path)
+  run = tmp_path / "run"
+  for data in (run / "checkpoints").glob("ckpt-12.data-*"):
+    data.unlink()
+  with caplog.at_level(logging.WARNING):
+    resumed = training.Trainer(config, run, patches=tiny_patches())
+  assert int(resumed.step) == 8
+  assert "ckpt-12 is unusable (its data file is missing)" in caplog.text
+  # Set aside, not deleted, and no longer listed: the next saves rotate
+  # out neither step 4 nor step 8 for it.
+  assert "ckpt-12.bad.index" in _checkpoint_files(run)
+  resumed.train(steps=9)
+  names = _checkpoint_files(run)
+  assert {"ckpt-4.index", "ckpt-8.index", "ckpt-9.index"} <= set(names)
+
+
+def test_a_truncated_newest_checkpoint_falls_back_without_a_traceback(
+    tmp_path):
+  config, trained = _trained_run(tmp_path)
+  run = tmp_path / "run"
+  expected = [w.numpy() for w in trained.model.weights]
+  data = next((run / "checkpoints").glob("ckpt-12.data-*"))
+  data.write_bytes(data.read_bytes()[:100])
+  resumed = training.Trainer(config, run, patches=tiny_patches())
+  assert int(resumed.step) == 8
+  # Step 8's weights, not step 12's.
+  assert any(not np.array_equal(w.numpy(), e)
+             for w, e in zip(resumed.model.weights, expected))
+
+
+def test_no_readable_checkpoint_refuses_to_start_over_them(tmp_path):
+  config, _ = _trained_run(tmp_path)
+  run = tmp_path / "run"
+  for data in (run / "checkpoints").glob("ckpt-*.data-*"):
+    data.write_bytes(b"")
+  before = _checkpoint_files(run)
+  with pytest.raises(ValueError, match=r"no checkpoint in .* can be "
+                     r"restored .*ckpt-12: it cannot be read.*init_continue"):
+    training.Trainer(config, run, patches=tiny_patches())
+  assert _checkpoint_files(run) == before  # Nothing moved or deleted.
+
+
+def test_checkpoints_without_their_list_still_resume(tmp_path):
+  config, _ = _trained_run(tmp_path)
+  run = tmp_path / "run"
+  (run / "checkpoints" / "checkpoint").unlink()
+  resumed = training.Trainer(config, run, patches=tiny_patches())
+  assert int(resumed.step) == 12
+
+
+def test_a_second_trainer_on_one_run_folder_is_refused(tmp_path):
+  config = tiny_config()
+  run = tmp_path / "run"
+  training.Trainer(config, run, patches=tiny_patches())  # Holds the lock.
+  script = textwrap.dedent(f"""
+      import sys
+      sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+      import test_train
+      from rim_tf import training
+      try:
+        training.Trainer(test_train.tiny_config(), {str(run)!r},
+                         patches=test_train.tiny_patches())
+      except ValueError as error:
+        print("REFUSED", error)
+      """)
+  out = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                       text=True, timeout=300).stdout
+  assert f"REFUSED run folder {run} is in use by process {os.getpid()}" in out
+
+
+def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
+  run = tmp_path / "run"
+  run.mkdir()
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True)
+  (run / "lock").write_text(f"{dead.stdout.strip()} {socket.gethostname()}")
+  training.Trainer(tiny_config(), run, patches=tiny_patches())
+  assert (run / "lock").read_text() == f"{os.getpid()} {socket.gethostname()}"
+
+
+def test_a_run_folder_under_the_home_tilde_is_the_home_folder(
+    tmp_path, monkeypatch):
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  monkeypatch.chdir(tmp_path)
+  trainer = training.Trainer(tiny_config(), "~/runs/x", patches=tiny_patches())
+  assert trainer.run_dir == tmp_path / "home" / "runs" / "x"
+  assert (tmp_path / "home" / "runs" / "x" / "config.json").exists()
+  assert not (tmp_path / "~").exists()

@@ -27,7 +27,7 @@ def resolve(name_or_path):
   if not name_or_path:
     raise ValueError(f"no RIM weights given: pass a path to a .weights.h5 "
                      f"file or one of the shipped names {shipped()}.")
-  path = pathlib.Path(name_or_path)
+  path = pathlib.Path(name_or_path).expanduser()
   if not path.name.endswith(".weights.h5"):
     candidate = HERE / f"{name_or_path}.weights.h5"
     if candidate.exists():

@@ -6,12 +6,15 @@ the training budget and the best validation's record.
     RUN_DIR/best.weights.h5    the best-validated weights, best.json beside
     RUN_DIR/checkpoints/       tf.train.CheckpointManager's
     RUN_DIR/logs/              TensorBoard
+    RUN_DIR/lock               "PID HOST" of the process training in it
 """
 
+import atexit
 import dataclasses
 import json
 import os
 import pathlib
+import socket
 
 import numpy as np
 
@@ -37,6 +40,40 @@ class RunFolder:
     """best.weights.h5: the weights of the best validation so far, with
     best.json (the export JSON plus its "validation")."""
     return self.path / "best.weights.h5"
+
+  def lock(self):
+    """Marks the folder as in use by this process until it exits.
+
+    A second trainer is refused while the holder lives; the lock of a
+    process that died (killed, machine restarted) is taken over. The same
+    process may lock it again.
+
+    Raises:
+      ValueError: a live process holds the folder (named by pid and host).
+    """
+    self.path.mkdir(parents=True, exist_ok=True)
+    path = self.path / "lock"
+    mine = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(2):
+      try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+      except FileExistsError:
+        holder = path.read_text().strip()
+        if holder == mine:
+          return
+        if _alive(holder):
+          pid, _, host = holder.partition(" ")
+          raise ValueError(
+              f"run folder {self.path} is in use by process {pid} on "
+              f"{host}; wait for it to end, or delete {path} if it has.")
+        path.unlink(missing_ok=True)  # Stale: its process is gone.
+        continue
+      with os.fdopen(descriptor, "w") as f:
+        f.write(mine)
+      atexit.register(_release, path, mine)
+      return
+    raise ValueError(f"could not lock run folder {self.path}: another "
+                     f"process took {path} at the same time.")
 
   def check_config(self, config):
     """Raises ValueError if the folder holds a run of another model or
@@ -88,6 +125,29 @@ class RunFolder:
       raise ValueError(f"{path} is not a best-weights record of this "
                        f"trainer ({error!r}); delete it and its weights to "
                        f"start the record afresh.") from None
+
+
+def _alive(holder):
+  """Whether the "PID HOST" of a lock names a live process (one of another
+  host counts as live: it cannot be checked from here)."""
+  pid, _, host = holder.partition(" ")
+  if host != socket.gethostname():
+    return True
+  try:
+    os.kill(int(pid), 0)
+  except ProcessLookupError:
+    return False
+  except (PermissionError, ValueError):
+    return True
+  return True
+
+
+def _release(path, mine):
+  try:
+    if path.read_text().strip() == mine:
+      path.unlink()
+  except OSError:
+    pass
 
 
 def _write_atomically(path, text):

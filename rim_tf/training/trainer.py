@@ -54,6 +54,7 @@ from rim_tf import configs
 from rim_tf import model as rim_model
 from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
+from rim_tf.training import checkpoints
 from rim_tf.training import exports
 from rim_tf.training import optimization
 from rim_tf.training import run_folder
@@ -79,8 +80,8 @@ class Trainer:
 
   def __init__(self, config, run_dir, strategy=None, patches=None):
     self.config = config
-    self.run_dir = pathlib.Path(run_dir)
-    self.folder = run_folder.RunFolder(run_dir)
+    self.run_dir = pathlib.Path(run_dir).expanduser()
+    self.folder = run_folder.RunFolder(self.run_dir)
     self._check_config()
     self.task = rim_tasks.from_config(config)
     # The strategy first: MultiWorkerMirroredStrategy must configure the
@@ -92,6 +93,8 @@ class Trainer:
     # The chief writes config, logs and checkpoints; other workers only
     # take part in the collective saves (into a scratch folder).
     self.is_chief = bool(self.strategy.extended.should_checkpoint)
+    if self.is_chief:
+      self.folder.lock()
     self._multi_worker = isinstance(
         self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
     self.checkpoint_dir = self.folder.checkpoints
@@ -122,6 +125,8 @@ class Trainer:
     # Created by each save and deleted right after it.
     self._scratch_dir = None if self.is_chief else os.path.join(
         tempfile.gettempdir(), f"rim_worker_checkpoints_{os.getpid()}")
+    # Before the manager reads the folder's list of checkpoints.
+    self._resume_from = self._newest_good_checkpoint()
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, self._scratch_dir or str(self.checkpoint_dir),
         max_to_keep=config.trainer.keep_checkpoints if self.is_chief else 1)
@@ -156,8 +161,8 @@ class Trainer:
     self.folder.check_config(self.config)
 
   def _restore(self):
-    # Every worker restores the chief's newest checkpoint.
-    latest = tf.train.latest_checkpoint(str(self.checkpoint_dir))
+    # Every worker restores the chief's newest good checkpoint.
+    latest = self._resume_from
     if latest:
       try:
         checkpoint, start_average = self._checkpoint_of(latest)
@@ -191,6 +196,37 @@ class Trainer:
       start_average = False  # The average was made from these weights.
     if start_average and self.average is not None:
       self.average.reset()
+
+  def _newest_good_checkpoint(self):
+    """The newest checkpoint of the run folder that reads, or None if the
+    folder has none. The chief sets newer unreadable ones aside
+    (`checkpoints.set_aside`, one warning each) and lists only the good
+    ones, so that saving never rotates a good checkpoint out for a bad one.
+
+    Raises:
+      ValueError: the folder has checkpoints and none of them reads;
+        training does not start over them from step 0.
+    """
+    present = checkpoints.present(self.checkpoint_dir)
+    good = [p for p in present if checkpoints.problem(p) is None]
+    bad = [p for p in present if p not in good]
+    if present and not good:
+      reasons = "; ".join(f"{pathlib.Path(p).name}: "
+                          f"{checkpoints.problem(p)}" for p in present)
+      raise ValueError(
+          f"no checkpoint in {self.checkpoint_dir} can be restored "
+          f"({reasons}); training does not start over them. Continue from "
+          f"exported weights with --set=trainer.init_weights=PATH "
+          f"--set=trainer.init_continue=true in a new run folder, or move "
+          f"the checkpoints away.")
+    if bad and self.is_chief:
+      for prefix in bad:
+        reason = checkpoints.problem(prefix)
+        checkpoints.set_aside(prefix)
+        logging.warning(f"checkpoint {prefix} is unusable ({reason}); set "
+                        f"aside as {pathlib.Path(prefix).name}.bad.*.")
+      checkpoints.list_only(self.checkpoint_dir, good)
+    return good[-1] if good else None
 
   def _checkpoint_of(self, path):
     """(what to restore from checkpoint `path`, whether the weight average
