@@ -20,6 +20,7 @@ FIGURES = str(REPO / "experiments" / "figures.py")
 SCORE = str(REPO / "experiments" / "score_weights.py")
 HISTORY = str(REPO / "experiments" / "validation_history.py")
 SEARCH = str(REPO / "experiments" / "recipe_search.py")
+TRAIN = str(REPO / "experiments" / "train.py")
 TIMEOUT_S = 240
 
 
@@ -27,6 +28,9 @@ def _commands(empty, out):
   return {
       "evaluate_help": [EVALUATE, "--help"],
       "figures_help": [FIGURES, "--help"],
+      "train_help": [TRAIN, "--help"],
+      "train_bad_set": [TRAIN, f"--run_dir={out / 'run'}",
+                        "--set=trainer.no_such_field=1"],
       "evaluate_no_data": [EVALUATE, "--task=superres", "--methods=bicubic",
                            "--subset=bsd100", f"--output={out / 'sr.json'}"],
       "evaluate_no_weights": [EVALUATE, "--task=denoise", "--methods=rim,bm3d",
@@ -111,6 +115,20 @@ def test_figures_help_lists_the_flags(runs):
   for flag in ("figure", "results", "weights", "image_id", "sigma", "scale",
                "data_dir", "output"):
     assert f"--{flag}:" in text, flag
+
+
+def test_train_help_lists_the_flags_users_need(runs):
+  _, stdout, stderr = runs["results"]["train_help"]
+  text = stdout + stderr
+  assert "Traceback" not in text
+  for flag in ("task", "task_module", "preset", "data_dir", "set", "run_dir",
+               "export", "max_minutes"):
+    assert f"--{flag}:" in text, flag
+
+
+def test_a_bad_config_key_is_one_line(runs):
+  _assert_clean_failure(runs["results"]["train_bad_set"],
+                        "unknown config field 'trainer.no_such_field'")
 
 
 def test_evaluate_without_data_fails_fast_with_one_error(runs):
