@@ -88,12 +88,15 @@ def test_a_folder_restores_every_image_into_the_output_folder(
   for i, suffix in enumerate([".png", ".jpg", ".tif"]):
     image_files.write_image(source / f"img{i}{suffix}", _noisy(seed=i))
   (source / "notes.txt").write_text("not an image")
+  # A hidden file (a scratch file an interrupted write left) is no input.
+  image_files.write_image(source / ".img0.png.tmp.png", _noisy())
   code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
                    "--sigma", 25, "--weights", weights["denoise"])
   assert code == 0, err
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
       "img0.png", "img1.jpg", "img2.tif"]
   assert "3/3" in err  # the progress bar
+  assert err.rstrip().endswith("rim-restore: 3 restored, 0 failed.")
 
 
 def test_omitted_sigma_is_estimated_and_reported(tmp_path, capsys, weights):
@@ -249,6 +252,56 @@ def test_one_bad_file_among_several_fails_the_run_but_not_the_others(
                    "--sigma", 25, "--weights", weights["denoise"])
   assert code == 1 and "rgba.png: has 4 channels" in err
   assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
+  assert "rim-restore: 1 restored, 1 failed." in err
+
+
+def test_a_too_small_image_in_a_folder_is_named(tmp_path, capsys, weights):
+  source = tmp_path / "in"
+  source.mkdir()
+  image_files.write_image(source / "good.png", _noisy())
+  image_files.write_image(source / "tiny.png", _noisy(size=(4, 4)))
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
+                   "--sigma", 25, "--weights", weights["denoise"])
+  assert code == 1
+  errors = [l for l in err.splitlines() if "error:" in l]
+  assert len(errors) == 1 and f"{source / 'tiny.png'}: image is 4x4" in \
+      errors[0]
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys,
+                                                          weights):
+  source = tmp_path / "in"
+  source.mkdir()
+  image_files.write_image(source / "a.png", _noisy())
+  (tmp_path / "file").write_text("a regular file")
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "file" / "out",
+                   "--sigma", 25, "--weights", weights["denoise"])
+  _one_line_error(code, err, 1, "cannot create the output folder")
+
+
+def test_ctrl_c_keeps_the_finished_outputs_and_writes_no_other(
+    tmp_path, capsys, weights, monkeypatch):
+  source = tmp_path / "in"
+  source.mkdir()
+  for name in ("a.png", "b.png", "c.png"):
+    image_files.write_image(source / name, _noisy())
+  run = cli._Job.run  # pylint: disable=protected-access
+  done = []
+
+  def interrupted_at_b(self, log):
+    if self.source.name == "b.png":
+      raise KeyboardInterrupt
+    done.append(self.source.name)
+    return run(self, log)
+
+  monkeypatch.setattr(cli._Job, "run", interrupted_at_b)  # pylint: disable=protected-access
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
+                   "--sigma", 25, "--weights", weights["denoise"])
+  assert code == 130
+  errors = [l for l in err.splitlines() if "error:" in l]
+  assert len(errors) == 1 and "interrupted at" in errors[0]
+  assert "b.png, which was not written; 1 restored before it" in errors[0]
+  assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 
 
 # -- the installed commands ---------------------------------------------------
@@ -262,8 +315,9 @@ def test_help_lists_every_option_with_its_default():
                  "--color", "--gray", "--compare", "--reference", "--tile",
                  "--overlap"):
     assert option in text, option
-  assert text.count("(default:") >= 10
   assert "(default: 512)" in text and "(default: 32)" in text
+  # No default where there is nothing to read (a switch, an unset option).
+  assert "(default: None)" not in text and "(default: True)" not in text
 
 
 def test_python_dash_m_is_the_same_command(tmp_path):

@@ -22,7 +22,18 @@ from rim_tf.inference import tiling
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C.
 _BASELINE_NAMES = {"denoise": "bm3d", "superres": "bicubic"}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+  """Shows an option's default where it has one worth reading (not None,
+  not a switch's True/False)."""
+
+  def _get_help_string(self, action):
+    if action.default is None or isinstance(action.default, bool):
+      return action.help
+    return super()._get_help_string(action)
 
 
 def build_parser():
@@ -33,7 +44,7 @@ def build_parser():
                   "(Putzky & Welling, 2017): remove Gaussian noise or "
                   "upscale. Reads PNG, JPEG, TIFF (8/16-bit, gray/RGB) and "
                   "writes the input's bit depth.",
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+      formatter_class=_HelpFormatter)
   parser.add_argument("task", choices=api.TASKS,
                       help="what to do: denoise, or superres (upscale)")
   parser.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -117,8 +128,11 @@ def collect_inputs(inputs):
   for entry in inputs:
     path = pathlib.Path(entry)
     if path.is_dir():
+      # Hidden files are no inputs (a scratch file of an interrupted
+      # write among them).
       found = sorted(p for p in path.iterdir()
-                     if p.is_file() and image_files.is_image_file(p))
+                     if p.is_file() and not p.name.startswith(".")
+                     and image_files.is_image_file(p))
       if not found:
         raise ValueError(f"{path}: the folder holds no "
                          f"{'/'.join(image_files.SUFFIXES)} images.")
@@ -322,7 +336,11 @@ def main(argv=None):
   except (FileNotFoundError, ValueError) as error:
     return fail(EXIT_ERROR, error)
   if several:
-    pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
+    try:
+      pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+      return fail(EXIT_ERROR, f"{args.output}: cannot create the output "
+                              f"folder ({error.strerror or error}).")
   _load_tensorflow_quietly()
   try:
     if args.weights:  # Checked once, before any file is read.
@@ -331,19 +349,38 @@ def main(argv=None):
   except (FileNotFoundError, ValueError) as error:
     return fail(EXIT_ERROR, error)
   import tqdm  # pylint: disable=g-import-not-at-top
-  failures = 0
+  failures = restored = 0
   bar = tqdm.tqdm(plan.items(), unit="image", disable=len(plan) == 1,
                   file=sys.stderr)
-  for source, target in bar:
-    job = _Job(args, source, target, references[source])
-    try:
-      job.run(log=lambda message: bar.write(message, file=sys.stderr))
-    except (OSError, ValueError) as error:
-      failures += 1
-      fail(EXIT_ERROR, error)
+  source = None
+  try:
+    for source, target in bar:
+      job = _Job(args, source, target, references[source])
+      try:
+        job.run(log=lambda message: bar.write(message, file=sys.stderr))
+        restored += 1
+      except (OSError, ValueError) as error:
+        failures += 1
+        message = str(error)
+        fail(EXIT_ERROR, message if str(source) in message
+             else f"{source}: {message}")
+  except KeyboardInterrupt:
+    bar.close()
+    return fail(EXIT_INTERRUPTED,
+                f"interrupted at {source}, which was not written; "
+                f"{restored} restored before it.")
+  if len(plan) > 1:
+    print(f"rim-restore: {restored} restored, {failures} failed.",
+          file=sys.stderr)
   return EXIT_ERROR if failures else 0
 
 
 def run():
-  """Console-script wrapper: exits with `main`'s code."""
-  sys.exit(main())
+  """Console-script wrapper: exits with `main`'s code (130 and one line on
+  Ctrl-C before the first image)."""
+  try:
+    code = main()
+  except KeyboardInterrupt:
+    print("rim-restore: error: interrupted.", file=sys.stderr)
+    code = EXIT_INTERRUPTED
+  sys.exit(code)

@@ -187,10 +187,11 @@ def write_image(path, image):
     _write(scratch, suffix, np.ascontiguousarray(image))
     os.chmod(scratch, 0o666 & ~_umask())  # mkstemp made it owner-only.
     os.replace(scratch, path)
-  except Exception as error:  # pylint: disable=broad-except
+  except BaseException as error:  # pylint: disable=broad-except
+    # Ctrl-C too: no half-written scratch file stays behind.
     if os.path.exists(scratch):
       os.remove(scratch)
-    if isinstance(error, ImageFileError):
+    if isinstance(error, ImageFileError) or not isinstance(error, Exception):
       raise
     raise ImageFileError(f"{path}: cannot write the image "
                          f"({_one_line(error)}).") from None
