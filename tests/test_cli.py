@@ -192,8 +192,9 @@ def test_bad_images_fail_in_one_line(tmp_path, capsys, weights,
 
 
 @pytest.mark.parametrize("argv,code,fragment", [
-    (["--sigma", "0"], 2, "--sigma must be > 0"),
-    (["--sigma", "-5"], 2, "--sigma must be > 0"),
+    (["--sigma", "0"], 2, "--sigma: sigma must be a finite number > 0"),
+    (["--sigma", "-5"], 2, "--sigma: sigma must be a finite number > 0"),
+    (["--sigma", "inf"], 2, "--sigma: sigma must be a finite number > 0"),
     (["--scale", "2"], 2, "--scale applies to superres only"),
     (["--steps", "0"], 2, "--steps must be >= 1"),
     (["--tile", "32", "--overlap", "16"], 2, "more than twice"),

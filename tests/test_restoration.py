@@ -200,13 +200,14 @@ def test_superres_uses_the_training_noise_level(tmp_path):
 # -- the Python API -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32,
+                                   np.float64])
 def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
   clean = smooth_image(40, 44, 1, seed=4)[..., 0]  # [H, W]: no channel axis
   if dtype == np.uint16:
     image = clean.astype(np.uint16) * 257
-  elif dtype == np.float32:
-    image = clean.astype(np.float32) / 255
+  elif dtype in (np.float32, np.float64):
+    image = clean.astype(dtype) / 255
   else:
     image = clean
   out = rim_tf.restore(image, task="denoise", sigma=25,
@@ -214,7 +215,8 @@ def test_restore_returns_the_input_dtype_and_shape(weights, dtype):
   assert out.dtype == dtype and out.shape == (40, 44)
   rim, _ = api.load_restorer(str(weights["denoise"]))
   expected = rim.denoise(clean[..., None].astype(np.float32) / 255, 25)
-  scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
+  scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1,
+           np.float64: 1}[dtype]
   np.testing.assert_allclose(out.astype(np.float64) / scale,
                              expected[..., 0], atol=0.51 / scale + 1e-6)
 
@@ -252,8 +254,17 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(task="deblur"), "task must be one of"),
-    (dict(sigma=0), "sigma must be > 0"),
-    (dict(sigma=-3), "sigma must be > 0"),
+    (dict(sigma=0), "sigma must be a finite number > 0"),
+    (dict(sigma=-3), "sigma must be a finite number > 0"),
+    (dict(sigma=float("inf")), "sigma must be a finite number > 0"),
+    (dict(sigma=float("nan")), "sigma must be a finite number > 0"),
+    (dict(sigma=np.array([25.0, 30.0])), "sigma must be one number"),
+    (dict(sigma=True), "sigma must be one number"),
+    (dict(sigma=25, steps=2.5), "steps must be a whole number"),
+    (dict(sigma=25, steps=0), "steps must be >= 1"),
+    (dict(task="superres", scale=2, sigma=10), "sigma applies to task "
+     "'denoise' only"),
+    (dict(task="superres", scale=2.5), "integer scale >= 2"),
     (dict(task="superres"), "integer scale >= 2"),
     (dict(task="superres", scale=1), "integer scale >= 2"),
     (dict(sigma=25, scale=2), "scale applies to task 'superres'"),
@@ -274,6 +285,24 @@ def test_restore_rejects_bad_arguments(weights, kwargs, message):
 def test_restore_rejects_bad_images(weights, image, message):
   with pytest.raises(ValueError, match=message):
     rim_tf.restore(image, sigma=25, weights=str(weights["denoise"]))
+
+
+def test_a_sigma_beyond_the_models_training_is_refused_with_the_reason():
+  # The shipped gray denoiser trained on sigma 5-55: up to 82.5 it restores.
+  image = smooth_image(24, 24, 1)
+  rim_tf.restore(image, sigma=82, weights="denoise_gray")
+  with pytest.raises(ValueError, match=r"sigma 1000 is more than "
+                     r"denoise_gray can use: it was trained on noise of "
+                     r"sigma 5-55 \(0-255 scale\) and restores up to 82.5"):
+    rim_tf.restore(image, sigma=1000, weights="denoise_gray")
+
+
+def test_images_of_mixed_sizes_share_one_denoising_graph(weights):
+  rim, _ = api.load_restorer(str(weights["denoise"]))
+  before = rim._denoise.experimental_get_tracing_count()  # pylint: disable=protected-access
+  for size in ((20, 30), (33, 17), (41, 40), (24, 24)):
+    rim.denoise(smooth_image(*size, 1).astype(np.float32) / 255, 25)
+  assert rim._denoise.experimental_get_tracing_count() - before <= 1  # pylint: disable=protected-access
 
 
 def test_restore_rejects_weights_of_another_task(weights):

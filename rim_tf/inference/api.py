@@ -8,6 +8,8 @@ and argument errors at once.
 """
 
 import functools
+import math
+import numbers
 
 import numpy as np
 
@@ -107,7 +109,43 @@ def from_float01(image01, dtype):
   if dtype == np.uint16:
     scaled = np.clip(np.asarray(image01, np.float64), 0.0, 1.0) * 65535.0
     return np.floor(scaled + 0.5).astype(np.uint16)
-  return np.asarray(image01, np.float32)
+  return np.asarray(image01, dtype)
+
+
+def check_steps(steps):
+  """`steps` as an int >= 1 (None stays None); ValueError for a count that
+  is not a whole number."""
+  if steps is None:
+    return None
+  if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+    raise ValueError(f"steps must be a whole number >= 1, got {steps!r}.")
+  if steps < 1:
+    raise ValueError(f"steps must be >= 1, got {steps}.")
+  return int(steps)
+
+
+def check_sigma(sigma, config=None, weights=None):
+  """`sigma` (0-255 scale) as a float; ValueError unless it is one finite
+  number > 0 that the RIM of `config` can use (its task's
+  `Task.usable_sigma_255`)."""
+  if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
+    raise ValueError(f"sigma must be one number (the noise std on the "
+                     f"0-255 scale), got {sigma!r}.")
+  sigma = float(sigma)
+  if not math.isfinite(sigma) or sigma <= 0:
+    raise ValueError(f"sigma must be a finite number > 0 (the noise std on "
+                     f"the 0-255 scale), got {sigma:g}.")
+  if config is not None:
+    from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+    task = tasks.from_config(config)
+    limit = task.usable_sigma_255
+    if limit is not None and sigma > limit:
+      low, high = task.sigma_range_255
+      raise ValueError(
+          f"sigma {sigma:g} is more than {weights or 'this RIM'} can use: it "
+          f"was trained on noise of sigma {low:g}-{high:g} (0-255 scale) "
+          f"and restores up to {limit:g}.")
+  return sigma
 
 
 def estimate_noise_255(image01):
@@ -144,22 +182,33 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     [scale H, scale W, C] for super-resolution ([H, W] in, [H, W] out).
   """
   _check_task(task)
+  steps = check_steps(steps)
   squeeze = np.ndim(image) == 2
   image01, dtype = as_float01(image)
   if task == "denoise":
     if scale is not None:
       raise ValueError("scale applies to task 'superres' only.")
+    if sigma is not None:
+      sigma = check_sigma(sigma)
+  else:
+    if sigma is not None:
+      raise ValueError("sigma applies to task 'denoise' only: a "
+                       "super-resolution RIM assumes the noise it was "
+                       "trained with.")
+    if (isinstance(scale, bool) or not isinstance(scale, numbers.Integral)
+        or scale < 2):
+      raise ValueError(f"task 'superres' needs an integer scale >= 2, got "
+                       f"{scale!r}.")
+  weights = weights or default_weights(task, image01.shape[-1])
+  restorer, config = load_restorer(str(weights), steps)
+  check_serves(config, task, weights)
+  if task == "denoise":
     if sigma is None:
       sigma = estimate_noise_255(image01)
       if log:
         log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
             f"scale).")
-  elif scale is None or int(scale) != scale or scale < 2:
-    raise ValueError(f"task 'superres' needs an integer scale >= 2, got "
-                     f"{scale!r}.")
-  weights = weights or default_weights(task, image01.shape[-1])
-  restorer, config = load_restorer(str(weights), steps)
-  check_serves(config, task, weights)
+    sigma = check_sigma(sigma, config, weights)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
     log(f"restoring the RGB channels one by one with the gray RIM {weights}."
         if task == "denoise" else

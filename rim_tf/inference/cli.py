@@ -103,9 +103,11 @@ def _check_arguments(args):
   if args.task == "denoise":
     if args.scale is not None:
       raise UsageError("--scale applies to superres only.")
-    if args.sigma is not None and not args.sigma > 0:
-      raise UsageError(f"--sigma must be > 0 (on the 0-255 scale), got "
-                       f"{args.sigma:g}.")
+    if args.sigma is not None:
+      try:
+        api.check_sigma(args.sigma)
+      except ValueError as error:
+        raise UsageError(f"--sigma: {error}") from None
   else:
     if args.scale is None or args.scale < 2:
       raise UsageError("superres needs --scale, an integer >= 2.")

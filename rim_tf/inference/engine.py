@@ -5,6 +5,7 @@ in overlapping tiles (`rim_tf.inference.tiling`); the evaluation, the figures an
 `rim-restore` (through `rim_tf.inference.api`) all use it.
 """
 
+import collections
 import functools
 import math
 
@@ -17,6 +18,8 @@ from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tasks
 
+# Super-resolution graphs kept (one per scale and image size).
+_SUPERRES_GRAPHS = 8
 _LUMA_LOW = metrics.Y_RANGE_01[0]
 _LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]
 
@@ -48,9 +51,16 @@ class Restorer:
     self.denoise_operator = operators.Identity(
         (None, None, model.channels), denoise_start)
     self._jit_compile = bool(jit_compile) or None
-    self._denoise = tf.function(self._denoise_graph, reduce_retracing=True,
-                                jit_compile=self._jit_compile)
-    self._superres = {}
+    # One graph for every image size (a folder of mixed sizes neither
+    # retraces nor warns); the cell pads odd sizes itself.
+    self._denoise = tf.function(
+        self._denoise_graph, jit_compile=self._jit_compile,
+        input_signature=[
+            tf.TensorSpec([None, None, None, model.channels], tf.float32),
+            tf.TensorSpec([None], tf.float32)])
+    # The bicubic operator is built for one size: one graph per
+    # (scale, size), the most recent few kept.
+    self._superres = collections.OrderedDict()
 
   @classmethod
   def from_weights(cls, weights, steps=None):
@@ -117,7 +127,11 @@ class Restorer:
     # One high-resolution shape serves several scales (320 x 480 is x2 of
     # 160 x 240 and x4 of 80 x 120): the operator is keyed by both.
     key = (scale, shape)
-    if key not in self._superres:
+    if key in self._superres:
+      self._superres.move_to_end(key)
+    else:
+      while len(self._superres) >= _SUPERRES_GRAPHS:
+        self._superres.popitem(last=False)
       operator = operators.BicubicDownsample(scale, shape)
 
       def run(low, sigma, operator=operator):

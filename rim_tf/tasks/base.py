@@ -142,6 +142,12 @@ class Task(abc.ABC):
     return 0.0
 
   @property
+  def usable_sigma_255(self):
+    """The largest noise std (0-255 scale) a RIM of this task restores, or
+    None for no bound beyond the image's range."""
+    return None
+
+  @property
   def patch_size(self):
     """Side of the training patches (every task's `patch` field)."""
     return self.patch
