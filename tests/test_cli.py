@@ -4,9 +4,13 @@ In-process calls of `cli.main` with tiny untrained RIMs; two subprocess
 calls check the installed entry points.
 """
 
+import fcntl
+import os
 import pathlib
+import struct
 import subprocess
 import sys
+import termios
 
 import numpy as np
 from PIL import Image
@@ -95,7 +99,7 @@ def test_a_folder_restores_every_image_into_the_output_folder(
   assert code == 0, err
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
       "img0.png", "img1.jpg", "img2.tif"]
-  assert "3/3" in err  # the progress bar
+  assert "3/3" not in err  # No progress bar without a terminal.
   assert err.rstrip().endswith("rim-restore: 3 restored, 0 failed.")
 
 
@@ -289,11 +293,11 @@ def test_ctrl_c_keeps_the_finished_outputs_and_writes_no_other(
   run = cli._Job.run  # pylint: disable=protected-access
   done = []
 
-  def interrupted_at_b(self, log):
+  def interrupted_at_b(self, log, progress=None):
     if self.source.name == "b.png":
       raise KeyboardInterrupt
     done.append(self.source.name)
-    return run(self, log)
+    return run(self, log, progress)
 
   monkeypatch.setattr(cli._Job, "run", interrupted_at_b)  # pylint: disable=protected-access
   code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
@@ -328,3 +332,27 @@ def test_python_dash_m_is_the_same_command(tmp_path):
       cwd=pathlib.Path(__file__).parent)
   assert result.returncode == 2
   assert "invalid choice: 'deblur'" in result.stderr
+
+
+def test_a_single_image_shows_its_tiles_on_a_terminal(tmp_path, weights):
+  image_files.write_image(tmp_path / "in.png", _noisy(size=(90, 80)))
+  controller, terminal = os.openpty()
+  # A terminal of 24 rows and 100 columns (a new pty reports 0 x 0).
+  fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0,
+                                                        0))
+  argv = ["rim-restore", "denoise", str(tmp_path / "in.png"), "-o",
+          str(tmp_path / "out.png"), "--sigma", "25", "--weights",
+          weights["denoise"], "--tile", "40", "--overlap", "8"]
+  for extra, shown in (([], True), (["--quiet"], False)):
+    process = subprocess.Popen(argv + extra, stderr=terminal,
+                               stdout=subprocess.DEVNULL)
+    process.wait(timeout=300)
+    os.set_blocking(controller, False)
+    try:
+      text = os.read(controller, 1 << 16).decode(errors="replace")
+    except BlockingIOError:
+      text = ""
+    assert process.returncode == 0, text
+    assert ("restoring" in text and "tile" in text) == shown, text
+  os.close(controller)
+  os.close(terminal)

@@ -159,7 +159,7 @@ def estimate_noise_255(image01):
 
 def restore(image, task="denoise", sigma=None, scale=None, steps=None,
             weights=None, tile=tiling.DEFAULT_TILE,
-            overlap=tiling.DEFAULT_OVERLAP, log=None):
+            overlap=tiling.DEFAULT_OVERLAP, log=None, progress=None):
   """Restores one image with a RIM.
 
   Args:
@@ -176,6 +176,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       larger than `tile` go through in one pass. None: always one pass.
     log: optional callable(str) told what was chosen for the user (an
       estimated sigma, colour channels through a gray RIM).
+    progress: optional callable(done, total) told after each tile.
 
   Returns:
     numpy array of the input's dtype: [H, W, C] for denoising,
@@ -215,8 +216,10 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
         f"super-resolving the luma with the gray RIM {weights}, the chroma "
         f"bicubically.")
   if task == "denoise":
-    out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap)
+    out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,
+                           progress=progress)
   else:
-    out = restorer.superres(image01, int(scale), tile=tile, overlap=overlap)
+    out = restorer.superres(image01, int(scale), tile=tile, overlap=overlap,
+                            progress=progress)
   out = from_float01(out, dtype)
   return out[..., 0] if squeeze else out

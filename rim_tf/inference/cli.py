@@ -92,6 +92,9 @@ def build_parser():
                       default=tiling.DEFAULT_OVERLAP,
                       help="minimum overlap of neighbouring tiles in input "
                            "pixels")
+  parser.add_argument("-q", "--quiet", action="store_true",
+                      help="no progress bars (they are shown on a terminal "
+                           "only)")
   return parser
 
 
@@ -196,7 +199,7 @@ class _Job:
       image = _to_gray(image)
     return image
 
-  def run(self, log):
+  def run(self, log, progress=None):
     """Restores the file; returns the output path. Raises on any error.
 
     Nothing is written until every result is computed, and each file is
@@ -215,7 +218,8 @@ class _Job:
     out01 = api.restore(
         image01, args.task, sigma=sigma, scale=args.scale, steps=args.steps,
         weights=args.weights, tile=args.tile, overlap=args.overlap,
-        log=lambda message: log(f"{self.source}: {message}"))
+        log=lambda message: log(f"{self.source}: {message}"),
+        progress=progress)
     result = api.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
@@ -352,14 +356,26 @@ def main(argv=None):
     return fail(EXIT_ERROR, error)
   import tqdm  # pylint: disable=g-import-not-at-top
   failures = restored = 0
-  bar = tqdm.tqdm(plan.items(), unit="image", disable=len(plan) == 1,
-                  file=sys.stderr)
+  # Progress on a terminal only: over the images of a folder, over the
+  # tiles of a single image (a large one takes minutes).
+  quiet = args.quiet or not sys.stderr.isatty()
+  bar = tqdm.tqdm(plan.items(), unit="image", file=sys.stderr,
+                  disable=quiet or len(plan) == 1)
+  tiles = None if quiet or len(plan) > 1 else tqdm.tqdm(
+      unit="tile", file=sys.stderr, desc="restoring")
+
+  def tile_progress(done, total):
+    tiles.total = total
+    tiles.n = done
+    tiles.refresh()
+
   source = None
   try:
     for source, target in bar:
       job = _Job(args, source, target, references[source])
       try:
-        job.run(log=lambda message: bar.write(message, file=sys.stderr))
+        job.run(log=lambda message: bar.write(message, file=sys.stderr),
+                progress=tile_progress if tiles is not None else None)
         restored += 1
       except (OSError, ValueError) as error:
         failures += 1
@@ -368,9 +384,13 @@ def main(argv=None):
              else f"{source}: {message}")
   except KeyboardInterrupt:
     bar.close()
+    if tiles is not None:
+      tiles.close()
     return fail(EXIT_INTERRUPTED,
                 f"interrupted at {source}, which was not written; "
                 f"{restored} restored before it.")
+  if tiles is not None:
+    tiles.close()
   if len(plan) > 1:
     print(f"rim-restore: {restored} restored, {failures} failed.",
           file=sys.stderr)

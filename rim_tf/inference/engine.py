@@ -105,12 +105,13 @@ class Restorer:
         lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)
 
   def denoise(self, noisy01, sigma_255, tile=None,
-              overlap=tiling.DEFAULT_OVERLAP):
+              overlap=tiling.DEFAULT_OVERLAP, progress=None):
     """float [H, W, C] on [0, 1] -> float32 [H, W, C] estimate.
 
     `tile`: None for one whole-image pass, else the side of overlapping
-    tiles (see `rim_tf.inference.tiling.apply_tiled`); from a flat start
-    (`denoise_start`) each tile starts at its own mean.
+    tiles (see `rim_tf.inference.tiling.apply_tiled`, also for
+    `progress`); from a flat start (`denoise_start`) each tile starts at
+    its own mean.
     """
     if not sigma_255 > 0:
       raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "
@@ -119,7 +120,8 @@ class Restorer:
     if tile is None:
       return run(noisy01)
     return tiling.apply_tiled(run, noisy01, tile, overlap,
-                              align=self.model.shift_period)
+                              align=self.model.shift_period,
+                              progress=progress)
 
   def _superres_whole(self, low01, scale, sigma_gain=1.0):
     height, width = np.shape(low01)[:2]
@@ -146,7 +148,7 @@ class Restorer:
         lambda batch: self._superres[key](tf.constant(batch), sigma), low01)
 
   def superres(self, low01, scale, tile=None,
-               overlap=tiling.DEFAULT_OVERLAP):
+               overlap=tiling.DEFAULT_OVERLAP, progress=None):
     """float LR [h, w, C] on [0, 1] -> float32 [s h, s w, C], A = imresize(., 1/s).
 
     A gray RIM given an RGB image super-resolves its luma (the Y of MATLAB's
@@ -166,14 +168,17 @@ class Restorer:
       # alike.
       luma = (ycbcr[..., :1] - _LUMA_LOW) / _LUMA_RANGE
       luma = self._superres_channels(luma.astype(np.float32), scale, tile,
-                                     overlap, sigma_gain=1.0 / _LUMA_RANGE)
+                                     overlap, sigma_gain=1.0 / _LUMA_RANGE,
+                                     progress=progress)
       chroma = operators.imresize(ycbcr[..., 1:], scale)
       rgb = metrics.ycbcr2rgb01(np.concatenate(
           [_LUMA_LOW + _LUMA_RANGE * luma, chroma], axis=-1))
       return np.clip(rgb, 0.0, 1.0).astype(np.float32)
-    return self._superres_channels(low01, scale, tile, overlap)
+    return self._superres_channels(low01, scale, tile, overlap,
+                                   progress=progress)
 
-  def _superres_channels(self, low01, scale, tile, overlap, sigma_gain=1.0):
+  def _superres_channels(self, low01, scale, tile, overlap, sigma_gain=1.0,
+                         progress=None):
     """`superres` of float32 [h, w, C] with the RIM on every channel; the
     likelihood's sigma is the training noise level times `sigma_gain`."""
     run = functools.partial(self._superres_whole, scale=scale,
@@ -184,7 +189,8 @@ class Restorer:
     # scale * start, must be a multiple of the model's shift period.
     period = self.model.shift_period
     return tiling.apply_tiled(run, low01, tile, overlap, scale=scale,
-                              align=period // math.gcd(period, scale))
+                              align=period // math.gcd(period, scale),
+                              progress=progress)
 
   def superres_uint8(self, low_uint8, scale):
     """uint8 LR [h, w, C] -> uint8 [s h, s w, C], one whole-image pass."""

@@ -84,7 +84,17 @@ def check_tiling(tile, overlap, align=1):
                      f"({overlap}) so that tiles make progress.")
 
 
-def apply_tiled(fn, image, tile, overlap, scale=1, align=1):
+def count_tiles(shape, tile, overlap, align=1):
+  """How many tiles `apply_tiled` cuts an image of `shape` [H, W, ...] into
+  (1 for an image no larger than `tile`)."""
+  height, width = shape[:2]
+  if height <= tile and width <= tile:
+    return 1
+  return (len(_extents(height, tile, overlap, align)) *
+          len(_extents(width, tile, overlap, align)))
+
+
+def apply_tiled(fn, image, tile, overlap, scale=1, align=1, progress=None):
   """`fn` applied to overlapping tiles of `image`, blended into one image.
 
   Args:
@@ -97,6 +107,8 @@ def apply_tiled(fn, image, tile, overlap, scale=1, align=1):
     align: tiles start at multiples of this, so that a `fn` that is only
       equivariant to shifts by `align` pixels (a strided network) sees
       every tile on the whole image's sampling grid.
+    progress: optional callable(done, total) told after every tile (and
+      once with 0 before the first).
 
   Returns:
     float32 [scale H, scale W, C'].
@@ -106,8 +118,13 @@ def apply_tiled(fn, image, tile, overlap, scale=1, align=1):
   if image.ndim != 3:
     raise ValueError(f"image must be [H, W, C], got shape {image.shape}.")
   height, width = image.shape[:2]
-  if height <= tile and width <= tile:
-    return np.asarray(fn(image), np.float32)
+  total_tiles = count_tiles(image.shape, tile, overlap, align)
+  report = progress or (lambda done, total: None)
+  report(0, total_tiles)
+  if total_tiles == 1:
+    whole = np.asarray(fn(image), np.float32)
+    report(1, 1)
+    return whole
   rows = _extents(height, tile, overlap, align)
   cols = _extents(width, tile, overlap, align)
   out = None
@@ -132,4 +149,5 @@ def apply_tiled(fn, image, tile, overlap, scale=1, align=1):
                 slice(scale * left, scale * (left + size_w)))
       out[region] += weight * result
       total[region] += weight
+      report(i * len(cols) + j + 1, total_tiles)
   return out / total
