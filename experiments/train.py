@@ -7,6 +7,7 @@ again resumes from DIR/checkpoints.
 """
 
 import os
+import signal
 import sys
 
 from absl import app
@@ -54,7 +55,14 @@ def main(argv):
         + (" (signal)" if result["stopped_by_signal"] else "")
         + (" (--max_minutes)" if result["stopped_by_time"] else ""))
   if result["stopped_by_signal"]:
-    return  # Checkpoint written; exit promptly (preemption grace periods).
+    # The checkpoint and logs are written: exit now (preemption grace
+    # periods are short) instead of waiting for the interpreter to tear
+    # down TensorFlow, with the code of the signal, so that a chain of
+    # commands stops here.
+    trainer.folder.unlock()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + (result["signal"] or signal.SIGTERM))
   results = trainer.validate()
   print("validation:", results)
   trainer.record_best(results)

@@ -75,6 +75,10 @@ class RunFolder:
     raise ValueError(f"could not lock run folder {self.path}: another "
                      f"process took {path} at the same time.")
 
+  def unlock(self):
+    """Releases this process's lock of the folder (also done at exit)."""
+    _release(self.path / "lock", f"{os.getpid()} {socket.gethostname()}")
+
   def check_config(self, config):
     """Raises ValueError if the folder holds a run of another model or
     task than `config`'s (or a config.json this code cannot read)."""

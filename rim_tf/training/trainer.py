@@ -415,7 +415,8 @@ class Trainer:
     by_signal = self._stop_signal is not None or (stopped and not out_of_time)
     return {"step": int(self.step), "loss": last_loss,
             "stopped_by_signal": by_signal,
-            "stopped_by_time": stopped and not by_signal}
+            "stopped_by_time": stopped and not by_signal,
+            "signal": self._stop_signal}
 
   # -- summaries --------------------------------------------------------
 
