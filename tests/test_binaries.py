@@ -98,31 +98,20 @@ def _assert_clean_failure(result, *fragments):
   return errors[0]
 
 
-def test_evaluate_help_lists_the_flags(runs):
-  _, stdout, stderr = runs["results"]["evaluate_help"]
+@pytest.mark.parametrize("binary,flags", [
+    ("evaluate", ("task", "methods", "subset", "data_dir", "weights", "name",
+                  "ratio", "paper_rim", "steps", "sigmas", "quantized",
+                  "scales", "num_images", "seed", "output")),
+    ("figures", ("figure", "results", "weights", "image_id", "sigma",
+                 "scale", "data_dir", "output")),
+    ("train", ("task", "task_module", "preset", "data_dir", "set", "run_dir",
+               "export", "max_minutes")),
+])
+def test_help_lists_the_flags_users_need(runs, binary, flags):
+  _, stdout, stderr = runs["results"][f"{binary}_help"]
   text = stdout + stderr
   assert "Traceback" not in text
-  for flag in ("task", "methods", "subset", "data_dir", "weights", "name",
-               "ratio", "paper_rim", "steps", "sigmas", "quantized",
-               "scales", "num_images", "seed", "output"):
-    assert f"--{flag}:" in text, flag
-
-
-def test_figures_help_lists_the_flags(runs):
-  _, stdout, stderr = runs["results"]["figures_help"]
-  text = stdout + stderr
-  assert "Traceback" not in text
-  for flag in ("figure", "results", "weights", "image_id", "sigma", "scale",
-               "data_dir", "output"):
-    assert f"--{flag}:" in text, flag
-
-
-def test_train_help_lists_the_flags_users_need(runs):
-  _, stdout, stderr = runs["results"]["train_help"]
-  text = stdout + stderr
-  assert "Traceback" not in text
-  for flag in ("task", "task_module", "preset", "data_dir", "set", "run_dir",
-               "export", "max_minutes"):
+  for flag in flags:
     assert f"--{flag}:" in text, flag
 
 
