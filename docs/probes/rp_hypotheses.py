@@ -16,7 +16,7 @@ and writes a JSON row (--output) with the export's budget.
       --set=trainer.train_steps=2400 --set=task_args.normalize=true \
       --run_dir=~/rim_runs/rp_normalized \
       --export=~/rim_runs/export/rp_normalized.weights.h5
-  RIM_DATA_DIR=/work/shared/data python docs/probes/rp_hypotheses.py \
+  RIM_DATA_DIR=DIR python docs/probes/rp_hypotheses.py \
       --weights=~/rim_runs/export/rp_normalized.weights.h5 \
       --output=docs/results/rp_hypotheses/normalized.json
 """
