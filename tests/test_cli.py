@@ -356,3 +356,19 @@ def test_a_single_image_shows_its_tiles_on_a_terminal(tmp_path, weights):
     assert ("restoring" in text and "tile" in text) == shown, text
   os.close(controller)
   os.close(terminal)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or os.access("/proc", os.W_OK)
+                    and os.geteuid() != 0, reason="needs a folder no one "
+                    "can write into (Linux /proc)")
+def test_an_unwritable_output_folder_fails_before_restoring(
+    tmp_path, capsys, weights, monkeypatch):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  restored = []
+  monkeypatch.setattr(rim_tf.inference.api, "restore",
+                      lambda *a, **k: restored.append(1))
+  code, err = _run(capsys, "denoise", tmp_path / "in.png", "-o",
+                   "/proc/out.png", "--sigma", 25, "--weights",
+                   weights["denoise"])
+  _one_line_error(code, err, 1, "/proc/out.png: cannot write into /proc")
+  assert not restored  # Found before any work was done.

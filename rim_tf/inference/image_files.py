@@ -141,6 +141,15 @@ def check_writable(path, dtype):
                          f"16-bit result as .png or .tif.")
   if not path.parent.is_dir():
     raise ImageFileError(f"{path}: the folder {path.parent} does not exist.")
+  # Try, rather than ask os.access: a read-only file system, a full disk or
+  # a folder of another user all show here, before any work is done.
+  try:
+    handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    os.remove(probe)
+  except OSError as error:
+    raise ImageFileError(f"{path}: cannot write into {path.parent} "
+                         f"({error.strerror or error}).") from None
 
 
 def _write(path, suffix, image):
