@@ -229,17 +229,13 @@ def _task_class(task):
   return tasks.get(task)
 
 
-def _task_overrides(name, task, config):
-  return _task_class(task).preset_overrides(name, config)
-
-
 def preset(name, task):
   """The named preset for `task`: the preset's settings, then the task's
   own for it (`rim_tf.tasks.Task.preset_overrides`)."""
   if name not in PRESETS:
     raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}.")
   config = PRESETS[name](task)
-  return override(config, _task_overrides(name, task, config))
+  return override(config, _task_class(task).preset_overrides(name, config))
 
 
 def override(config, values):

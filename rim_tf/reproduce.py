@@ -66,8 +66,6 @@ REPRODUCTIONS = {
                         ("rp_ffn", "rp_ffn", ("model.ablation=ffn",))),
                        finetune=True, calibrate=("rp_rim", "rp_gdn")),
 }
-# Figure 2's names of the random-projection models, in its order.
-FIGURE2_LABELS = ("RIM", "GDN", "FFN")
 
 
 def _binary(name):
@@ -125,10 +123,11 @@ def commands(target, preset="cpu", out="results/cpu", runs="rim_runs",
   images = [f"--num_images={SMOKE_IMAGES}"] if smoke else []
   first_export = plan.models[0][1]
   if evaluation.protocol == "projection_curves":
+    labels = list(shipped.FIGURE2_NAMES.values())  # RIM, GDN, FFN
     curves_json = os.path.join(out, "figure2_curves.json")
     steps.append(_binary("evaluate") + [
         *data, f"--task={plan.task}",
-        f"--name={','.join(FIGURE2_LABELS[:len(plan.models)])}",
+        f"--name={','.join(labels[:len(plan.models)])}",
         f"--weights={','.join(final[e] for _, e, _ in plan.models)}",
         *([f"--num_images={SMOKE_PATCHES}"] if smoke else []),
         f"--output={curves_json}"])

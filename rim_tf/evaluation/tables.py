@@ -62,16 +62,11 @@ def restrict(results, ids):
   return restricted
 
 
-def _evaluation(task):
-  """The `rim_tf.tasks.Evaluation` of a registered task name."""
-  return tasks.get(task).evaluation
-
-
 def markdown_table(results, task, subset, metric="psnr"):
   """A markdown table of our results with the paper's numbers beside them."""
   settings = sorted({s for r in results.values() for s in r},
                     key=_setting_order)
-  paper = _evaluation(task).paper_rows(subset, metric)
+  paper = tasks.get(task).evaluation.paper_rows(subset, metric)
   header = ["method"] + settings
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
@@ -107,7 +102,7 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
   scored the whole `subset`, as the paper did; "" if there is nothing to
   compare."""
   settings = sorted(results[ours], key=_setting_order)
-  evaluation = _evaluation(task)
+  evaluation = tasks.get(task).evaluation
   paper_rows = evaluation.paper_bars + (paper_rim or evaluation.paper_rim,)
   lines = []
   for other in results:
