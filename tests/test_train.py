@@ -1301,6 +1301,50 @@ def test_checkpoints_without_their_list_still_resume(tmp_path):
   assert int(resumed.step) == 12
 
 
+def test_a_run_killed_while_saving_resumes_from_its_last_complete_save(
+    tmp_path, caplog):
+  # Wide enough that a save takes tens of milliseconds: the parent sees the
+  # save's scratch folder appear and kills the trainer inside the save.
+  config = tiny_config(**{"model.features": 256, "model.gru_features": 256,
+                          "trainer.train_steps": 10000,
+                          "trainer.checkpoint_every": 1,
+                          "trainer.keep_checkpoints": 2,
+                          "trainer.eval_every": 10000,
+                          "trainer.image_every": 10000})
+  run = tmp_path / "run"
+  folder = run / "checkpoints"
+  caught = None
+  for attempt in range(5):
+    process = start_child({"config": config.to_json(), "run_dir": str(run)},
+                          tmp_path / f"e{attempt}.txt")
+    try:
+      deadline = time.time() + 240
+      while time.time() < deadline and process.poll() is None:
+        scratch = list(folder.glob("ckpt-*_temp")) if folder.exists() else []
+        if scratch and int(scratch[0].name[5:-5]) >= 3:
+          process.send_signal(signal.SIGKILL)
+          break
+      process.wait(timeout=30)
+    finally:
+      stop(process)
+    caught = [p for p in folder.glob("ckpt-*_temp") if p.is_dir()]
+    if caught:
+      break
+  assert caught, "the kill never landed inside a save"
+  interrupted = int(caught[0].name[5:-5])
+  listed = tf.train.latest_checkpoint(str(folder))
+  with caplog.at_level(logging.WARNING):
+    resumed = training.Trainer(config, run, patches=tiny_patches())
+  # The newest complete save: the interrupted one, if its files had just
+  # been moved into place, else the one before it.
+  assert int(resumed.step) in (interrupted - 1, interrupted)
+  assert int(resumed.step) >= int(listed.rsplit("-", 1)[1])
+  assert "a save that was interrupted" in caplog.text
+  assert not list(folder.glob("ckpt-*_temp"))
+  assert not list(folder.glob("*.bad*"))
+  resumed.train(steps=int(resumed.step) + 1)
+
+
 def test_a_second_trainer_on_one_run_folder_is_refused(tmp_path):
   config = tiny_config()
   run = tmp_path / "run"

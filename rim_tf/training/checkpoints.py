@@ -7,11 +7,14 @@ A checkpoint is the prefix RUN_DIR/checkpoints/ckpt-STEP of its files
 complete ones in the folder's `checkpoint` file once their files are
 written; a checkpoint whose files are missing, truncated or unreadable is
 renamed to ckpt-STEP.bad.* (kept for inspection, never deleted) and the
-list rewritten without it.
+list rewritten without it. A save writes into the folder ckpt-STEP_temp and
+moves its files into place only when they are complete, so a save that was
+killed leaves that folder behind: never a checkpoint, only disk used.
 """
 
 import pathlib
 import re
+import shutil
 
 import tensorflow as tf
 
@@ -36,6 +39,20 @@ def present(folder):
   for index in folder.glob("ckpt-*.index"):
     prefixes.add(str(index.with_suffix("")))
   return sorted((p for p in prefixes if _step(p) >= 0), key=_step)
+
+
+def unfinished(folder):
+  """The scratch folders (ckpt-STEP_temp) of saves that never finished."""
+  return sorted(p for p in pathlib.Path(folder).glob("ckpt-*_temp")
+                if p.is_dir())
+
+
+def remove_unfinished(folder):
+  """Deletes the scratch folders of unfinished saves; returns them."""
+  removed = unfinished(folder)
+  for path in removed:
+    shutil.rmtree(path, ignore_errors=True)
+  return removed
 
 
 def problem(prefix):

@@ -219,6 +219,10 @@ class Trainer:
           f"exported weights with --set=trainer.init_weights=PATH "
           f"--set=trainer.init_continue=true in a new run folder, or move "
           f"the checkpoints away.")
+    if self.is_chief:
+      for path in checkpoints.remove_unfinished(self.checkpoint_dir):
+        logging.warning(f"removed {path}: the partial files of a save that "
+                        f"was interrupted.")
     if bad and self.is_chief:
       for prefix in bad:
         reason = checkpoints.problem(prefix)
