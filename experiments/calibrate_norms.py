@@ -10,7 +10,6 @@ statistics of that step's inputs on training patches
 experiments/score_weights.py.
 """
 
-import os
 import sys
 
 from absl import app
@@ -34,9 +33,10 @@ def main(argv):
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
+  output = experiment_flags.output_path(FLAGS.output)
   try:
     statistics = norm_calibration.calibrate_export(
-        FLAGS.weights, os.path.expanduser(FLAGS.output), FLAGS.data_dir,
+        FLAGS.weights, output, FLAGS.data_dir,
         FLAGS.num_batches)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
@@ -45,7 +45,7 @@ def main(argv):
           f"{[round(float(v), 3) for v in abs(mean).mean(axis=1)]}, "
           f"median variance per step "
           f"{[round(float(v), 4) for v in np.median(variance, axis=1)]}")
-  print("wrote", FLAGS.output)
+  print("wrote", output)
 
 
 if __name__ == "__main__":

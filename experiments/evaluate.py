@@ -9,7 +9,6 @@ beside ours). `--subset=bsd68,bsd100 --output=NAME_{subset}.json` writes
 both denoising tables from one run over the 100 test images.
 """
 
-import os
 import sys
 
 from absl import app
@@ -65,7 +64,7 @@ def main(argv):
   from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
   from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
   command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
-  output = os.path.expanduser(FLAGS.output)
+  output = experiment_flags.output_path(FLAGS.output, folder=FLAGS.shipped)
   try:
     task = experiment_flags.task_name()
     if FLAGS.shipped:

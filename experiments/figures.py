@@ -6,7 +6,6 @@
   python experiments/figures.py --figure=4 --weights=superres --output=fig4.png
 """
 
-import os
 import sys
 
 from absl import app
@@ -36,7 +35,7 @@ def main(argv):
   from rim_tf.evaluation import examples  # pylint: disable=g-import-not-at-top
 
   from rim_tf.evaluation import plots  # pylint: disable=g-import-not-at-top
-  output = os.path.expanduser(FLAGS.output)
+  output = experiment_flags.output_path(FLAGS.output)
   try:
     if FLAGS.figure == "2":
       path = plots.figure2_from_results(FLAGS.results, output)

@@ -57,7 +57,7 @@ def main(argv):
         name, task, extra=extra) for name in names}
   except ValueError as e:
     sys.exit(f"error: {e}")
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+  output = experiment_flags.output_path(FLAGS.output)
   results = {}
   for name, config in candidates.items():
     runs = FLAGS.runs or f"~/rim_runs/search_{task}"
@@ -67,12 +67,12 @@ def main(argv):
           config, run_dir, FLAGS.budget_minutes, FLAGS.chunk_minutes)
     except (recipe_search.Interrupted, ValueError, FileNotFoundError) as e:
       sys.exit(f"error: {e}")
-  with open(FLAGS.output + ".json", "w", encoding="utf-8") as f:
+  with open(output + ".json", "w", encoding="utf-8") as f:
     json.dump(results, f, indent=1)
   minutes = [FLAGS.chunk_minutes * (k + 1) for k in
              range(int(FLAGS.budget_minutes // FLAGS.chunk_minutes))]
   table = recipe_search.markdown_table(results, minutes)
-  with open(FLAGS.output + ".md", "w", encoding="utf-8") as f:
+  with open(output + ".md", "w", encoding="utf-8") as f:
     f.write(table + "\n")
   print(table)
 

@@ -31,8 +31,9 @@ def main(argv):
   # Imported here so that --help answers without loading TensorFlow.
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf.training import recipe_search  # pylint: disable=g-import-not-at-top
+  output = FLAGS.output and experiment_flags.output_path(FLAGS.output)
   try:
-    recipe_search.score_exports(FLAGS.weights, FLAGS.data_dir, FLAGS.output,
+    recipe_search.score_exports(FLAGS.weights, FLAGS.data_dir, output,
                                 log=lambda line: print(line, flush=True))
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")

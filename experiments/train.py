@@ -37,12 +37,16 @@ flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
 def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)  # The trainer's progress lines.
+  # Before any work: an export that cannot be written fails now, not
+  # after hours of training.
+  export_path = FLAGS.export and experiment_flags.output_path(FLAGS.export,
+                                                              "export")
   try:
     config = experiment_flags.experiment_from_flags()
     trainer = training.Trainer(config, FLAGS.run_dir)
   except rim_data.DataNotFoundError as error:
     sys.exit(str(error))
-  except ValueError as error:
+  except (ValueError, OSError) as error:  # OSError: e.g. init weights gone.
     sys.exit(f"error: {error}")
   try:
     result = trainer.train(FLAGS.steps, max_seconds=(
@@ -66,10 +70,10 @@ def main(argv):
   results = trainer.validate()
   print("validation:", results)
   trainer.record_best(results)
-  if FLAGS.export:
+  if export_path:
     export = (trainer.export_best_weights if FLAGS.export_best
               else trainer.export_weights)
-    print("exported", export(os.path.expanduser(FLAGS.export)))
+    print("exported", export(export_path))
 
 
 if __name__ == "__main__":

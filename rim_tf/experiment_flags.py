@@ -79,3 +79,17 @@ def experiment_from_flags():
   if FLAGS.data_dir:
     values.setdefault("data.data_dir", FLAGS.data_dir)
   return configs.override(config, values)
+
+
+def output_path(value, flag="output", folder=False):
+  """The path of an output flag, `~` expanded, whose folder (or itself, if
+  `folder`) is made and shown to take a file before any work is done;
+  exits with one line naming the flag and the path if it cannot be
+  written."""
+  from rim_tf import writable  # pylint: disable=g-import-not-at-top
+  try:
+    if folder:
+      return str(writable.folder(value))
+    return str(writable.file(value))
+  except ValueError as error:
+    sys.exit(f"error: --{flag}: {error}")

@@ -21,10 +21,12 @@ SCORE = str(REPO / "experiments" / "score_weights.py")
 HISTORY = str(REPO / "experiments" / "validation_history.py")
 SEARCH = str(REPO / "experiments" / "recipe_search.py")
 TRAIN = str(REPO / "experiments" / "train.py")
+CALIBRATE = str(REPO / "experiments" / "calibrate_norms.py")
 TIMEOUT_S = 240
 
 
 def _commands(empty, out):
+  blocked = out / "a_file"  # A regular file: no folder can be made under it.
   return {
       "evaluate_help": [EVALUATE, "--help"],
       "figures_help": [FIGURES, "--help"],
@@ -53,6 +55,32 @@ def _commands(empty, out):
                              f"--output={out / 'f2.png'}"],
       "figures_no_data": [FIGURES, "--figure=4", "--weights=whatever",
                           f"--data_dir={empty}", f"--output={out / 'f4.png'}"],
+      # Outputs that cannot be written, found before any work.
+      "train_export_blocked": [
+          TRAIN, "--preset=smoke", "--set=data.source=builtin",
+          f"--run_dir={out / 'run_export'}",
+          f"--export={blocked / 'x.weights.h5'}"],
+      "train_run_dir_blocked": [TRAIN, "--preset=smoke",
+                                "--set=data.source=builtin",
+                                f"--run_dir={blocked / 'run'}"],
+      "train_init_missing": [
+          TRAIN, "--preset=smoke", "--set=data.source=builtin",
+          f"--run_dir={out / 'run_init'}",
+          f"--set=trainer.init_weights={out / 'none.weights.h5'}"],
+      "evaluate_output_blocked": [EVALUATE, "--task=superres",
+                                  "--methods=bicubic",
+                                  f"--output={blocked / 'sr.json'}"],
+      "evaluate_shipped_blocked": [EVALUATE, "--shipped",
+                                   f"--output={blocked / 'shipped'}"],
+      "calibrate_output_blocked": [CALIBRATE, "--weights=denoise_gray",
+                                   f"--output={blocked / 'c.weights.h5'}"],
+      "figures_output_blocked": [FIGURES, "--figure=2",
+                                 f"--output={blocked / 'f2.png'}"],
+      "score_output_blocked": [SCORE, "--weights=denoise_gray",
+                               f"--output={blocked / 'rows.json'}"],
+      "search_output_blocked": [SEARCH, "--candidates=base",
+                                f"--runs={out / 'runs_blocked'}",
+                                f"--output={blocked / 'search'}"],
   }
 
 
@@ -63,6 +91,7 @@ def runs(tmp_path_factory):
   empty, out = root / "empty", root / "out"
   empty.mkdir()
   out.mkdir()
+  (out / "a_file").write_text("a regular file")
   env = dict(os.environ, RIM_DATA_DIR=str(empty), TF_CPP_MIN_LOG_LEVEL="2",
              http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
              HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
@@ -128,6 +157,40 @@ def test_evaluate_without_data_fails_fast_with_one_error(runs):
   assert f"Put BSDS300 in {empty}" in stderr  # the placement help follows
   assert list(empty.iterdir()) == []  # no partial download left behind
   assert not (runs["out"] / "sr.json").exists()
+
+
+@pytest.mark.parametrize("name,flag", [
+    ("train_export_blocked", "--export"),
+    ("evaluate_output_blocked", "--output"),
+    ("evaluate_shipped_blocked", "--output"),
+    ("calibrate_output_blocked", "--output"),
+    ("figures_output_blocked", "--output"),
+    ("score_output_blocked", "--output"),
+    ("search_output_blocked", "--output"),
+])
+def test_an_output_that_cannot_be_written_fails_before_any_work(
+    runs, name, flag):
+  blocked = runs["out"] / "a_file"
+  line = _assert_clean_failure(runs["results"][name], f"error: {flag}: ",
+                               f"cannot create the folder {blocked}",
+                               f"{blocked} is a file")
+  assert line.count(str(blocked)) >= 1
+  # Nothing was started: no run folder, no runs of the search.
+  assert not (runs["out"] / "run_export").exists()
+  assert not (runs["out"] / "runs_blocked").exists()
+
+
+def test_a_run_folder_that_cannot_be_made_is_one_line(runs):
+  blocked = runs["out"] / "a_file"
+  _assert_clean_failure(runs["results"]["train_run_dir_blocked"],
+                        f"cannot create the folder {blocked / 'run'}: "
+                        f"{blocked} is a file")
+
+
+def test_missing_init_weights_are_one_line(runs):
+  _assert_clean_failure(runs["results"]["train_init_missing"],
+                        f"weights '{runs['out'] / 'none.weights.h5'}' not "
+                        f"found")
 
 
 def test_evaluate_paper_row_the_task_lacks_fails_before_the_data(runs):

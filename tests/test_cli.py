@@ -281,7 +281,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys,
   (tmp_path / "file").write_text("a regular file")
   code, err = _run(capsys, "denoise", source, "-o", tmp_path / "file" / "out",
                    "--sigma", 25, "--weights", weights["denoise"])
-  _one_line_error(code, err, 1, "cannot create the output folder")
+  _one_line_error(code, err, 1, "cannot create the folder")
 
 
 def test_ctrl_c_keeps_the_finished_outputs_and_writes_no_other(

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from rim_tf import writable
 from rim_tf.inference import api
 from rim_tf.inference import image_files
 from rim_tf.inference import tiling
@@ -343,10 +344,9 @@ def main(argv=None):
     return fail(EXIT_ERROR, error)
   if several:
     try:
-      pathlib.Path(args.output).mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-      return fail(EXIT_ERROR, f"{args.output}: cannot create the output "
-                              f"folder ({error.strerror or error}).")
+      writable.folder(args.output)
+    except ValueError as error:
+      return fail(EXIT_ERROR, error)
   _load_tensorflow_quietly()
   try:
     if args.weights:  # Checked once, before any file is read.

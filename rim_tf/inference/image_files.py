@@ -17,6 +17,8 @@ from PIL import Image
 import png
 import tifffile
 
+from rim_tf import writable
+
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -141,15 +143,10 @@ def check_writable(path, dtype):
                          f"16-bit result as .png or .tif.")
   if not path.parent.is_dir():
     raise ImageFileError(f"{path}: the folder {path.parent} does not exist.")
-  # Try, rather than ask os.access: a read-only file system, a full disk or
-  # a folder of another user all show here, before any work is done.
   try:
-    handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    os.remove(probe)
-  except OSError as error:
-    raise ImageFileError(f"{path}: cannot write into {path.parent} "
-                         f"({error.strerror or error}).") from None
+    writable.folder(path.parent)
+  except ValueError as error:
+    raise ImageFileError(f"{path}: {error}") from None
 
 
 def _write(path, suffix, image):

@@ -19,6 +19,7 @@ import socket
 import numpy as np
 
 from rim_tf import configs
+from rim_tf import writable
 
 
 class RunFolder:
@@ -49,9 +50,10 @@ class RunFolder:
     process may lock it again.
 
     Raises:
-      ValueError: a live process holds the folder (named by pid and host).
+      ValueError: a live process holds the folder (named by pid and host),
+        or the folder cannot be created or written.
     """
-    self.path.mkdir(parents=True, exist_ok=True)
+    writable.folder(self.path)
     path = self.path / "lock"
     mine = f"{os.getpid()} {socket.gethostname()}"
     for _ in range(2):
