@@ -17,6 +17,7 @@ from PIL import Image
 import pytest
 
 import rim_tf
+from rim_tf.inference import api
 from rim_tf.inference import cli
 from rim_tf.inference import image_files
 from synthetic import export_untrained_rim
@@ -371,3 +372,25 @@ def test_an_unwritable_output_folder_fails_before_restoring(
                    weights["denoise"])
   _one_line_error(code, err, 1, "/proc/out.png: cannot write into /proc")
   assert not restored  # Found before any work was done.
+
+
+def test_parameters_the_default_model_cannot_use_fail_before_any_image(
+    tmp_path, capsys, monkeypatch):
+  source = tmp_path / "in"
+  source.mkdir()
+  for name in ("a.png", "b.png"):
+    image_files.write_image(source / name, _noisy())
+
+  def no_restoring(*args, **kwargs):
+    raise AssertionError("an image was restored")
+
+  monkeypatch.setattr(api, "restore", no_restoring)
+  code, err = _run(capsys, "denoise", source, "-o", tmp_path / "out",
+                   "--sigma", 1000)
+  _one_line_error(code, err, 1, "sigma 1000 is more than denoise_gray can "
+                  "use: it was trained on noise of sigma")
+  code, err = _run(capsys, "superres", source, "-o", tmp_path / "out",
+                   "--scale", 5)
+  _one_line_error(code, err, 1, "scale 5 is not one superres was trained for "
+                  "(2, 3, 4)")
+  assert not list((tmp_path / "out").iterdir())

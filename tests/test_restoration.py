@@ -264,9 +264,9 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
     (dict(sigma=25, steps=0), "steps must be >= 1"),
     (dict(task="superres", scale=2, sigma=10), "sigma applies to task "
      "'denoise' only"),
-    (dict(task="superres", scale=2.5), "integer scale >= 2"),
-    (dict(task="superres"), "integer scale >= 2"),
-    (dict(task="superres", scale=1), "integer scale >= 2"),
+    (dict(task="superres", scale=2.5), "scale must be an integer >= 2"),
+    (dict(task="superres"), "scale must be an integer >= 2"),
+    (dict(task="superres", scale=1), "scale must be an integer >= 2"),
     (dict(sigma=25, scale=2), "scale applies to task 'superres'"),
 ])
 def test_restore_rejects_bad_arguments(weights, kwargs, message):
@@ -295,6 +295,18 @@ def test_a_sigma_beyond_the_models_training_is_refused_with_the_reason():
                      r"denoise_gray can use: it was trained on noise of "
                      r"sigma 5-55 \(0-255 scale\) and restores up to 82.5"):
     rim_tf.restore(image, sigma=1000, weights="denoise_gray")
+
+
+def test_a_scale_the_model_was_not_trained_for_is_refused():
+  image = smooth_image(24, 24, 1)
+  assert rim_tf.restore(image, task="superres", scale=4,
+                        weights="superres", steps=1).shape == (96, 96, 1)
+  with pytest.raises(ValueError, match=r"scale 5 is not one superres was "
+                     r"trained for \(2, 3, 4\)"):
+    rim_tf.restore(image, task="superres", scale=5, weights="superres")
+  with pytest.raises(ValueError, match=r"scale must be an integer >= 2, got "
+                     r"2.5"):
+    rim_tf.restore(image, task="superres", scale=2.5)
 
 
 def test_images_of_mixed_sizes_share_one_denoising_graph(weights):

@@ -148,6 +148,22 @@ def check_sigma(sigma, config=None, weights=None):
   return sigma
 
 
+def check_scale(scale, config=None, weights=None):
+  """`scale` as an int; ValueError unless it is an integer >= 2 that the
+  RIM of `config` was trained for (its task's `Task.usable_scales`)."""
+  if (isinstance(scale, bool) or not isinstance(scale, numbers.Integral)
+      or scale < 2):
+    raise ValueError(f"scale must be an integer >= 2, got {scale!r}.")
+  if config is not None:
+    from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+    usable = tasks.from_config(config).usable_scales
+    if usable is not None and scale not in usable:
+      raise ValueError(
+          f"scale {scale} is not one {weights or 'this RIM'} was trained "
+          f"for ({', '.join(map(str, usable))}).")
+  return int(scale)
+
+
 def estimate_noise_255(image01):
   """Noise std of an image on the 0-255 scale (wavelet MAD, Donoho 1994)."""
   from skimage import restoration  # pylint: disable=g-import-not-at-top
@@ -196,10 +212,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       raise ValueError("sigma applies to task 'denoise' only: a "
                        "super-resolution RIM assumes the noise it was "
                        "trained with.")
-    if (isinstance(scale, bool) or not isinstance(scale, numbers.Integral)
-        or scale < 2):
-      raise ValueError(f"task 'superres' needs an integer scale >= 2, got "
-                       f"{scale!r}.")
+    scale = check_scale(scale)
   weights = weights or default_weights(task, image01.shape[-1])
   restorer, config = load_restorer(str(weights), steps)
   check_serves(config, task, weights)
@@ -210,6 +223,8 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
         log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
             f"scale).")
     sigma = check_sigma(sigma, config, weights)
+  else:
+    scale = check_scale(scale, config, weights)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
     log(f"restoring the RGB channels one by one with the gray RIM {weights}."
         if task == "denoise" else
@@ -219,7 +234,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,
                            progress=progress)
   else:
-    out = restorer.superres(image01, int(scale), tile=tile, overlap=overlap,
+    out = restorer.superres(image01, scale, tile=tile, overlap=overlap,
                             progress=progress)
   out = from_float01(out, dtype)
   return out[..., 0] if squeeze else out

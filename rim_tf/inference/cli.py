@@ -349,9 +349,18 @@ def main(argv=None):
       return fail(EXIT_ERROR, error)
   _load_tensorflow_quietly()
   try:
-    if args.weights:  # Checked once, before any file is read.
+    # Checked once, before any file is read.
+    if args.weights:
       _, config = api.load_restorer(args.weights, args.steps)
       api.check_serves(config, args.task, args.weights)
+    else:  # The gray and colour defaults share their ranges.
+      from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+      name = api.default_weights(args.task, 1)
+      config = pretrained.config(name)
+    if args.sigma is not None:
+      api.check_sigma(args.sigma, config, args.weights or name)
+    if args.scale is not None:
+      api.check_scale(args.scale, config, args.weights or name)
   except (FileNotFoundError, ValueError) as error:
     return fail(EXIT_ERROR, error)
   import tqdm  # pylint: disable=g-import-not-at-top

@@ -148,6 +148,12 @@ class Task(abc.ABC):
     return None
 
   @property
+  def usable_scales(self):
+    """The upscaling factors a RIM of this task restores, or None if it
+    takes none."""
+    return None
+
+  @property
   def patch_size(self):
     """Side of the training patches (every task's `patch` field)."""
     return self.patch

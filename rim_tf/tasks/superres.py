@@ -90,6 +90,12 @@ class SuperResolution(base.Task):
   def channels(self):
     return 3 if self.color else 1
 
+  @property
+  def usable_scales(self):
+    # One model per trained set of factors: other factors give inputs of a
+    # blur it never saw.
+    return tuple(self.scales)
+
   def corruption(self):
     return corruptions.BicubicDownsampling(self.scales, self.noise_sigma_255)
 
