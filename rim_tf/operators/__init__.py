@@ -3,6 +3,7 @@
 from rim_tf.operators.base import LinearOperator
 from rim_tf.operators.bicubic import BicubicDownsample
 from rim_tf.operators.bicubic import imresize
+from rim_tf.operators.blur import Blur
 from rim_tf.operators.identity import Identity
 from rim_tf.operators.projections import BinaryProjection
 from rim_tf.operators.projections import FourierProjection
