@@ -11,8 +11,9 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=setuptools.find_packages(include=["rim_tf", "rim_tf.*"]),
-    package_data={"rim_tf": ["data/*.txt", "pretrained/*.weights.h5",
-                             "pretrained/*.json", "pretrained/README.md"]},
+    package_data={"rim_tf": ["data/*.txt", "data/*.npz",
+                             "pretrained/*.weights.h5", "pretrained/*.json",
+                             "pretrained/README.md"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",

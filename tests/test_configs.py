@@ -153,7 +153,7 @@ def test_override_applies_the_task_before_its_arguments():
     ("trainer.rim_steps.x", 3, "is not a section"),
     ("bogus", 3, "unknown config field 'bogus'"),
     ("task_args.scales", [2], "task 'denoise' has the fields"),
-    ("task", "deblur", "must be one of"),
+    ("task", "inpaint", "must be one of"),
     ("task_args", [1], "must be a dict"),
     ("trainer.rim_steps", "ten", "must be int"),
     ("trainer.train_steps", 1e4, "must be int"),

@@ -59,11 +59,11 @@ def test_the_binarys_dry_run_prints_the_commands(tmp_path, monkeypatch):
 def test_an_unknown_target_is_one_line():
   result = subprocess.run(
       [sys.executable, str(REPO / "experiments" / "reproduce.py"),
-       "--target=deblur", "--dry_run"], capture_output=True, text=True,
+       "--target=inpaint", "--dry_run"], capture_output=True, text=True,
       timeout=300)
   assert result.returncode != 0 and "Traceback" not in result.stderr
   assert "error: target must be one of ['color', 'denoise', 'rp', 'sr'], " \
-      "got 'deblur'." in result.stderr
+      "got 'inpaint'." in result.stderr
 
 
 def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():

@@ -68,6 +68,26 @@ def test_denoising_operator_reproduces_measurement(name, args):
 
 
 @pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize("boundary", ["circular", "replicate"])
+def test_deblur_operator_reproduces_measurement(color, boundary):
+  task = tasks.make("deblur", patch=PATCH, kernel_size=7,
+                    sigma_range_255=(0.0, 0.0), quantize=False,
+                    boundary=boundary, color=color)
+  dataset = stream_batches(task, None, count=2)
+  assert_operator_reproduces_y(task, dataset)
+  # One kernel per example, each a blur (sums to 1), not all alike.
+  kernels = next(iter(dataset))["kernel"].numpy()
+  assert kernels.shape == (BATCH, 7, 7)
+  np.testing.assert_allclose(kernels.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+  assert not np.allclose(kernels[0], kernels[1])
+
+
+def test_deblur_patches_must_hold_the_kernels():
+  with pytest.raises(ValueError, match="smaller than the kernels"):
+    tasks.make("deblur", patch=16, kernel_size=25)
+
+
+@pytest.mark.parametrize("color", [False, True])
 def test_superres_operator_reproduces_each_scale_stream(color):
   task = tasks.make("superres", scales=(2, 4), patch=PATCH,
                          noise_sigma_255=0.0, color=color)
@@ -125,15 +145,16 @@ def test_task_config_round_trip_and_conventions(name):
   rebuilt = tasks.make(config.pop("name"), **{
       k: list(v) if isinstance(v, tuple) else v for k, v in config.items()})
   assert rebuilt == task
-  # The paper's patch sizes: 32, and 36 (divisible by 2, 3, 4) for SR.
-  assert task.patch_size == (36 if name == "superres" else 32)
+  # The paper's patch sizes: 32, and 36 (divisible by 2, 3, 4) for SR;
+  # deblurring's 64 holds its kernels of up to 25.
+  assert task.patch_size == {"superres": 36, "deblur": 64}.get(name, 32)
   task.corruption().check_patch_shape(
       (task.patch_size, task.patch_size, task.channels))
 
 
 def test_make_task_rejects_unknown_names_and_arguments():
   with pytest.raises(ValueError, match="task must be one of"):
-    tasks.make("deblur")
+    tasks.make("inpaint")
   with pytest.raises(ValueError, match=r"no arguments \['scales'\]"):
     tasks.make("denoise", scales=(2,))
   assert tasks.make("superres", scales=[2, 3]).scales == (2, 3)

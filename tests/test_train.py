@@ -1410,3 +1410,24 @@ def test_train_py_checkpoints_and_exits_at_once_on_sigterm(tmp_path):
   saved = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
   assert saved is not None and int(saved.rsplit("-", 1)[1]) >= 3
   assert not (run_dir / "lock").exists()
+
+
+def test_a_deblurring_rim_trains_and_restores_with_its_kernel(tmp_path):
+  # Nothing in the trainer names the task: the kernels travel in the batch.
+  config = tiny_config("deblur", **{
+      "task_args": {"patch": PATCH, "kernel_size": 5},
+      "trainer.train_steps": 3, "trainer.eval_every": 3})
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  assert np.isfinite(trainer.train()["loss"])
+  path = trainer.export_weights(tmp_path / "deblur.weights.h5")
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  from rim_tf.operators import blur  # pylint: disable=g-import-not-at-top
+  model, loaded = pretrained.load(str(path))
+  assert loaded.task == "deblur"
+  kernel = np.full((5, 5), 1 / 25, np.float32)
+  x = tf.random.stateless_uniform([1, 16, 16, 1], [0, 1])
+  operator = blur.Blur(kernel, (None, None, 1))
+  _, final = model(operator.forward(x), operator=operator, sigma=0.01,
+                   steps=RIM_STEPS)
+  assert final.shape == (1, 16, 16, 1)
+  assert np.isfinite(final.numpy()).all()

@@ -13,6 +13,7 @@ from rim_tf.data.bsds import load_image
 from rim_tf.data.bsds import load_images
 from rim_tf.data.builtin import builtin_images
 from rim_tf.data.corruptions import BicubicDownsampling
+from rim_tf.data.corruptions import Blurring
 from rim_tf.data.corruptions import Corruption
 from rim_tf.data.corruptions import GaussianNoise
 from rim_tf.data.corruptions import RandomProjections

@@ -8,7 +8,8 @@ plus what the model needs:
   "y":     the measurement,
   "sigma": float32 [N], the noise standard deviation of y (for images in
            [0, 1]-units; for projections in measurement units),
-and the operator's parameters ("matrix", "kind", "ratio" / "scale").
+and the operator's parameters ("matrix", "kind", "ratio" / "scale" /
+"kernel").
 
 Structural choices (projection kind and ratio, super-resolution scale) are
 drawn once per batch so every batch has one shape; everything else per
@@ -17,10 +18,13 @@ example.
 
 import abc
 
+import numpy as np
 import tensorflow as tf
 
 from rim_tf import metrics
+from rim_tf.data import kernels as blur_kernels
 from rim_tf.operators import bicubic
+from rim_tf.operators import blur
 from rim_tf.operators import projections
 
 PROJECTION_KINDS = ("gaussian", "binary", "fourier")
@@ -290,8 +294,80 @@ class BicubicDownsampling(Corruption):
             "noise_sigma_255": self.noise_sigma_255}
 
 
+def _kernel_batch(seed, count, size, motion_fraction):
+  """float32 [count, size, size] training kernels from an int64 seed."""
+  rng = np.random.default_rng([int(v) for v in seed])
+  return np.stack([blur_kernels.sample_kernel(rng, int(size), motion_fraction)
+                   for _ in range(int(count))])
+
+
+class Blurring(Corruption):
+  """y = k * x + sigma n: a random kernel per example
+  (`rim_tf.data.kernels.sample_kernel`, centred in kernel_size x
+  kernel_size), blur with `boundary`, noise sigma ~ U[lo, hi] / 255, and
+  with `quantize` the 8-bit rounding of the result. Adds "kernel"
+  [N, K, K] and "sigma" [N].
+  """
+
+  name = "blurring"
+
+  def __init__(self, kernel_size=25, sigma_range_255=(0.0, 12.75),
+               motion_fraction=0.75, quantize=True, boundary="circular"):
+    if kernel_size % 2 == 0 or not 3 <= kernel_size <= blur.MAX_KERNEL:
+      raise ValueError(f"kernel_size must be odd, 3-{blur.MAX_KERNEL}, got "
+                       f"{kernel_size}.")
+    low, high = (float(v) for v in sigma_range_255)
+    if not 0.0 <= low <= high:
+      raise ValueError(f"sigma_range_255 must satisfy 0 <= low <= high, got "
+                       f"{sigma_range_255!r}.")
+    if not 0.0 <= motion_fraction <= 1.0:
+      raise ValueError(f"motion_fraction must be in [0, 1], got "
+                       f"{motion_fraction}.")
+    if boundary not in blur.BOUNDARIES:
+      raise ValueError(f"boundary must be one of {blur.BOUNDARIES}, got "
+                       f"{boundary!r}.")
+    self.kernel_size = int(kernel_size)
+    self.sigma_range_255 = (low, high)
+    self.motion_fraction = float(motion_fraction)
+    self.quantize = bool(quantize)
+    self.boundary = boundary
+
+  def check_patch_shape(self, patch_shape):
+    if min(patch_shape[:2]) < self.kernel_size:
+      raise ValueError(f"patches of {patch_shape[0]}x{patch_shape[1]} are "
+                       f"smaller than the kernels ({self.kernel_size}).")
+
+  def __call__(self, batch, seed):
+    x = batch["x"]
+    shape = _static_patch_shape(x)
+    seed_kernel, seed_sigma, seed_noise = _split(seed, 3)
+    count = tf.shape(x)[:1]
+    # The kernels are drawn by numpy from a seed of the stateless stream:
+    # the same batch index gives the same kernels after a resume.
+    numpy_seed = tf.random.stateless_uniform(
+        [2], seed_kernel, 0, 2 ** 62, dtype=tf.int64)
+    kernels = tf.numpy_function(
+        _kernel_batch, [numpy_seed, count[0], self.kernel_size,
+                        self.motion_fraction], tf.float32, stateful=False)
+    kernels.set_shape([x.shape[0], self.kernel_size, self.kernel_size])
+    blurred = blur.Blur(kernels, shape, self.boundary).forward(x)
+    low, high = self.sigma_range_255
+    sigma = tf.random.stateless_uniform(count, seed_sigma, low, high) / 255.0
+    y = blurred + sigma[:, None, None, None] * tf.random.stateless_normal(
+        tf.shape(x), seed_noise)
+    if self.quantize:
+      y = quantize_8bit_tf(y)
+    return {**batch, "y": y, "sigma": sigma, "kernel": kernels}
+
+  def get_config(self):
+    return {"name": self.name, "kernel_size": self.kernel_size,
+            "sigma_range_255": list(self.sigma_range_255),
+            "motion_fraction": self.motion_fraction,
+            "quantize": self.quantize, "boundary": self.boundary}
+
+
 _REGISTRY = {cls.name: cls for cls in
-             (GaussianNoise, RandomProjections, BicubicDownsampling)}
+             (GaussianNoise, RandomProjections, BicubicDownsampling, Blurring)}
 
 
 def from_config(config):

@@ -12,6 +12,7 @@ import dataclasses
 
 from rim_tf.tasks.base import Evaluation
 from rim_tf.tasks.base import Task
+from rim_tf.tasks.deblur import Deblur
 from rim_tf.tasks.denoise import Denoise
 from rim_tf.tasks.denoise import DenoiseColor
 from rim_tf.tasks.random_projections import RandomProjections
@@ -75,5 +76,6 @@ def from_config(config):
   return make(config.task, **config.task_args)
 
 
-for _cls in (Denoise, DenoiseColor, SuperResolution, RandomProjections):
+for _cls in (Denoise, DenoiseColor, SuperResolution, RandomProjections,
+             Deblur):
   register(_cls)
