@@ -42,7 +42,9 @@ flags.DEFINE_string("paper_rim", None, "The paper's row the tables compare "
                     "RIM on denoising).")
 flags.DEFINE_integer("steps", None, "RIM steps T at test time (default: the "
                      "weights' own, Restorer.from_weights).")
-flags.DEFINE_list("sigmas", ["15", "25", "50"], "Denoising noise levels.")
+flags.DEFINE_list("sigmas", None, "Noise levels (0-255 scale; default the "
+                  "protocol's: 15,25,50 for denoising, 2.55,7.65 for "
+                  "deblurring).")
 flags.DEFINE_list("quantized", ["false", "true"], "Denoising variants: "
                   "not quantized and/or 8-bit quantized.")
 flags.DEFINE_list("scales", ["2", "3", "4"], "Super-resolution factors.")
@@ -75,7 +77,8 @@ def main(argv):
         task=task, methods=FLAGS.methods or runner.default_methods(task),
         subsets=FLAGS.subset,
         data_dir=FLAGS.data_dir, weights=FLAGS.weights, rim_name=FLAGS.name,
-        steps=FLAGS.steps, sigmas=[float(s) for s in FLAGS.sigmas],
+        steps=FLAGS.steps,
+        sigmas=FLAGS.sigmas and [float(s) for s in FLAGS.sigmas],
         quantized=[q.lower() == "true" for q in FLAGS.quantized],
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
         seed=FLAGS.seed, output=output, ratio=FLAGS.ratio,

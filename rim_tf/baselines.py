@@ -1,9 +1,13 @@
-"""The classical baselines the paper compares against: BM3D, CBM3D, bicubic."""
+"""The classical baselines: BM3D, CBM3D, bicubic (the paper's), and for
+deblurring BM3D-deblurring and the Wiener filter."""
+
+import contextlib
 
 import bm3d
 import numpy as np
 
 from rim_tf.operators import bicubic
+from rim_tf.operators import blur
 
 
 def _as_float64(name, image01):
@@ -65,3 +69,77 @@ def bicubic_upscale_uint8(low_uint8, scale):
   if low.dtype != np.uint8:
     raise ValueError(f"low_uint8 must be uint8, got {low.dtype}.")
   return bicubic.imresize(low, scale)
+
+
+def _gray_and_kernel(blurred01, kernel, sigma_255):
+  """(float64 [H, W], float64 kernel) of a deblurring baseline's inputs."""
+  blurred = _as_float64("blurred01", blurred01)
+  if blurred.ndim == 3 and blurred.shape[-1] == 1:
+    blurred = blurred[..., 0]
+  if blurred.ndim != 2:
+    raise ValueError(f"blurred01 must be a gray image [H, W] or [H, W, 1], "
+                     f"got shape {np.shape(blurred01)}.")
+  kernel = np.asarray(kernel, np.float64)
+  if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
+    raise ValueError(f"kernel must be 2-D with odd sides, got shape "
+                     f"{kernel.shape}.")
+  if not sigma_255 >= 0:
+    raise ValueError(f"sigma_255 must be >= 0, got {sigma_255}.")
+  return blurred, kernel
+
+
+def _transfer(kernel, shape):
+  """The FFT of `kernel` on an image grid of `shape`, centre at (0, 0)."""
+  psf = np.zeros(shape)
+  psf[:kernel.shape[0], :kernel.shape[1]] = kernel
+  psf = np.roll(psf, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)),
+                axis=(0, 1))
+  return np.fft.fft2(psf)
+
+
+@contextlib.contextmanager
+def _numpy_trapz():
+  """bm3d 4.0.3 calls numpy.trapz, which NumPy 2 removed: lend it
+  numpy.trapezoid (the same function) for the call, without pinning NumPy."""
+  if hasattr(np, "trapz"):
+    yield
+    return
+  np.trapz = np.trapezoid
+  try:
+    yield
+  finally:
+    del np.trapz
+
+
+def bm3d_deblur(blurred01, kernel, sigma_255):
+  """BM3D deblurring (Dabov et al. 2008, regularised inversion then BM3D,
+  `bm3d.bm3d_deblurring`) of a gray image blurred circularly by `kernel`
+  (centre at kernel.shape // 2), with the true kernel and noise level.
+
+  Returns float32 [H, W, 1] on [0, 1] (unclipped).
+  """
+  blurred, kernel = _gray_and_kernel(blurred01, kernel, sigma_255)
+  # The 8-bit rounding of a noise-free input is noise too.
+  sigma = max(sigma_255, blur.ROUNDING_SIGMA_255) / 255.0
+  with _numpy_trapz():
+    out = bm3d.bm3d_deblurring(blurred[..., None], sigma, kernel)
+  return np.asarray(out, np.float32).reshape(blurred.shape + (1,))
+
+
+def wiener_deblur(blurred01, kernel, sigma_255):
+  """The Wiener filter of a gray image blurred circularly by `kernel`, with
+  a constant signal-to-noise ratio: X = conj(K) Y / (|K|^2 + sigma^2 /
+  var(image)), the image's variance taken from the blurred one (the same
+  filter as the Wiener start of `rim_tf.operators.Blur`).
+
+  Returns float32 [H, W, 1] on [0, 1] (unclipped).
+  """
+  blurred, kernel = _gray_and_kernel(blurred01, kernel, sigma_255)
+  sigma = max(sigma_255, blur.ROUNDING_SIGMA_255) / 255.0
+  transfer = _transfer(kernel, blurred.shape)
+  ratio = sigma ** 2 / max(float(np.var(blurred)) - sigma ** 2, 1e-6)
+  mean = blurred.mean()
+  spectrum = np.fft.fft2(blurred - mean)
+  out = np.real(np.fft.ifft2(np.conj(transfer) * spectrum /
+                             (np.abs(transfer) ** 2 + ratio))) + mean
+  return out.astype(np.float32)[..., None]

@@ -99,3 +99,30 @@ def test_bad_arguments_are_refused_in_one_line(kernel, shape, kwargs,
                                                 message):
   with pytest.raises(ValueError, match=message):
     blur.Blur(kernel, shape, **kwargs)
+
+
+def test_the_wiener_start_is_the_wiener_baseline():
+  # The same filter in TF (rfft2d, per example) and numpy (fft2).
+  from rim_tf import baselines  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  kernel = rng.random((7, 7)).astype(np.float32)
+  kernel /= kernel.sum()
+  x = rng.random((2, 24, 20, 1)).astype(np.float32)
+  sigmas = np.array([0.0, 10.0], np.float32)  # 0: the rounding floor.
+  y = blur.Blur(kernel, (24, 20, 1)).forward(x).numpy()
+  y += sigmas[:, None, None, None] / 255 * rng.standard_normal(y.shape)
+  op = blur.Blur(np.stack([kernel, kernel]), (None, None, 1),
+                 start="wiener", sigma=sigmas / 255)
+  got = op.initial_estimate(y).numpy()
+  for n in range(2):
+    want = np.clip(baselines.wiener_deblur(y[n], kernel, sigmas[n]), 0, 1)
+    np.testing.assert_allclose(got[n], want, atol=1e-5)
+  plain = blur.Blur(kernel, (24, 20, 1)).initial_estimate(y).numpy()
+  np.testing.assert_array_equal(plain, np.clip(y, 0, 1))
+
+
+def test_the_wiener_start_needs_sigma():
+  with pytest.raises(ValueError, match="needs sigma"):
+    blur.Blur(np.ones((3, 3)), (8, 8, 1), start="wiener")
+  with pytest.raises(ValueError, match="start must be one of"):
+    blur.Blur(np.ones((3, 3)), (8, 8, 1), start="flat")

@@ -13,9 +13,17 @@ imresize(HR, 1/s); scores on the Y channel of uint8 RGB, shaved by s.
 Random projections (Figure 2): PSNR over RIM steps on noisy projections of
 test patches, every model seeing the same operators and noise.
 
+Deblurring (the benchmark of DPIR's and IRCNN's code): each gray test image
+blurred circularly by each of Levin et al.'s 8 kernels, white noise of std
+2.55 or 7.65 (0-255 scale) drawn after `numpy.random.seed(0)` per image,
+8-bit quantized; PSNR of the clipped, rounded estimate. Settings
+"sigma2.55_k1" ... per kernel and "sigma2.55" over all kernels (per image,
+the mean PSNR over the kernels).
+
 Results: {method: {setting: {"psnr", "ssim", "psnr_sem", "ssim_sem", "n",
 "per_image": {id: psnr}, "per_image_ssim": {id: ssim}}}} with settings
-"sigma15", "sigma25_q8", "x2", ... (`rim_tf.evaluation.tables`).
+"sigma15", "sigma25_q8", "x2", "sigma2.55_k1", ... (`rim_tf.evaluation.
+tables`).
 """
 
 import functools
@@ -27,10 +35,12 @@ import tensorflow as tf
 import tqdm
 
 from rim_tf import baselines
+from rim_tf.data import kernels as blur_kernels
 from rim_tf.data import patches as rim_patches
 from rim_tf.evaluation import tables
 from rim_tf import metrics
 from rim_tf import operators
+from rim_tf.operators import blur as blur_operator
 from rim_tf import tasks
 
 
@@ -63,7 +73,10 @@ def noisy_image(clean_uint8, sigma_255, quantized, seed):
   return metrics.quantize_8bit(noisy) if quantized else noisy
 
 
-def evaluate_denoising(images, methods, sigmas=(15, 25, 50),
+DENOISE_SIGMAS = (15, 25, 50)
+
+
+def evaluate_denoising(images, methods, sigmas=DENOISE_SIGMAS,
                        quantized=(False, True), seed=0, progress=True):
   """Denoising PSNR/SSIM of every method on every image and setting.
 
@@ -177,6 +190,82 @@ def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
   return results, {n: float(np.mean(s)) for n, s in seconds.items()}
 
 
+DEBLUR_SIGMAS = (2.55, 7.65)
+
+
+def blurred_image(clean_uint8, kernel, sigma_255, seed=0):
+  """The deblurring benchmark's input: float32 [H, W, C] on the 1/255 grid.
+
+  The clean image on [0, 1] blurred circularly by `kernel`
+  (`scipy.ndimage.convolve`, mode "wrap", in float64), plus white noise of
+  std sigma_255 / 255 from `numpy.random.seed(seed)`'s generator, clipped
+  and rounded to 8 bits.
+  """
+  clean = np.asarray(clean_uint8, np.float64) / 255.0
+  blurred = blur_operator.scipy_blur(clean, kernel, "circular")
+  rng = np.random.RandomState(seed)  # numpy.random.seed(seed)'s stream.
+  noisy = blurred + rng.normal(0.0, sigma_255 / 255.0, blurred.shape)
+  return metrics.quantize_8bit(noisy.astype(np.float32))
+
+
+def deblurring_setting(sigma_255, kernel_index=None):
+  """"sigma2.55" (over all kernels) or "sigma2.55_k3" (kernel 3, from 1)."""
+  base = f"sigma{sigma_255:g}"
+  return base if kernel_index is None else f"{base}_k{kernel_index}"
+
+
+def evaluate_deblurring(images, methods, sigmas=DEBLUR_SIGMAS, kernels=None,
+                        seed=0, progress=True):
+  """Deblurring PSNR/SSIM of every method, image, kernel and noise level.
+
+  Args:
+    images: dict id -> clean uint8 [H, W, C].
+    methods: dict name -> callable(blurred01 [H, W, C], kernel [kh, kw],
+      sigma_255) -> float estimate [H, W, C] on [0, 1].
+    sigmas: noise levels on [0, 255].
+    kernels: the blur kernels (default Levin et al.'s 8).
+    seed: the noise seed of every image.
+
+  Returns:
+    (results, timing) as `evaluate_denoising`.
+  """
+  kernels = blur_kernels.levin09() if kernels is None else list(kernels)
+  results = {name: {} for name in methods}
+  seconds = {name: [] for name in methods}
+  bar = tqdm.tqdm(
+      total=len(sigmas) * len(kernels) * len(images) * len(methods),
+      disable=None if progress else True, unit="image")
+  for sigma in sigmas:
+    overall = {name: ({}, {}) for name in methods}
+    for k, kernel in enumerate(kernels, start=1):
+      setting = deblurring_setting(sigma, k)
+      scores = {name: ({}, {}) for name in methods}
+      for image_id, clean in images.items():
+        blurred = blurred_image(clean, kernel, sigma, seed)
+        for name, method in methods.items():
+          start = time.perf_counter()
+          estimate = method(blurred, kernel, sigma)
+          seconds[name].append(time.perf_counter() - start)
+          if np.shape(estimate) != clean.shape:
+            raise ValueError(f"method {name!r} returned shape "
+                             f"{np.shape(estimate)} for an image of shape "
+                             f"{clean.shape}.")
+          _score_uint8(scores[name], metrics.to_uint8(estimate), clean, name,
+                       image_id, setting)
+          bar.update(1)
+      for name in methods:
+        results[name][setting] = tables.summarize(*scores[name])
+        for part in (0, 1):
+          for image_id, value in scores[name][part].items():
+            overall[name][part].setdefault(image_id, []).append(value)
+    for name in methods:
+      results[name][deblurring_setting(sigma)] = tables.summarize(
+          *({i: float(np.mean(v)) for i, v in part.items()}
+            for part in overall[name]))
+  bar.close()
+  return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
 def baseline_methods(task, names):
   """The classical methods among `names` (method flags: "rim", "bm3d",
   ...) for the registered `task` ({name in the tables: callable}, from its
@@ -196,8 +285,8 @@ def baseline_methods(task, names):
 
 def rim_method(protocol, restorer):
   """The callable a protocol's runner calls for a RIM (`engine.Restorer`)."""
-  return (restorer.superres_uint8 if protocol == "superres"
-          else restorer.denoise)
+  return {"superres": restorer.superres_uint8,
+          "deblurring": restorer.deblur}.get(protocol, restorer.denoise)
 
 
 def test_patches(images, count, patch_size=32, seed=0):

@@ -15,7 +15,7 @@ from rim_tf import tasks
 
 def run_evaluation(task, methods, subsets, output, data_dir=None,
                    weights=None, rim_name="rim", steps=None,
-                   sigmas=(15, 25, 50), quantized=(False, True),
+                   sigmas=None, quantized=(False, True),
                    scales=(2, 3, 4), num_images=None, seed=0, command=None,
                    ratio=0.25, paper_rim=None):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
@@ -32,7 +32,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   which protocol runs; for "projection_curves" (random projections) the
   output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
   `num_images` (default `protocols.FIGURE2_PATCHES`) test patches at
-  `ratio`.
+  `ratio`. `sigmas`: the noise levels, default the protocol's (15, 25, 50
+  for denoising, `protocols.DEBLUR_SIGMAS` for deblurring).
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):
@@ -83,9 +84,12 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
           for name, rim in rims.items())
   if evaluation.protocol == "superres":
     results, timing = protocols.evaluate_superres(images, chosen, scales)
+  elif evaluation.protocol == "deblurring":
+    results, timing = protocols.evaluate_deblurring(
+        images, chosen, sigmas or protocols.DEBLUR_SIGMAS, seed=seed)
   else:
-    results, timing = protocols.evaluate_denoising(images, chosen, sigmas,
-                                                   quantized, seed)
+    results, timing = protocols.evaluate_denoising(
+        images, chosen, sigmas or protocols.DENOISE_SIGMAS, quantized, seed)
   reports = []
   for subset, path in paths.items():
     reports.append(tables.write_results(

@@ -8,6 +8,7 @@ writes both.
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -89,9 +90,11 @@ def markdown_table(results, task, subset, metric="psnr"):
 
 
 def _setting_order(setting):
+  """Unquantized first, then by the setting's numbers: sigma15 < sigma25,
+  sigma2.55 < sigma2.55_k1 < sigma2.55_k2 < sigma7.65."""
   quantized = setting.endswith("_q8")
-  digits = "".join(ch for ch in setting if ch.isdigit())
-  return (quantized, int(digits) if digits else 0)
+  numbers = re.findall(r"\d+(?:\.\d+)?", setting.replace("_q8", ""))
+  return (quantized, tuple(float(n) for n in numbers))
 
 
 def comparison_table(results, task, subset, ours, paper_rim=None):

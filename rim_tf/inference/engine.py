@@ -12,9 +12,11 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from rim_tf.data import kernels as blur_kernels
 from rim_tf.inference import tiling
 from rim_tf import metrics
 from rim_tf import operators
+from rim_tf.operators import blur
 from rim_tf import pretrained
 from rim_tf import tasks
 
@@ -38,11 +40,14 @@ class Restorer:
     denoise_start: where denoising starts, one of
       `rim_tf.operators.identity.STARTS` (its training task's
       `denoise_start`).
+    deblur_start: where deblurring starts, one of
+      `rim_tf.operators.blur.STARTS` (its task's `deblur_start`).
     jit_compile: compile the passes with XLA.
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
-               denoise_start="measurement", jit_compile=False):
+               denoise_start="measurement", jit_compile=False,
+               deblur_start="measurement"):
     self.model = model
     self.steps = int(steps)
     if self.steps < 1:
@@ -50,6 +55,7 @@ class Restorer:
     self.superres_sigma_255 = float(superres_sigma_255)
     self.denoise_operator = operators.Identity(
         (None, None, model.channels), denoise_start)
+    self.deblur_start = deblur_start
     self._jit_compile = bool(jit_compile) or None
     # One graph for every image size (a folder of mixed sizes neither
     # retraces nor warns); the cell pads odd sizes itself.
@@ -61,6 +67,9 @@ class Restorer:
     # The bicubic operator is built for one size: one graph per
     # (scale, size), the most recent few kept.
     self._superres = collections.OrderedDict()
+    # One deblurring graph per boundary and kernel frame, for every image
+    # size (kernels are centred in one frame: FFT blur costs the same).
+    self._deblur = {}
 
   @classmethod
   def from_weights(cls, weights, steps=None):
@@ -75,7 +84,8 @@ class Restorer:
     if steps is None:
       steps = task.denoise_steps or config.trainer.rim_steps
     return cls(model, steps, task.likelihood_sigma_255,
-               task.denoise_start), config
+               task.denoise_start,
+               deblur_start=task.deblur_start), config
 
   @property
   def channels(self):
@@ -191,6 +201,47 @@ class Restorer:
     return tiling.apply_tiled(run, low01, tile, overlap, scale=scale,
                               align=period // math.gcd(period, scale),
                               progress=progress)
+
+  def _deblur_graph(self, boundary, kernel_shape):
+    key = (boundary, tuple(kernel_shape))
+    if key not in self._deblur:
+      def run(blurred, kernel, sigma):
+        operator = operators.Blur(kernel, (None, None, self.model.channels),
+                                  boundary, start=self.deblur_start,
+                                  sigma=sigma)
+        _, final = self.model(blurred, operator=operator, sigma=sigma,
+                              steps=self.steps)
+        return final
+      self._deblur[key] = tf.function(
+          run, jit_compile=self._jit_compile, input_signature=[
+              tf.TensorSpec([None, None, None, self.model.channels],
+                            tf.float32),
+              tf.TensorSpec(kernel_shape, tf.float32),
+              tf.TensorSpec([None], tf.float32)])
+    return self._deblur[key]
+
+  def deblur(self, blurred01, kernel, sigma_255, boundary="circular"):
+    """float [H, W, C] on [0, 1] blurred by `kernel` (float [kh, kw], odd
+    sides, centre at kernel.shape // 2) with noise of std `sigma_255` ->
+    float32 [H, W, C] estimate. `boundary`: the blur's, one of
+    `rim_tf.operators.blur.BOUNDARIES`. One whole-image pass: the blur
+    reaches across any tile border.
+    """
+    if boundary not in blur.BOUNDARIES:
+      raise ValueError(f"boundary must be one of {blur.BOUNDARIES}, got "
+                       f"{boundary!r}.")
+    kernel = blur.check_kernel(kernel).numpy()
+    height, width = np.shape(blurred01)[:2]
+    if max(kernel.shape) > min(height, width):
+      raise ValueError(f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is "
+                       f"larger than the image ({height}x{width}).")
+    if min(height, width) >= blur.MAX_KERNEL:
+      kernel = blur_kernels.embed(kernel, blur.MAX_KERNEL)
+    sigma = tf.constant([sigma_255 / 255.0], tf.float32)
+    run = self._deblur_graph(boundary, kernel.shape)
+    return self._through_model(
+        lambda batch: run(tf.constant(batch), tf.constant(kernel), sigma),
+        blurred01)
 
   def superres_uint8(self, low_uint8, scale):
     """uint8 LR [h, w, C] -> uint8 [s h, s w, C], one whole-image pass."""

@@ -25,8 +25,12 @@ from rim_tf.operators import base
 BOUNDARIES = ("circular", "replicate")
 METHODS = ("fft", "direct")
 MAX_KERNEL = 31
-# Where a RIM's estimates start: the blurred measurement itself.
-STARTS = ("measurement",)
+# The noise std (0-255 scale) of rounding to 8 bits, 1 / sqrt(12): the
+# least noise a Wiener filter of an 8-bit image may assume.
+ROUNDING_SIGMA_255 = 12 ** -0.5
+# Where a RIM's estimates start: the blurred measurement itself, or its
+# Wiener deconvolution (`Blur.initial_estimate`).
+STARTS = ("measurement", "wiener")
 
 
 def check_kernel(kernel, name="kernel"):
@@ -91,9 +95,13 @@ class Blur(base.LinearOperator):
     image_shape: (H, W, C); entries may be None (full images of any size).
     boundary: one of BOUNDARIES.
     method: "fft" or "direct"; None chooses FFT.
+    start: the initial estimate, one of STARTS.
+    sigma: the noise std of y (scalar or [N], [0, 1] units), which the
+      Wiener start needs.
   """
 
-  def __init__(self, kernel, image_shape, boundary="circular", method=None):
+  def __init__(self, kernel, image_shape, boundary="circular", method=None,
+               start="measurement", sigma=None):
     if len(image_shape) != 3:
       raise ValueError(
           f"image_shape must be (H, W, C), got {tuple(image_shape)}.")
@@ -111,8 +119,14 @@ class Blur(base.LinearOperator):
       if side is not None and k > side:
         raise ValueError(f"the kernel ({kh}x{kw}) is larger than the image "
                          f"{axis} {side}.")
+    if start not in STARTS:
+      raise ValueError(f"start must be one of {STARTS}, got {start!r}.")
+    if start == "wiener" and sigma is None:
+      raise ValueError("the Wiener start needs sigma, the noise std of y.")
     self.boundary = boundary
     self.method = method
+    self.start = start
+    self.sigma = sigma
     self.per_example = self.kernel.shape.rank == 3
 
   @property
@@ -156,15 +170,19 @@ class Blur(base.LinearOperator):
 
   # -- the operator ---------------------------------------------------------
 
-  def _fft_blur(self, x, conjugate):
-    shape = tf.shape(x)
-    h, w = shape[1], shape[2]
+  def _transfer(self, h, w):
+    """The kernel's real FFT on an h x w grid, [N or 1, 1, h, w // 2 + 1]."""
     kh, kw = self.kernel.shape[-2:]
     # The kernel on the image grid with its centre at pixel (0, 0).
     kernel = self.kernel if self.per_example else self.kernel[None]
     psf = tf.pad(kernel, [[0, 0], [0, h - kh], [0, w - kw]])
     psf = tf.roll(psf, [-(kh // 2), -(kw // 2)], axis=[1, 2])
-    transfer = tf.signal.rfft2d(psf)[:, None]  # [N or 1, 1, H, W/2+1]
+    return tf.signal.rfft2d(psf)[:, None]
+
+  def _fft_blur(self, x, conjugate):
+    shape = tf.shape(x)
+    h, w = shape[1], shape[2]
+    transfer = self._transfer(h, w)
     if conjugate:
       transfer = tf.math.conj(transfer)
     spectrum = tf.signal.rfft2d(tf.transpose(x, [0, 3, 1, 2]))
@@ -214,14 +232,36 @@ class Blur(base.LinearOperator):
     return self._apply(base.check_image_batch(y, "y", self._shape), True)
 
   def initial_estimate(self, y):
-    """The blurred measurement clipped to [0, 1], [N, H, W, C]."""
-    return tf.clip_by_value(base.check_image_batch(y, "y", self._shape),
-                            0.0, 1.0)
+    """[N, H, W, C] in [0, 1]: the blurred measurement (start
+    "measurement"), or its Wiener deconvolution (start "wiener": circular,
+    with the constant noise-to-signal ratio sigma^2 / var(y) of each
+    example, sigma at least the 8-bit rounding's), clipped."""
+    y = base.check_image_batch(y, "y", self._shape)
+    if self.start == "wiener":
+      shape = tf.shape(y)
+      sigma = tf.maximum(tf.reshape(tf.cast(self.sigma, tf.float32),
+                                    [-1, 1, 1, 1]), ROUNDING_SIGMA_255 / 255)
+      mean = tf.reduce_mean(y, axis=[1, 2], keepdims=True)
+      variance = tf.reduce_mean(tf.square(y - mean), axis=[1, 2, 3],
+                                keepdims=True)
+      # [N or 1, 1, 1, 1] -> the ratio per example, broadcast over the
+      # spectrum [N, C, H, W/2+1].
+      ratio = tf.square(sigma) / tf.maximum(variance - tf.square(sigma),
+                                            1e-6)
+      ratio = tf.cast(tf.reshape(ratio, [-1, 1, 1, 1]), tf.complex64)
+      transfer = self._transfer(shape[1], shape[2])
+      gain = tf.math.conj(transfer) / (
+          tf.cast(tf.abs(transfer) ** 2, tf.complex64) + ratio)
+      spectrum = tf.signal.rfft2d(tf.transpose(y - mean, [0, 3, 1, 2]))
+      y = tf.transpose(tf.signal.irfft2d(spectrum * gain,
+                                         fft_length=shape[1:3]),
+                       [0, 2, 3, 1]) + mean
+    return tf.clip_by_value(y, 0.0, 1.0)
 
   def __repr__(self):
     return (f"Blur(kernel {tuple(self.kernel.shape)}, image_shape="
             f"{self._shape}, boundary={self.boundary!r}, "
-            f"method={self.method!r})")
+            f"method={self.method!r}, start={self.start!r})")
 
 
 def scipy_blur(image, kernel, boundary="circular"):

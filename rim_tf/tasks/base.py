@@ -73,6 +73,8 @@ class Task(abc.ABC):
       estimates always started flat.
     denoise_steps: T when a RIM trained on this task denoises; None for
       the T it was trained with.
+    deblur_start: where a RIM trained on this task starts when it
+      deblurs, one of `rim_tf.operators.blur.STARTS`.
     shipped: the name of the shipped weights trained for this task (the
       cpu recipe's second stage starts from them), None if none.
     restores: what a RIM trained on this task does for `rim_tf.restore`
@@ -90,6 +92,7 @@ class Task(abc.ABC):
   # of the test images (`rim_tf.evaluation.protocols.evaluate_measurements`).
   evaluation = Evaluation(protocol="measurements")
   denoise_start = "measurement"
+  deblur_start = "measurement"
   denoise_steps = None
 
   @property

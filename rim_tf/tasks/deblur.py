@@ -26,6 +26,8 @@ class Deblur(base.Task):
     quantize: train on 8-bit quantized blurred images (the benchmark's
       input).
     boundary: the blur's boundary, `rim_tf.operators.blur.BOUNDARIES`.
+    start: where the estimates start, `rim_tf.operators.blur.STARTS`: the
+      blurred image, or its Wiener deconvolution.
     color: RGB instead of gray.
   """
 
@@ -35,13 +37,22 @@ class Deblur(base.Task):
   motion_fraction: float = 0.75
   quantize: bool = True
   boundary: str = "circular"
+  start: str = "measurement"
   color: bool = False
 
   name = "deblur"
+  evaluation = base.Evaluation(
+      protocol="deblurring", gray=True,
+      baselines={"bm3d": ("BM3D-deblur", "bm3d_deblur"),
+                 "wiener": ("Wiener", "wiener_deblur")})
 
   def __post_init__(self):
     self.corruption().check_patch_shape((self.patch, self.patch,
                                          self.channels))
+
+  @property
+  def deblur_start(self):
+    return self.start
 
   @property
   def channels(self):
@@ -59,7 +70,8 @@ class Deblur(base.Task):
 
   def operator(self, batch):
     return operators.Blur(batch["kernel"], (None, None, self.channels),
-                          self.boundary)
+                          self.boundary, start=self.start,
+                          sigma=batch["sigma"])
 
   @classmethod
   def preset_overrides(cls, preset, config):
