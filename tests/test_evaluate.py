@@ -630,3 +630,40 @@ def test_evaluate_random_projections_curves(tiny_rim):
       assert c["mean"][0] == pytest.approx(per_patch.mean(), abs=1e-4)
       assert c["std"][0] == pytest.approx(per_patch.std(), abs=1e-4)
     assert curves["rim"][kind]["mean"][1:] != curves["ffn"][kind]["mean"][1:]
+
+
+def test_the_deblurring_input_is_circular_blur_seeded_noise_and_8_bits():
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top
+  from rim_tf.data import kernels  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  clean = rng.integers(0, 256, (40, 36, 1), dtype=np.uint8)
+  kernel = kernels.levin09()[2]
+  got = protocols.blurred_image(clean, kernel, 7.65)
+  # numpy.random.seed(0), then one normal draw of the image's shape.
+  np.random.seed(0)
+  noise = np.random.normal(0, 7.65 / 255, (40, 36))
+  blurred = ndimage.convolve(clean[..., 0] / 255.0, kernel, mode="wrap")
+  want = np.clip(np.round((blurred + noise) * 255), 0, 255) / 255
+  np.testing.assert_allclose(got[..., 0], want, atol=1e-6)
+
+
+def test_deblurring_scores_each_kernel_and_their_mean_per_image():
+  rng = np.random.default_rng(1)
+  images = {"a": rng.integers(0, 256, (24, 24, 1), dtype=np.uint8),
+            "b": rng.integers(0, 256, (24, 24, 1), dtype=np.uint8)}
+  kernels = [np.full((3, 3), 1 / 9), np.full((5, 5), 1 / 25)]
+  methods = {"blurred": lambda y, k, s: y}
+  results, _ = protocols.evaluate_deblurring(
+      images, methods, sigmas=(2.55,), kernels=kernels, progress=False)
+  by_setting = results["blurred"]
+  assert sorted(by_setting) == ["sigma2.55", "sigma2.55_k1", "sigma2.55_k2"]
+  for image_id, clean in images.items():
+    per_kernel = [metrics.psnr_255(metrics.to_uint8(
+        protocols.blurred_image(clean, k, 2.55)), clean) for k in kernels]
+    for k, value in enumerate(per_kernel, start=1):
+      assert by_setting[f"sigma2.55_k{k}"]["per_image"][image_id] == \
+          pytest.approx(value)
+    assert by_setting["sigma2.55"]["per_image"][image_id] == pytest.approx(
+        np.mean(per_kernel))
+  assert tables._setting_order("sigma2.55_k2") < tables._setting_order(
+      "sigma7.65") < tables._setting_order("sigma15")
