@@ -28,7 +28,7 @@ from synthetic import smooth_image
 def weights(tmp_path_factory):
   folder = tmp_path_factory.mktemp("weights")
   return {task: str(export_untrained_rim(folder, task, steps=2))
-          for task in ("denoise", "superres")}
+          for task in ("denoise", "superres", "deblur")}
 
 
 def _noisy(channels=1, size=(40, 36), seed=0, dtype=np.uint8):
@@ -328,11 +328,11 @@ def test_help_lists_every_option_with_its_default():
 
 def test_python_dash_m_is_the_same_command(tmp_path):
   result = subprocess.run(
-      [sys.executable, "-m", "rim_tf", "deblur", "x.png", "-o", "y.png"],
+      [sys.executable, "-m", "rim_tf", "inpaint", "x.png", "-o", "y.png"],
       capture_output=True, text=True, timeout=60,
       cwd=pathlib.Path(__file__).parent)
   assert result.returncode == 2
-  assert "invalid choice: 'deblur'" in result.stderr
+  assert "invalid choice: 'inpaint'" in result.stderr
 
 
 def test_a_single_image_shows_its_tiles_on_a_terminal(tmp_path, weights):
@@ -394,3 +394,91 @@ def test_parameters_the_default_model_cannot_use_fail_before_any_image(
   _one_line_error(code, err, 1, "scale 5 is not one superres was trained for "
                   "(2, 3, 4)")
   assert not list((tmp_path / "out").iterdir())
+
+
+def _kernel_files(folder):
+  kernel = np.zeros((5, 5))
+  kernel[2, 1:4] = 1 / 3  # A short horizontal motion.
+  np.save(folder / "k.npy", kernel)
+  image_files.write_image(folder / "k.png",
+                          np.round(kernel * 3 * 255).astype(np.uint8)[..., None])
+  return kernel
+
+
+@pytest.mark.parametrize("kernel_file", ["k.npy", "k.png"])
+@pytest.mark.parametrize("boundary", ["circular", "replicate"])
+def test_deblur_writes_what_the_python_api_returns(tmp_path, capsys, weights,
+                                                   kernel_file, boundary):
+  kernel = _kernel_files(tmp_path)
+  blurred = _noisy()
+  image_files.write_image(tmp_path / "in.png", blurred)
+  code, err = _run(capsys, "deblur", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--kernel", tmp_path / kernel_file,
+                   "--sigma", 5, "--boundary", boundary, "--weights",
+                   weights["deblur"])
+  assert code == 0, err
+  want = rim_tf.restore(blurred, task="deblur", kernel=kernel, sigma=5,
+                        boundary=boundary, weights=weights["deblur"])
+  np.testing.assert_array_equal(image_files.read_image(tmp_path / "out.png"),
+                                want)
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda d: np.save(d / "bad.npy", np.ones((4, 4)) / 16),
+     "bad.npy: kernel must have odd sides of at most 31"),
+    (lambda d: np.save(d / "bad.npy", np.ones((3, 3, 3)) / 27),
+     "bad.npy: kernel must be 2-D"),
+    (lambda d: np.save(d / "bad.npy", -np.ones((3, 3)) / 9),
+     "bad.npy: kernel has negative entries"),
+    (lambda d: np.save(d / "bad.npy", np.array(["a", "b"])),
+     "bad.npy: the kernel must be a real numeric array"),
+    (lambda d: (d / "bad.npy").write_bytes(b"not numpy"),
+     "bad.npy: not a readable .npy array"),
+    (lambda d: image_files.write_image(d / "bad.png", np.zeros((3, 3, 1),
+                                                               np.uint8)),
+     "bad.png: the kernel image is all black"),
+    (lambda d: image_files.write_image(d / "bad.png", np.ones((3, 3, 3),
+                                                              np.uint8)),
+     "bad.png: a kernel image must be gray"),
+    (lambda d: (d / "bad.txt").write_text("1"),
+     "bad.txt: unsupported kernel file '.txt'"),
+    (lambda d: None, "bad.npy: no such kernel file"),
+])
+def test_a_bad_kernel_file_is_one_line_before_any_image(
+    tmp_path, capsys, weights, monkeypatch, make, fragment):
+  make(tmp_path)
+  name = fragment.split(":")[0]
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  monkeypatch.setattr(api, "restore", lambda *a, **k: 1 / 0)
+  code, err = _run(capsys, "deblur", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--kernel", tmp_path / name,
+                   "--sigma", 5, "--weights", weights["deblur"])
+  _one_line_error(code, err, 1, fragment)
+  assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["deblur", "--sigma", "5"], "deblur needs --kernel"),
+    (["denoise", "--kernel", "k.npy"], "--kernel and --boundary apply to "
+     "deblur only"),
+    (["denoise", "--boundary", "replicate"], "--kernel and --boundary apply "
+     "to deblur only"),
+    (["deblur", "--kernel", "k.npy", "--scale", "2"], "--scale applies to "
+     "superres only"),
+])
+def test_deblur_usage_mistakes_are_one_line(tmp_path, capsys, argv, fragment):
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, argv[0], tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", *argv[1:])
+  _one_line_error(code, err, 2, fragment)
+
+
+def test_a_kernel_larger_than_an_image_names_the_image(tmp_path, capsys,
+                                                       weights):
+  np.save(tmp_path / "k.npy", np.ones((21, 21)) / 441)
+  image_files.write_image(tmp_path / "small.png", _noisy(size=(16, 40)))
+  code, err = _run(capsys, "deblur", tmp_path / "small.png", "-o",
+                   tmp_path / "out.png", "--kernel", tmp_path / "k.npy",
+                   "--sigma", 5, "--weights", weights["deblur"])
+  _one_line_error(code, err, 1, f"{tmp_path / 'small.png'}: the kernel "
+                  "(21x21) is larger than the image (16x40)")

@@ -32,7 +32,7 @@ def weights(tmp_path_factory):
   """{task: path} of untrained tiny exported RIMs (T = 3)."""
   folder = tmp_path_factory.mktemp("weights")
   return {task: export_untrained_rim(folder, task, steps=3)
-          for task in ("denoise", "superres", "denoise_color")}
+          for task in ("denoise", "superres", "denoise_color", "deblur")}
 
 
 # -- Restorer -----------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(task="deblur"), "task must be one of"),
+    (dict(task="inpaint"), "task must be one of"),
     (dict(sigma=0), "sigma must be a finite number > 0"),
     (dict(sigma=-3), "sigma must be a finite number > 0"),
     (dict(sigma=float("inf")), "sigma must be a finite number > 0"),
@@ -262,16 +262,41 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
     (dict(sigma=True), "sigma must be one number"),
     (dict(sigma=25, steps=2.5), "steps must be a whole number"),
     (dict(sigma=25, steps=0), "steps must be >= 1"),
-    (dict(task="superres", scale=2, sigma=10), "sigma applies to task "
-     "'denoise' only"),
+    (dict(task="superres", scale=2, sigma=10), "sigma applies to tasks "
+     "'denoise' and 'deblur' only"),
     (dict(task="superres", scale=2.5), "scale must be an integer >= 2"),
     (dict(task="superres"), "scale must be an integer >= 2"),
     (dict(task="superres", scale=1), "scale must be an integer >= 2"),
     (dict(sigma=25, scale=2), "scale applies to task 'superres'"),
+    (dict(sigma=25, kernel=np.ones((3, 3)) / 9), "kernel and boundary apply "
+     "to task 'deblur' only"),
+    (dict(task="deblur", sigma=5), "needs the blur kernel"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((3, 3, 3)) / 27),
+     r"must be 2-D \[kh, kw\] \(one kernel blurs every channel alike\)"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((4, 3)) / 12),
+     "odd sides of at most 31"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((33, 33)) / 33 ** 2),
+     "odd sides of at most 31"),
+    (dict(task="deblur", sigma=5, kernel=np.full((3, 3), np.nan)),
+     "NaN or infinite"),
+    (dict(task="deblur", sigma=5,
+          kernel=np.array([[0, -0.5, 0], [0, 1.5, 0], [0, 0, 0]])),
+     "negative entries"),
+    (dict(task="deblur", sigma=5, kernel=np.zeros((3, 3))), "all zero"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((3, 3))),
+     "sums to 9; a blur kernel sums to 1"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((17, 17)) / 17 ** 2),
+     r"kernel \(17x17\) is larger than the image \(16x16\)"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((3, 3)) / 9,
+          boundary="zero"), "boundary must be one of"),
+    (dict(task="deblur", sigma=500, kernel=np.ones((3, 3)) / 9),
+     "sigma 500 is more than"),
 ])
 def test_restore_rejects_bad_arguments(weights, kwargs, message):
+  task = kwargs.get("task", "denoise")
   with pytest.raises(ValueError, match=message):
-    rim_tf.restore(smooth_image(16, 16, 1), weights=str(weights["denoise"]),
+    rim_tf.restore(smooth_image(16, 16, 1),
+                   weights=str(weights.get(task, weights["denoise"])),
                    **kwargs)
 
 
@@ -411,3 +436,31 @@ def test_as_float01_is_exactly_k_over_peak_for_every_value(dtype):
   np.testing.assert_array_equal(image01[..., 0], expected)
   back = api.from_float01(image01, dtype)
   np.testing.assert_array_equal(back[..., 0], image)
+
+
+def test_deblur_restores_with_the_kernel_through_the_engine(weights):
+  from rim_tf.evaluation import protocols  # pylint: disable=g-import-not-at-top
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  clean = smooth_image(40, 36, 1)
+  kernel = np.ones((5, 5)) / 25
+  blurred = protocols.blurred_image(clean, kernel, 2.55)
+  path = str(weights["deblur"])
+  for boundary in ("circular", "replicate"):
+    out = rim_tf.restore(blurred, task="deblur", kernel=kernel, sigma=2.55,
+                         weights=path, boundary=boundary)
+    restorer, _ = engine.Restorer.from_weights(path)
+    want = restorer.deblur(blurred, kernel, 2.55, boundary)
+    np.testing.assert_array_equal(out, want)
+    assert out.dtype == blurred.dtype and out.shape == blurred.shape
+  # uint8 in, uint8 out; an RGB image goes through the gray RIM per channel.
+  rgb = np.round(np.repeat(blurred, 3, axis=-1) * 255).astype(np.uint8)
+  out = rim_tf.restore(rgb, task="deblur", kernel=kernel, sigma=2.55,
+                       weights=path)
+  assert out.dtype == np.uint8 and out.shape == rgb.shape
+  np.testing.assert_array_equal(out[..., 0], out[..., 2])
+
+
+def test_the_api_speaks_of_the_operators_constants():
+  from rim_tf.operators import blur  # pylint: disable=g-import-not-at-top
+  assert api.BOUNDARIES == blur.BOUNDARIES
+  assert api.MAX_KERNEL == blur.MAX_KERNEL

@@ -17,11 +17,14 @@ from rim_tf.inference import tiling
 from rim_tf import metrics
 
 # What `restore` does; a RIM serves the one its task `restores`.
-TASKS = ("denoise", "superres")
+TASKS = ("denoise", "superres", "deblur")
 # The shipped weights each task uses by default, colour model first.
 DEFAULT_WEIGHTS = {"denoise": {3: ("denoise_color", "denoise_gray"),
                                1: ("denoise_gray",)},
-                   "superres": {3: ("superres",), 1: ("superres",)}}
+                   "superres": {3: ("superres",), 1: ("superres",)},
+                   "deblur": {3: ("deblur",), 1: ("deblur",)}}
+BOUNDARIES = ("circular", "replicate")  # `rim_tf.operators.blur.BOUNDARIES`
+MAX_KERNEL = 31  # `rim_tf.operators.blur.MAX_KERNEL`
 MIN_SIDE = 8
 
 
@@ -164,6 +167,42 @@ def check_scale(scale, config=None, weights=None):
   return int(scale)
 
 
+def check_kernel(kernel, image_shape=None):
+  """`kernel` as float32 [kh, kw] summing to 1; ValueError (one line)
+  unless it is one 2-D blur kernel (odd sides of at most MAX_KERNEL, finite,
+  non-negative, summing to 1 within 1 %, no larger than the image)."""
+  try:
+    array = np.asarray(kernel)
+  except (TypeError, ValueError):
+    raise ValueError(f"kernel must be a 2-D array, got {kernel!r}.") from None
+  if not (np.issubdtype(array.dtype, np.floating) or
+          np.issubdtype(array.dtype, np.integer)) or array.dtype == bool:
+    raise ValueError(f"kernel must be numeric, got dtype {array.dtype}.")
+  if array.ndim != 2:
+    raise ValueError(f"kernel must be 2-D [kh, kw] (one kernel blurs every "
+                     f"channel alike), got shape {array.shape}.")
+  height, width = array.shape
+  if height % 2 == 0 or width % 2 == 0 or max(height, width) > MAX_KERNEL:
+    raise ValueError(f"kernel must have odd sides of at most {MAX_KERNEL} "
+                     f"(its centre is a pixel), got {height}x{width}.")
+  array = array.astype(np.float64)
+  if not np.isfinite(array).all():
+    raise ValueError("kernel has NaN or infinite entries.")
+  if array.min() < 0:
+    raise ValueError(f"kernel has negative entries (min {array.min():g}); a "
+                     f"blur kernel is non-negative.")
+  total = array.sum()
+  if total <= 0:
+    raise ValueError("kernel is all zero.")
+  if abs(total - 1.0) > 0.01:
+    raise ValueError(f"kernel sums to {total:g}; a blur kernel sums to 1 "
+                     f"(divide it by its sum).")
+  if image_shape is not None and max(height, width) > min(image_shape[:2]):
+    raise ValueError(f"the kernel ({height}x{width}) is larger than the "
+                     f"image ({image_shape[0]}x{image_shape[1]}).")
+  return (array / total).astype(np.float32)
+
+
 def estimate_noise_255(image01):
   """Noise std of an image on the 0-255 scale (wavelet MAD, Donoho 1994)."""
   from skimage import restoration  # pylint: disable=g-import-not-at-top
@@ -175,64 +214,83 @@ def estimate_noise_255(image01):
 
 def restore(image, task="denoise", sigma=None, scale=None, steps=None,
             weights=None, tile=tiling.DEFAULT_TILE,
-            overlap=tiling.DEFAULT_OVERLAP, log=None, progress=None):
+            overlap=tiling.DEFAULT_OVERLAP, log=None, progress=None,
+            kernel=None, boundary="circular"):
   """Restores one image with a RIM.
 
   Args:
     image: gray [H, W] / [H, W, 1] or RGB [H, W, 3]; uint8, uint16, or float
       on [0, 1].
-    task: "denoise" or "superres".
-    sigma: denoising: noise std on the 0-255 scale (for 16-bit images too:
-      255 is the full range); None estimates it (`estimate_noise_255`).
+    task: "denoise", "superres" or "deblur".
+    sigma: denoising and deblurring: noise std on the 0-255 scale (for
+      16-bit images too: 255 is the full range); None estimates it
+      (`estimate_noise_255`).
     scale: super-resolution factor (an integer > 1).
     steps: RIM steps T (default: the weights' own, `Restorer.from_weights`).
     weights: a shipped name or a .weights.h5 path (default: the shipped RIM
       for the task, `default_weights`).
     tile, overlap: tile side and minimum overlap in input pixels; images no
       larger than `tile` go through in one pass. None: always one pass.
+      Deblurring is always one pass (the blur reaches across tiles).
     log: optional callable(str) told what was chosen for the user (an
       estimated sigma, colour channels through a gray RIM).
     progress: optional callable(done, total) told after each tile.
+    kernel: deblurring: the blur kernel, float [kh, kw] with odd sides
+      (centre at kernel.shape // 2) summing to 1 (`check_kernel`).
+    boundary: deblurring: how the blur treats the image's border, one of
+      BOUNDARIES ("circular" wraps around, as the benchmarks do;
+      "replicate" repeats the edge pixels, closer to a photograph).
 
   Returns:
-    numpy array of the input's dtype: [H, W, C] for denoising,
-    [scale H, scale W, C] for super-resolution ([H, W] in, [H, W] out).
+    numpy array of the input's dtype: [H, W, C] for denoising and
+    deblurring, [scale H, scale W, C] for super-resolution ([H, W] in,
+    [H, W] out).
   """
   _check_task(task)
   steps = check_steps(steps)
   squeeze = np.ndim(image) == 2
   image01, dtype = as_float01(image)
-  if task == "denoise":
-    if scale is not None:
-      raise ValueError("scale applies to task 'superres' only.")
+  if scale is not None and task != "superres":
+    raise ValueError("scale applies to task 'superres' only.")
+  if task != "deblur" and (kernel is not None or boundary != "circular"):
+    raise ValueError("kernel and boundary apply to task 'deblur' only.")
+  if task == "superres":
     if sigma is not None:
-      sigma = check_sigma(sigma)
-  else:
-    if sigma is not None:
-      raise ValueError("sigma applies to task 'denoise' only: a "
-                       "super-resolution RIM assumes the noise it was "
+      raise ValueError("sigma applies to tasks 'denoise' and 'deblur' only: "
+                       "a super-resolution RIM assumes the noise it was "
                        "trained with.")
     scale = check_scale(scale)
+  elif sigma is not None:
+    sigma = check_sigma(sigma)
+  if task == "deblur":
+    if kernel is None:
+      raise ValueError("task 'deblur' needs the blur kernel (kernel=...).")
+    kernel = check_kernel(kernel, image01.shape)
+    if boundary not in BOUNDARIES:
+      raise ValueError(f"boundary must be one of {BOUNDARIES}, got "
+                       f"{boundary!r}.")
   weights = weights or default_weights(task, image01.shape[-1])
   restorer, config = load_restorer(str(weights), steps)
   check_serves(config, task, weights)
-  if task == "denoise":
+  if task == "superres":
+    scale = check_scale(scale, config, weights)
+  else:
     if sigma is None:
       sigma = estimate_noise_255(image01)
       if log:
         log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
             f"scale).")
     sigma = check_sigma(sigma, config, weights)
-  else:
-    scale = check_scale(scale, config, weights)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
-    log(f"restoring the RGB channels one by one with the gray RIM {weights}."
-        if task == "denoise" else
-        f"super-resolving the luma with the gray RIM {weights}, the chroma "
-        f"bicubically.")
+    log(f"super-resolving the luma with the gray RIM {weights}, the chroma "
+        f"bicubically." if task == "superres" else
+        f"restoring the RGB channels one by one with the gray RIM "
+        f"{weights}.")
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,
                            progress=progress)
+  elif task == "deblur":
+    out = restorer.deblur(image01, kernel, sigma, boundary)
   else:
     out = restorer.superres(image01, scale, tile=tile, overlap=overlap,
                             progress=progress)

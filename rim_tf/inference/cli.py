@@ -2,6 +2,7 @@
 
   rim-restore denoise IN.png -o OUT.png --sigma 25
   rim-restore superres IN.png -o OUT.png --scale 3
+  rim-restore deblur IN.png -o OUT.png --kernel K.png --sigma 7.65
   rim-restore denoise photos/ -o restored/          # every image of a folder
 
 Reads PNG, JPEG and TIFF, 8 and 16 bits, gray and RGB, and writes the same
@@ -24,7 +25,8 @@ from rim_tf.inference import tiling
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C.
-_BASELINE_NAMES = {"denoise": "bm3d", "superres": "bicubic"}
+_BASELINE_NAMES = {"denoise": "bm3d", "superres": "bicubic",
+                   "deblur": "bm3d"}
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -42,23 +44,35 @@ def build_parser():
   parser = argparse.ArgumentParser(
       prog="rim-restore",
       description="Restore images with a Recurrent Inference Machine "
-                  "(Putzky & Welling, 2017): remove Gaussian noise or "
-                  "upscale. Reads PNG, JPEG, TIFF (8/16-bit, gray/RGB) and "
-                  "writes the input's bit depth.",
+                  "(Putzky & Welling, 2017): remove Gaussian noise, "
+                  "upscale, or remove a known blur. Reads PNG, JPEG, TIFF "
+                  "(8/16-bit, gray/RGB) and writes the input's bit depth.",
       formatter_class=_HelpFormatter)
   parser.add_argument("task", choices=api.TASKS,
-                      help="what to do: denoise, or superres (upscale)")
+                      help="what to do: denoise, superres (upscale), or "
+                           "deblur (with --kernel)")
   parser.add_argument("inputs", nargs="+", metavar="INPUT",
                       help="image files and/or folders of images")
   parser.add_argument("-o", "--output", required=True,
                       help="output file (one input) or folder (several "
                            "inputs or a folder; created if missing)")
   parser.add_argument("--sigma", type=float, default=None,
-                      help="denoise: noise std on the 0-255 scale (for "
-                           "16-bit images too); omitted: estimated from each "
-                           "image and reported on stderr")
+                      help="denoise, deblur: noise std on the 0-255 scale "
+                           "(for 16-bit images too); omitted: estimated from "
+                           "each image and reported on stderr")
   parser.add_argument("--scale", type=int, default=None,
                       help="superres: the upscaling factor (an integer >= 2)")
+  parser.add_argument("--kernel", default=None,
+                      help="deblur: the blur kernel, a .npy array or a gray "
+                           "PNG/TIFF image (normalised to sum 1); odd sides "
+                           f"of at most {api.MAX_KERNEL}, centre in the "
+                           "middle")
+  parser.add_argument("--boundary", choices=api.BOUNDARIES,
+                      default="circular",
+                      help="deblur: how the blur treats the border: "
+                           "circular (wraps around, as the benchmarks "
+                           "blur) or replicate (repeats the edge pixels, "
+                           "closer to a photograph)")
   parser.add_argument("--steps", type=int, default=None,
                       help="RIM steps T; omitted: the weights' own (the T "
                            "they were trained with, 20 for the 3-task RIM)")
@@ -104,19 +118,24 @@ class UsageError(ValueError):
 
 
 def _check_arguments(args):
-  if args.task == "denoise":
-    if args.scale is not None:
-      raise UsageError("--scale applies to superres only.")
-    if args.sigma is not None:
-      try:
-        api.check_sigma(args.sigma)
-      except ValueError as error:
-        raise UsageError(f"--sigma: {error}") from None
-  else:
+  if args.task != "superres" and args.scale is not None:
+    raise UsageError("--scale applies to superres only.")
+  if args.task != "deblur" and (args.kernel is not None or
+                                args.boundary != "circular"):
+    raise UsageError("--kernel and --boundary apply to deblur only.")
+  if args.task == "deblur" and args.kernel is None:
+    raise UsageError("deblur needs --kernel, the blur kernel (.npy or a "
+                     "gray image).")
+  if args.task == "superres":
     if args.scale is None or args.scale < 2:
       raise UsageError("superres needs --scale, an integer >= 2.")
     if args.sigma is not None:
-      raise UsageError("--sigma applies to denoise only.")
+      raise UsageError("--sigma applies to denoise and deblur only.")
+  elif args.sigma is not None:
+    try:
+      api.check_sigma(args.sigma)
+    except ValueError as error:
+      raise UsageError(f"--sigma: {error}") from None
   if args.steps is not None and args.steps < 1:
     raise UsageError(f"--steps must be >= 1, got {args.steps}.")
   if args.reference and not args.compare:
@@ -185,11 +204,12 @@ def _to_gray(image):
 class _Job:
   """One input file: read, check, restore, write (and compare)."""
 
-  def __init__(self, args, source, target, reference):
+  def __init__(self, args, source, target, reference, kernel=None):
     self.args = args
     self.source = source
     self.target = target
     self.reference = reference
+    self.kernel = kernel
 
   def _image(self):
     image = image_files.read_image(self.source)
@@ -211,7 +231,7 @@ class _Job:
     image_files.check_writable(self.target, image.dtype)
     image01, dtype = api.as_float01(image)
     sigma = args.sigma
-    if args.task == "denoise" and sigma is None:
+    if args.task != "superres" and sigma is None:
       # Estimated here, not in restore(), because --compare needs it too.
       sigma = api.estimate_noise_255(image01)
       log(f"{self.source}: no --sigma given; estimated noise sigma "
@@ -220,7 +240,7 @@ class _Job:
         image01, args.task, sigma=sigma, scale=args.scale, steps=args.steps,
         weights=args.weights, tile=args.tile, overlap=args.overlap,
         log=lambda message: log(f"{self.source}: {message}"),
-        progress=progress)
+        progress=progress, kernel=self.kernel, boundary=args.boundary)
     result = api.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
@@ -244,6 +264,11 @@ class _Job:
                   if image.dtype == np.uint8 else api.from_float01(
                       baselines.bicubic_upscale(image01, args.scale),
                       image.dtype))
+    elif args.task == "deblur":
+      # BM3D-deblurring is gray: a colour image channel by channel.
+      baseline = api.from_float01(np.concatenate([
+          baselines.bm3d_deblur(image01[..., c], self.kernel, sigma)
+          for c in range(image01.shape[-1])], axis=-1), image.dtype)
     else:
       denoise = (baselines.bm3d_denoise if image.shape[-1] == 1 else
                  baselines.cbm3d_denoise)
@@ -256,11 +281,12 @@ class _Job:
             f"{self.reference}: the reference is {reference.dtype} "
             f"{reference.shape}, the result {result.dtype} {result.shape}; "
             f"they must match.")
-    first = "input" if args.task == "denoise" else f"input (x1/{args.scale})"
+    first = (f"input (x1/{args.scale})" if args.task == "superres"
+             else "input")
     shown = [(first, image), (name, baseline), ("RIM", result)]
     if reference is not None:
       shown = [(f"{title} {_psnr(p, reference):.2f} dB"
-                 if title != first or args.task == "denoise" else title, p)
+                 if title != first or args.task != "superres" else title, p)
                for title, p in shown] + [("reference", reference)]
     stem = self.target.stem
     return (self.target.with_name(f"{stem}_{name}{self.target.suffix}"),
@@ -338,6 +364,13 @@ def main(argv=None):
                                     for i in args.inputs)
     plan = plan_outputs(files, args.output, several)
     references = _references(args, plan)
+    kernel = None
+    if args.kernel is not None:
+      kernel = image_files.read_kernel(args.kernel)
+      try:
+        kernel = api.check_kernel(kernel)
+      except ValueError as error:
+        raise ValueError(f"{args.kernel}: {error}") from None
   except UsageError as error:
     return fail(EXIT_USAGE, error)
   except (FileNotFoundError, ValueError) as error:
@@ -381,7 +414,7 @@ def main(argv=None):
   source = None
   try:
     for source, target in bar:
-      job = _Job(args, source, target, references[source])
+      job = _Job(args, source, target, references[source], kernel)
       try:
         job.run(log=lambda message: bar.write(message, file=sys.stderr),
                 progress=tile_progress if tiles is not None else None)

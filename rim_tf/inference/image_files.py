@@ -124,6 +124,46 @@ def _checked_samples(array, path):
   return np.ascontiguousarray(array)
 
 
+KERNEL_SUFFIXES = (".npy",) + SUFFIXES
+
+
+def read_kernel(path):
+  """A blur kernel file as float64 [kh, kw] summing to 1: a .npy array (as
+  saved; `rim_tf.inference.api.check_kernel` checks it) or a gray image
+  (PNG, JPEG, TIFF; normalised to sum 1).
+
+  Raises:
+    ImageFileError: one line naming the file (missing, unreadable, an RGB
+      image, an all-zero image, a .npy that is not a numeric array).
+  """
+  path = pathlib.Path(path)
+  suffix = path.suffix.lower()
+  if suffix not in KERNEL_SUFFIXES:
+    raise ImageFileError(f"{path}: unsupported kernel file {suffix!r}; "
+                         f"expected one of {', '.join(KERNEL_SUFFIXES)}.")
+  if not path.is_file():
+    raise ImageFileError(f"{path}: no such kernel file.")
+  if suffix == ".npy":
+    try:
+      kernel = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+      raise ImageFileError(f"{path}: not a readable .npy array "
+                           f"({_one_line(error)}).") from None
+    if not np.issubdtype(kernel.dtype, np.number) or \
+        np.issubdtype(kernel.dtype, np.complexfloating):
+      raise ImageFileError(f"{path}: the kernel must be a real numeric "
+                           f"array, got dtype {kernel.dtype}.")
+    return kernel.astype(np.float64)
+  image = read_image(path)
+  if image.shape[-1] != 1:
+    raise ImageFileError(f"{path}: a kernel image must be gray, this one is "
+                         f"RGB.")
+  kernel = image[..., 0].astype(np.float64)
+  if kernel.sum() <= 0:
+    raise ImageFileError(f"{path}: the kernel image is all black (zero).")
+  return kernel / kernel.sum()
+
+
 def check_writable(path, dtype):
   """Raises ImageFileError if `dtype` samples cannot be stored at `path`.
 

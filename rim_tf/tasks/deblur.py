@@ -41,6 +41,7 @@ class Deblur(base.Task):
   color: bool = False
 
   name = "deblur"
+  restores = "deblur"
   evaluation = base.Evaluation(
       protocol="deblurring", gray=True,
       baselines={"bm3d": ("BM3D-deblur", "bm3d_deblur"),
