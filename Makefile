@@ -12,7 +12,8 @@ REPRODUCE = $(PYTHON) experiments/reproduce.py --preset=$(PRESET) \
   --data_dir=$(DATA_DIR) --runs=$(RUNS) --out=$(OUT)
 
 .PHONY: install test evaluate tensorboard reproduce-denoise reproduce-color \
-	reproduce-sr reproduce-rp benchmark-model benchmark-pipeline \
+	reproduce-sr reproduce-rp reproduce-deblur benchmark-model \
+	benchmark-pipeline benchmark-blur \
 	benchmark-inference benchmark-tiling benchmark-cli-memory recipe-search
 
 install:
@@ -42,6 +43,10 @@ reproduce-sr:
 reproduce-rp:
 	$(REPRODUCE) --target=rp
 
+# Deblurring (not in the paper): Levin et al.'s kernels, BM3D beside.
+reproduce-deblur:
+	$(REPRODUCE) --target=deblur
+
 benchmark-model:
 	$(PYTHON) experiments/benchmarks/model_speed.py
 
@@ -53,6 +58,9 @@ benchmark-inference:
 
 benchmark-tiling:
 	$(PYTHON) experiments/benchmarks/tiling_agreement.py --data_dir=$(DATA_DIR)
+
+benchmark-blur:
+	$(PYTHON) experiments/benchmarks/blur_speed.py
 
 benchmark-cli-memory:
 	$(PYTHON) experiments/benchmarks/cli_memory.py

@@ -1,4 +1,5 @@
-"""The paper's reproductions as commands: train, calibrate, evaluate, draw.
+"""The paper's reproductions (and deblurring's) as commands: train,
+calibrate, evaluate, draw.
 
 `commands(target, preset, out, runs, data_dir)` lists the binaries of
 `experiments/` that one reproduction runs, in order, each handing its
@@ -65,6 +66,10 @@ REPRODUCTIONS = {
                         ("rp_gdn", "rp_gdn", ("model.ablation=gdn",)),
                         ("rp_ffn", "rp_ffn", ("model.ablation=ffn",))),
                        finetune=True, calibrate=("rp_rim", "rp_gdn")),
+    # Not one of the paper's tables: Levin et al.'s kernels on BSD68 and the
+    # 100 test images, BM3D-deblurring and Wiener in the same run.
+    "deblur": Reproduction("deblur", (("deblur", "deblur", ()),),
+                           calibrate=("deblur",)),
 }
 
 

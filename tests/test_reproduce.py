@@ -13,7 +13,8 @@ from rim_tf import reproduce
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 _TARGETS = {"reproduce-denoise": "denoise", "reproduce-color": "color",
-            "reproduce-sr": "sr", "reproduce-rp": "rp"}
+            "reproduce-sr": "sr", "reproduce-rp": "rp",
+            "reproduce-deblur": "deblur"}
 
 
 def _dry_run(target, *variables):
@@ -62,8 +63,8 @@ def test_an_unknown_target_is_one_line():
        "--target=inpaint", "--dry_run"], capture_output=True, text=True,
       timeout=300)
   assert result.returncode != 0 and "Traceback" not in result.stderr
-  assert "error: target must be one of ['color', 'denoise', 'rp', 'sr'], " \
-      "got 'inpaint'." in result.stderr
+  assert "error: target must be one of ['color', 'deblur', 'denoise', 'rp', " \
+      "'sr'], got 'inpaint'." in result.stderr
 
 
 def test_cpu_denoise_reproduction_trains_two_stages_and_scores_the_second():
@@ -155,3 +156,15 @@ def test_rp_reproduction_draws_figure2_and_table2s_row_from_calibrated_rims(
   # Its T and start are its task's (RandomProjections.denoise_steps), not
   # the Makefile's.
   assert "--steps" not in table2 and "--paper_rim=RIM-3task" in table2
+
+
+def test_the_deblurring_reproduction_scores_its_calibrated_export_beside_bm3d():
+  lines = _dry_run("reproduce-deblur", "PRESET=cpu", "OUT=out", "RUNS=runs")
+  assert lines[0].startswith("python experiments/train.py --preset=cpu")
+  assert "--task=deblur" in lines[0]
+  assert lines[1].startswith("python experiments/calibrate_norms.py")
+  assert lines[2] == (
+      "python experiments/evaluate.py --data_dir=data --task=deblur "
+      "--methods=rim,bm3d,wiener --subset=bsd68,bsd100 "
+      "--weights=out/deblur_calibrated.weights.h5 "
+      "--output=out/deblur_{subset}.json")
