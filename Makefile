@@ -17,7 +17,7 @@ REPRODUCE = $(PYTHON) experiments/reproduce.py --preset=$(PRESET) \
 	benchmark-inference benchmark-tiling benchmark-cli-memory recipe-search
 
 install:
-	pip install -e ".[test]"
+	pip install -e ".[test,export]"
 
 test:
 	$(PYTHON) -m pytest

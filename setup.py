@@ -30,6 +30,11 @@ setuptools.setup(
         "pypng",
         "tifffile",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
-    entry_points={"console_scripts": ["rim-restore=rim_tf.inference.cli:run"]},
+    extras_require={"test": ["pytest", "pytest-timeout"],
+                    # The converters and runtimes of `rim-export`.
+                    "export": ["tf2onnx", "onnx", "onnxruntime",
+                               "ai-edge-litert"]},
+    entry_points={"console_scripts": [
+        "rim-restore=rim_tf.inference.cli:run",
+        "rim-export=rim_tf.inference.export_cli:run"]},
 )

@@ -15,6 +15,9 @@ def __getattr__(name):
   if name == "restore":
     from rim_tf.inference.api import restore  # pylint: disable=g-import-not-at-top
     return restore
+  if name == "export":
+    from rim_tf.inference.deploy import export  # pylint: disable=g-import-not-at-top
+    return export
   if name in _SUBMODULES:
     return importlib.import_module(f"rim_tf.{name}")
   raise AttributeError(f"module 'rim_tf' has no attribute {name!r}")

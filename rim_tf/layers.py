@@ -77,8 +77,12 @@ def _pad_to_even(x):
   RIM step would shift an odd-sized image by a pixel.
   """
   shape = tf.shape(x)
-  return tf.pad(x, [[0, 0], [0, shape[1] % 2], [0, shape[2] % 2], [0, 0]],
-                mode="SYMMETRIC")
+  # The last row (column) repeated, then cut to an even size: the same as
+  # padding by shape % 2 symmetrically, in ops that keep the rank and the
+  # channels known to every converter (a pad by computed amounts loses
+  # them in LiteRT's).
+  x = tf.concat([x, x[:, -1:]], axis=1)[:, :shape[1] + shape[1] % 2]
+  return tf.concat([x, x[:, :, -1:]], axis=2)[:, :, :shape[2] + shape[2] % 2]
 
 
 class NormMoments:

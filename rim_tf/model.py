@@ -71,7 +71,9 @@ class RIM(keras.Model):
     """eta_0 = logit(clip(operator.initial_estimate(y))), float32 NHWC."""
     x0 = tf.cast(operator.initial_estimate(y), tf.float32)
     x0 = tf.clip_by_value(x0, CLIP, 1.0 - CLIP)
-    return tf.math.log(x0) - tf.math.log1p(-x0)
+    # log(1 - x0), not log1p(-x0): exact enough after the clip, and an op
+    # every exported runtime has (ONNX has no Log1p).
+    return tf.math.log(x0) - tf.math.log(1.0 - x0)
 
   def step(self, eta, state, y, operator, sigma, training=False, t=0):
     """RIM update number t (from 0): returns (eta_{t+1}, s_{t+1})."""
@@ -114,6 +116,20 @@ class RIM(keras.Model):
         maximum_iterations=steps)
     estimates = estimates.stack()
     return estimates, estimates[-1]
+
+  def final_estimate(self, y, operator, sigma, steps=None):
+    """x_T alone, [N, H, W, C]: `call`'s final estimate, its T steps
+    unrolled (T a Python int) and no estimate but the last kept: a graph of
+    plain ops that every exported runtime (SavedModel, ONNX, LiteRT) runs
+    with the image size unknown."""
+    steps = self.num_steps if steps is None else int(steps)
+    y = tf.cast(y, tf.float32)
+    sigma = tf.cast(sigma, tf.float32)
+    eta = self.initial_eta(y, operator)
+    state = self.cell.initial_state(eta)
+    for t in range(steps):
+      eta, state = self.step(eta, state, y, operator, sigma, False, t)
+    return tf.sigmoid(eta)
 
   def load_weights(self, filepath, *args, **kwargs):
     """`keras.Model.load_weights`, failing with the file and the problem named.

@@ -126,3 +126,23 @@ def test_the_wiener_start_needs_sigma():
     blur.Blur(np.ones((3, 3)), (8, 8, 1), start="wiener")
   with pytest.raises(ValueError, match="start must be one of"):
     blur.Blur(np.ones((3, 3)), (8, 8, 1), start="flat")
+
+
+def test_a_kernel_frame_larger_than_the_image_blurs_as_its_kernel():
+  # The engine and the exports centre every kernel in one 31 x 31 frame;
+  # on a smaller image circular blur must not change.
+  from rim_tf.data import kernels  # pylint: disable=g-import-not-at-top
+  kernel, x, _ = _case((12, 20, 1), False, kernel_shape=(5, 3))
+  framed = kernels.embed(kernel, 31)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1])])
+  def both(x):
+    op = blur.Blur(framed, (None, None, 1))
+    return op.forward(x), op.adjoint(x)
+
+  forward, adjoint = both(x)
+  small = blur.Blur(kernel, (12, 20, 1), "circular", "direct")
+  np.testing.assert_allclose(forward.numpy(), small.forward(x).numpy(),
+                             atol=1e-5)
+  np.testing.assert_allclose(adjoint.numpy(), small.adjoint(x).numpy(),
+                             atol=1e-5)

@@ -67,8 +67,8 @@ class Restorer:
     # The bicubic operator is built for one size: one graph per
     # (scale, size), the most recent few kept.
     self._superres = collections.OrderedDict()
-    # One deblurring graph per boundary and kernel frame, for every image
-    # size (kernels are centred in one frame: FFT blur costs the same).
+    # One deblurring graph per boundary, for every image size and kernel
+    # (kernels are centred in one frame: FFT blur costs the same).
     self._deblur = {}
 
   @classmethod
@@ -235,8 +235,7 @@ class Restorer:
     if max(kernel.shape) > min(height, width):
       raise ValueError(f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is "
                        f"larger than the image ({height}x{width}).")
-    if min(height, width) >= blur.MAX_KERNEL:
-      kernel = blur_kernels.embed(kernel, blur.MAX_KERNEL)
+    kernel = blur_kernels.embed(kernel, blur.MAX_KERNEL)
     sigma = tf.constant([sigma_255 / 255.0], tf.float32)
     run = self._deblur_graph(boundary, kernel.shape)
     return self._through_model(

@@ -173,10 +173,20 @@ class Blur(base.LinearOperator):
   def _transfer(self, h, w):
     """The kernel's real FFT on an h x w grid, [N or 1, 1, h, w // 2 + 1]."""
     kh, kw = self.kernel.shape[-2:]
-    # The kernel on the image grid with its centre at pixel (0, 0).
     kernel = self.kernel if self.per_example else self.kernel[None]
-    psf = tf.pad(kernel, [[0, 0], [0, h - kh], [0, w - kw]])
-    psf = tf.roll(psf, [-(kh // 2), -(kw // 2)], axis=[1, 2])
+    count = tf.shape(kernel)[0]
+    # The kernel on the image grid with its centre at pixel (0, 0), its
+    # entries added in modulo the grid: circular blur by a kernel frame
+    # larger than the image (zeros around a small kernel) stays exact.
+    rows = tf.math.floormod(tf.range(kh) - kh // 2, h)
+    cols = tf.math.floormod(tf.range(kw) - kw // 2, w)
+    grid = tf.stack(tf.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    batch = tf.broadcast_to(tf.range(count)[:, None, None, None],
+                            [count, kh, kw, 1])
+    indices = tf.concat([batch, tf.broadcast_to(grid[None],
+                                                [count, kh, kw, 2])], -1)
+    psf = tf.tensor_scatter_nd_add(tf.zeros(tf.stack([count, h, w])),
+                                   indices, kernel)
     return tf.signal.rfft2d(psf)[:, None]
 
   def _fft_blur(self, x, conjugate):

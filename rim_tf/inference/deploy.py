@@ -1,0 +1,102 @@
+"""Exports of a trained RIM that run without rim_tf: SavedModel, ONNX, LiteRT.
+
+    rim_tf.export("denoise_gray", "savedmodel", "denoise_gray_savedmodel")
+
+An exported denoiser is one function, the RIM unrolled for T steps:
+
+    image: float32 [N, H, W, C] on [0, 1] (H and W any size the RIM takes)
+    sigma: float32 [N], the noise std on the [0, 1] scale (sigma_255 / 255)
+    ->     float32 [N, H, W, C], the restored image
+
+A deblurring RIM also takes `kernel` float32 [MAX_KERNEL, MAX_KERNEL] (the
+kernel centred in that frame: `rim_tf.data.kernels.embed`), and blurs
+circularly. Each format is written by its own converter:
+`tf.saved_model.save`, tf2onnx and the TFLite converter (LiteRT); the
+runtimes that load them are optional extras (`pip install -e ".[export]"`).
+"""
+
+import os
+import pathlib
+
+import tensorflow as tf
+
+from rim_tf import operators
+from rim_tf import pretrained
+from rim_tf import tasks
+from rim_tf.operators import blur
+
+FORMATS = ("savedmodel", "onnx", "litert")
+# The ONNX opset written: the newest that tf2onnx and onnxruntime share.
+ONNX_OPSET = 17
+
+
+def serving_function(model, task, steps):
+  """The tf.function an export holds, with its input signature."""
+  channels = model.channels
+  image = tf.TensorSpec([None, None, None, channels], tf.float32, "image")
+  sigma = tf.TensorSpec([None], tf.float32, "sigma")
+  if task.restores == "deblur":
+    kernel = tf.TensorSpec([blur.MAX_KERNEL, blur.MAX_KERNEL], tf.float32,
+                           "kernel")
+
+    @tf.function(input_signature=[image, kernel, sigma])
+    def serve_deblur(image, kernel, sigma):
+      operator = operators.Blur(kernel, (None, None, channels), "circular",
+                                start=task.deblur_start, sigma=sigma)
+      return {"restored": model.final_estimate(image, operator, sigma, steps)}
+    return serve_deblur
+  if task.restores != "denoise":
+    raise ValueError(f"exports of {task.name!r} RIMs are not supported yet: "
+                     f"denoising and deblurring RIMs export.")
+  operator = operators.Identity((None, None, channels), task.denoise_start)
+
+  @tf.function(input_signature=[image, sigma])
+  def serve(image, sigma):
+    return {"restored": model.final_estimate(image, operator, sigma, steps)}
+  return serve
+
+
+def export(weights, format, output, steps=None):  # pylint: disable=redefined-builtin
+  """Writes the RIM of `weights` (a shipped name or a .weights.h5 path) as
+  `format` (one of FORMATS) to `output` (a folder for "savedmodel", a
+  .onnx or .tflite file otherwise); returns the path written.
+
+  `steps`: T of the export (default: the weights' own, as
+  `rim_tf.restore` uses them).
+  """
+  if format not in FORMATS:
+    raise ValueError(f"format must be one of {FORMATS}, got {format!r}.")
+  model, config = pretrained.load(weights)
+  task = tasks.from_config(config)
+  if steps is None:
+    steps = task.denoise_steps or config.trainer.rim_steps
+  if int(steps) != steps or steps < 1:
+    raise ValueError(f"steps must be a whole number >= 1, got {steps!r}.")
+  serve = serving_function(model, task, int(steps))
+  output = pathlib.Path(os.path.expanduser(str(output)))
+  output.parent.mkdir(parents=True, exist_ok=True)
+  if format == "savedmodel":
+    _save(model, serve, output)
+  elif format == "onnx":
+    import tf2onnx  # pylint: disable=g-import-not-at-top
+    tf2onnx.convert.from_function(
+        serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
+        output_path=str(output))
+  else:
+    # The weights frozen into constants first: left as variables (also
+    # when converted from a SavedModel) they are never initialised by the
+    # LiteRT interpreter.
+    from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+    frozen = convert_to_constants.convert_variables_to_constants_v2(
+        serve.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    output.write_bytes(converter.convert())
+  return output
+
+
+def _save(model, serve, folder):
+  module = tf.Module()
+  module.model = model
+  module.serve = serve
+  tf.saved_model.save(module, str(folder),
+                      signatures={"serving_default": serve})

@@ -1,0 +1,68 @@
+"""`rim-export`: write a trained RIM as a SavedModel, ONNX or LiteRT model.
+
+  rim-export denoise_gray --format onnx -o denoise_gray.onnx
+  rim-export my_run.weights.h5 --format savedmodel -o exported/ --steps 5
+
+The exported function and its inputs are described in
+`rim_tf.inference.deploy`. Every failure is one line on stderr.
+"""
+
+import argparse
+import os
+import sys
+
+from rim_tf import writable
+from rim_tf.inference import deploy
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(
+      prog="rim-export",
+      description="Export a RIM (a shipped name or a .weights.h5 file) for "
+                  "runtimes without rim_tf: TF SavedModel, ONNX (onnxruntime) "
+                  "or LiteRT (TFLite).")
+  parser.add_argument("weights", metavar="NAME|PATH",
+                      help="a shipped name (e.g. denoise_gray) or a "
+                           ".weights.h5 file with its .json beside it")
+  parser.add_argument("--format", required=True, choices=deploy.FORMATS,
+                      help="savedmodel (a folder), onnx or litert (a file)")
+  parser.add_argument("-o", "--output", required=True,
+                      help="the folder (savedmodel) or file to write")
+  parser.add_argument("--steps", type=int, default=None,
+                      help="RIM steps T of the export; omitted: the weights' "
+                           "own")
+  return parser
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+
+  def fail(message):
+    print(f"rim-export: error: {' '.join(str(message).split())}",
+          file=sys.stderr)
+    return 1
+
+  if args.steps is not None and args.steps < 1:
+    return fail(f"--steps must be >= 1, got {args.steps}.")
+  try:
+    if args.format == "savedmodel":
+      writable.folder(os.path.dirname(os.path.abspath(
+          os.path.expanduser(args.output))))
+    else:
+      writable.file(args.output)
+  except ValueError as error:
+    return fail(f"-o: {error}")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    path = deploy.export(args.weights, args.format, args.output, args.steps)
+  except ImportError as error:
+    return fail(f"the {args.format} converter is not installed ({error}); "
+                f"pip install -e \".[export]\".")
+  except (FileNotFoundError, ValueError) as error:
+    return fail(error)
+  print(f"wrote {path}")
+  return 0
+
+
+def run():
+  sys.exit(main())

@@ -1,0 +1,166 @@
+"""Exports of a RIM (rim_tf.export / rim-export) run in their own runtimes,
+each loaded in a fresh process without rim_tf, and give the Keras model's
+image; tests of a runtime that is not installed skip."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from rim_tf.inference import deploy
+from rim_tf.inference import export_cli
+from synthetic import export_untrained_rim
+
+SIZES = ((37, 29), (24, 40))  # Odd and even: H and W are dynamic.
+KERNEL = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+
+# Runs in a fresh process: loads an export with its runtime only and prints
+# its restorations of the inputs (JSON lists).
+RUNNERS = {
+    "savedmodel": """
+        import tensorflow as tf
+        serve = tf.saved_model.load(PATH).signatures["serving_default"]
+        run = lambda feeds: serve(**{k: tf.constant(v) for k, v in
+                                     feeds.items()})["restored"].numpy()
+    """,
+    "onnx": """
+        import onnxruntime
+        session = onnxruntime.InferenceSession(PATH)
+        run = lambda feeds: session.run(None, feeds)[0]
+    """,
+    "litert": """
+        from ai_edge_litert.interpreter import Interpreter
+        def run(feeds):
+          interpreter = Interpreter(model_path=PATH)
+          details = interpreter.get_input_details()
+          def name(d):
+            return next(k for k in feeds if k in d["name"])
+          for d in details:
+            interpreter.resize_tensor_input(d["index"], feeds[name(d)].shape)
+          interpreter.allocate_tensors()
+          for d in details:
+            interpreter.set_tensor(d["index"], feeds[name(d)])
+          interpreter.invoke()
+          return interpreter.get_tensor(
+              interpreter.get_output_details()[0]["index"])
+    """,
+}
+MODULES = {"savedmodel": "tensorflow", "onnx": "onnxruntime",
+           "litert": "ai_edge_litert"}
+CONVERTERS = {"savedmodel": "tensorflow", "onnx": "tf2onnx",
+              "litert": "tensorflow"}
+
+
+def _needs(fmt):
+  for module in {MODULES[fmt], CONVERTERS[fmt]}:
+    if importlib.util.find_spec(module) is None:
+      pytest.skip(f"{module} is not installed (pip install -e \".[export]\")")
+
+
+def _inputs(seed=0):
+  rng = np.random.default_rng(seed)
+  return [{"image": rng.random((1, h, w, 1)).astype(np.float32),
+           "sigma": np.array([25 / 255], np.float32)} for h, w in SIZES]
+
+
+def _run_export(fmt, path, feeds_list, tmp_path):
+  script = textwrap.dedent(f"""
+      import json, sys
+      import numpy as np
+      PATH = {str(path)!r}
+      """) + textwrap.dedent(RUNNERS[fmt]) + textwrap.dedent(f"""
+      feeds_list = [{{k: np.array(v, np.float32) for k, v in f.items()}}
+                    for f in json.load(open({str(tmp_path / 'in.json')!r}))]
+      print(json.dumps([run(f).tolist() for f in feeds_list]))
+      assert "rim_tf" not in sys.modules
+      """)
+  (tmp_path / "in.json").write_text(json.dumps(
+      [{k: v.tolist() for k, v in f.items()} for f in feeds_list]))
+  result = subprocess.run(
+      [sys.executable, "-c", script], capture_output=True, text=True,
+      timeout=600, cwd=tmp_path,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  return [np.array(o, np.float32) for o in
+          json.loads(result.stdout.strip().splitlines()[-1])]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("weights")
+  return {task: export_untrained_rim(folder, task, steps=2)
+          for task in ("denoise", "deblur", "superres")}
+
+
+def _keras_denoise(path, feeds):
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  from rim_tf import operators  # pylint: disable=g-import-not-at-top
+  model, config = pretrained.load(str(path))
+  _, final = model(feeds["image"], operator=operators.Identity(
+      (None, None, 1)), sigma=feeds["sigma"], steps=config.trainer.rim_steps)
+  return final.numpy()
+
+
+@pytest.mark.parametrize("fmt", deploy.FORMATS)
+def test_an_exported_denoiser_gives_the_keras_image_at_any_size(
+    fmt, weights, tmp_path):
+  _needs(fmt)
+  output = tmp_path / {"savedmodel": "saved", "onnx": "rim.onnx",
+                       "litert": "rim.tflite"}[fmt]
+  assert deploy.export(str(weights["denoise"]), fmt, output) == output
+  feeds_list = _inputs()
+  got = _run_export(fmt, output, feeds_list, tmp_path)
+  for feeds, out in zip(feeds_list, got):
+    want = _keras_denoise(weights["denoise"], feeds)
+    assert out.shape == want.shape
+    assert np.abs(out - want).max() < 1 / 255
+
+
+def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
+  from rim_tf.data import kernels  # pylint: disable=g-import-not-at-top
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  output = deploy.export(str(weights["deblur"]), "savedmodel",
+                         tmp_path / "saved")
+  feeds = _inputs()[1]
+  feeds["kernel"] = kernels.embed(KERNEL, 31).astype(np.float32)
+  got, = _run_export("savedmodel", output, [feeds], tmp_path)
+  restorer, _ = engine.Restorer.from_weights(str(weights["deblur"]))
+  want = restorer.deblur(feeds["image"][0], KERNEL, 25.0)
+  assert np.abs(got[0] - want).max() < 1 / 255
+
+
+def test_exports_are_refused_in_one_line_where_they_cannot_be(
+    weights, tmp_path, capsys):
+  with pytest.raises(ValueError, match="exports of 'superres' RIMs are not "
+                     "supported yet"):
+    deploy.export(str(weights["superres"]), "onnx", tmp_path / "sr.onnx")
+  with pytest.raises(ValueError, match="format must be one of"):
+    deploy.export(str(weights["denoise"]), "tfjs", tmp_path / "x")
+  (tmp_path / "a_file").write_text("x")
+  for argv, fragment in (
+      ([str(weights["denoise"]), "--format", "onnx", "-o",
+        str(tmp_path / "a_file" / "x.onnx")], "a_file is a file"),
+      ([str(tmp_path / "none.weights.h5"), "--format", "onnx", "-o",
+        str(tmp_path / "x.onnx")], "not found"),
+      ([str(weights["denoise"]), "--format", "onnx", "-o",
+        str(tmp_path / "x.onnx"), "--steps", "0"], "--steps must be >= 1")):
+    assert export_cli.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rim-export: error: ")
+    assert fragment in err[0], err
+  assert not (tmp_path / "x.onnx").exists()
+
+
+def test_rim_export_writes_and_says_where(weights, tmp_path, capsys):
+  assert export_cli.main([str(weights["denoise"]), "--format", "savedmodel",
+                          "-o", str(tmp_path / "out" / "saved"),
+                          "--steps", "1"]) == 0
+  assert capsys.readouterr().out.strip() == \
+      f"wrote {tmp_path / 'out' / 'saved'}"
+  assert (tmp_path / "out" / "saved" / "saved_model.pb").exists()
