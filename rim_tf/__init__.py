@@ -1,6 +1,9 @@
 """rim_tf: Recurrent Inference Machines (Putzky & Welling, ICLR 2017) in TF2 / Keras 3."""
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
 
 __version__ = "0.1.0"
 
@@ -21,3 +24,46 @@ def __getattr__(name):
   if name in _SUBMODULES:
     return importlib.import_module(f"rim_tf.{name}")
   raise AttributeError(f"module 'rim_tf' has no attribute {name!r}")
+
+
+def _register_keras_classes():
+  """Registers the RIM's Keras classes, so that `keras.saving.load_model`
+  reads a .keras file of any RIM after `import rim_tf` alone; returns
+  whether they are registered."""
+  if "keras" not in sys.modules:
+    return False
+  try:
+    importlib.import_module("rim_tf.model")
+  except Exception:  # pylint: disable=broad-except
+    # Keras imported from inside TensorFlow's own import: tried again when
+    # that import completes.
+    return False
+  for finder in [f for f in sys.meta_path if isinstance(f, _AfterKeras)]:
+    sys.meta_path.remove(finder)
+  return True
+
+
+class _AfterKeras(importlib.abc.MetaPathFinder):
+  """Registers the Keras classes once Keras (and TensorFlow, if Keras came
+  with it) is imported: `import rim_tf` itself stays free of TensorFlow,
+  so that the command-line tools check their arguments first."""
+
+  def find_spec(self, fullname, path, target=None):
+    del target
+    if fullname not in ("keras", "tensorflow"):
+      return None
+    spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+    if spec is None or spec.loader is None:
+      return spec
+    exec_module = spec.loader.exec_module
+
+    def exec_then_register(module):
+      exec_module(module)
+      _register_keras_classes()
+
+    spec.loader.exec_module = exec_then_register
+    return spec
+
+
+if not _register_keras_classes():
+  sys.meta_path.insert(0, _AfterKeras())

@@ -164,3 +164,34 @@ def test_rim_export_writes_and_says_where(weights, tmp_path, capsys):
   assert capsys.readouterr().out.strip() == \
       f"wrote {tmp_path / 'out' / 'saved'}"
   assert (tmp_path / "out" / "saved" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("imports", ["import rim_tf\nimport keras",
+                                     "import rim_tf\nimport tensorflow",
+                                     "import keras\nimport rim_tf"])
+def test_a_keras_file_of_a_rim_loads_after_import_rim_tf_alone(
+    imports, tmp_path):
+  from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+  rim = rim_model.build_rim("rim", channels=1, num_steps=2, features=8,
+                            gru_features=8)
+  rim.save(str(tmp_path / "rim.keras"))
+  script = imports + textwrap.dedent(f"""
+      import sys
+      import keras
+      assert "rim_tf.model" in sys.modules
+      model = keras.saving.load_model({str(tmp_path / 'rim.keras')!r})
+      print(type(model).__name__, model.num_steps, model.count_params())
+      """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ["RIM", "2", str(rim.count_params())]
+
+
+def test_import_rim_tf_alone_loads_no_tensorflow():
+  result = subprocess.run(
+      [sys.executable, "-c", "import sys, rim_tf; "
+       "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+      capture_output=True, text=True, timeout=120)
+  assert result.stdout.split() == ["False", "False"], result.stderr
