@@ -447,7 +447,7 @@ def test_deblur_restores_with_the_kernel_through_the_engine(weights):
   path = str(weights["deblur"])
   for boundary in ("circular", "replicate"):
     out = rim_tf.restore(blurred, task="deblur", kernel=kernel, sigma=2.55,
-                         weights=path, boundary=boundary)
+                         weights=path, boundary=boundary, fast=False)
     restorer, _ = engine.Restorer.from_weights(path)
     want = restorer.deblur(blurred, kernel, 2.55, boundary)
     np.testing.assert_array_equal(out, want)
@@ -464,3 +464,14 @@ def test_the_api_speaks_of_the_operators_constants():
   from rim_tf.operators import blur  # pylint: disable=g-import-not-at-top
   assert api.BOUNDARIES == blur.BOUNDARIES
   assert api.MAX_KERNEL == blur.MAX_KERNEL
+
+
+def test_the_fast_path_is_bfloat16_where_the_cpu_has_it(weights, monkeypatch):
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  with open("/proc/cpuinfo", encoding="utf-8") as f:
+    native = "avx512_bf16" in f.read()
+  assert engine.fast_policy() == ("mixed_bfloat16" if native else "float32")
+  fast, _ = api.load_restorer(str(weights["denoise"]))
+  plain, _ = api.load_restorer(str(weights["denoise"]), None, False)
+  assert fast.model.dtype_policy.name == engine.fast_policy()
+  assert plain.model.dtype_policy.name == "float32"

@@ -54,11 +54,14 @@ def _check_task(task):
 
 
 @functools.lru_cache(maxsize=4)
-def load_restorer(weights, steps=None):
+def load_restorer(weights, steps=None, fast=True):
   """(rim_tf.inference.engine.Restorer, config) of `weights`, cached:
-  repeated calls reuse the model."""
+  repeated calls reuse the model. `fast`: the cell in
+  `engine.fast_policy()` (bfloat16 where the hardware has it), else in
+  float32."""
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
-  return engine.Restorer.from_weights(weights, steps)
+  return engine.Restorer.from_weights(
+      weights, steps, engine.fast_policy() if fast else "float32")
 
 
 def check_serves(config, task, weights):
@@ -215,7 +218,7 @@ def estimate_noise_255(image01):
 def restore(image, task="denoise", sigma=None, scale=None, steps=None,
             weights=None, tile=tiling.DEFAULT_TILE,
             overlap=tiling.DEFAULT_OVERLAP, log=None, progress=None,
-            kernel=None, boundary="circular"):
+            kernel=None, boundary="circular", fast=True):
   """Restores one image with a RIM.
 
   Args:
@@ -240,6 +243,9 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     boundary: deblurring: how the blur treats the image's border, one of
       BOUNDARIES ("circular" wraps around, as the benchmarks do;
       "replicate" repeats the edge pixels, closer to a photograph).
+    fast: the fast path, the RIM's convolutions in bfloat16 where the
+      hardware computes it natively (`engine.fast_policy`); False runs the
+      plain float32 Keras model.
 
   Returns:
     numpy array of the input's dtype: [H, W, C] for denoising and
@@ -270,7 +276,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       raise ValueError(f"boundary must be one of {BOUNDARIES}, got "
                        f"{boundary!r}.")
   weights = weights or default_weights(task, image01.shape[-1])
-  restorer, config = load_restorer(str(weights), steps)
+  restorer, config = load_restorer(str(weights), steps, bool(fast))
   check_serves(config, task, weights)
   if task == "superres":
     scale = check_scale(scale, config, weights)

@@ -107,6 +107,10 @@ def build_parser():
                       default=tiling.DEFAULT_OVERLAP,
                       help="minimum overlap of neighbouring tiles in input "
                            "pixels")
+  parser.add_argument("--float32", action="store_true",
+                      help="run the plain float32 model instead of the fast "
+                           "path (bfloat16 convolutions on CPUs and GPUs "
+                           "that compute them natively)")
   parser.add_argument("-q", "--quiet", action="store_true",
                       help="no progress bars (they are shown on a terminal "
                            "only)")
@@ -240,7 +244,8 @@ class _Job:
         image01, args.task, sigma=sigma, scale=args.scale, steps=args.steps,
         weights=args.weights, tile=args.tile, overlap=args.overlap,
         log=lambda message: log(f"{self.source}: {message}"),
-        progress=progress, kernel=self.kernel, boundary=args.boundary)
+        progress=progress, kernel=self.kernel, boundary=args.boundary,
+        fast=not args.float32)
     result = api.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
@@ -384,7 +389,8 @@ def main(argv=None):
   try:
     # Checked once, before any file is read.
     if args.weights:
-      _, config = api.load_restorer(args.weights, args.steps)
+      _, config = api.load_restorer(args.weights, args.steps,
+                                    not args.float32)
       api.check_serves(config, args.task, args.weights)
     else:  # The gray and colour defaults share their ranges.
       from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
