@@ -1,32 +1,47 @@
-"""Seconds per image of a shipped RIM and of BM3D, side by side, and PSNR vs T.
+"""Seconds per image of a shipped denoiser on each path, and of BM3D, side by side.
 
   python experiments/benchmarks/inference_speed.py --data_dir=DIR
   python experiments/benchmarks/inference_speed.py --weights=denoise_gray \
-      --image_id=3096 --sigma=25 --steps=5,10,20,50
+      --paths=float32,bfloat16,onnx --steps=10 --repeats=3
 
 Restores one BSDS300 test image (481 x 321, gray) with 8-bit quantized
-Gaussian noise of the evaluation's seed (`rim_tf.evaluation.protocols.noisy_image`):
-the RIM (whole image, one pass, compiled once before timing) at every T of
---steps, and BM3D with the true sigma, in the same process. Prints seconds
-per image (best of --repeats) and PSNR for each, and the machine's load
-average (2 cores: a load above 2 means other jobs shared the CPU).
+Gaussian noise of the evaluation's seed (`rim_tf.evaluation.protocols.noisy_image`)
+in one process: BM3D with the true sigma first, then the RIM (whole image,
+one pass, compiled before timing) on each path of --paths:
+
+  float32    the Keras model in float32 (`rim_tf.restore(..., fast=False)`)
+  bfloat16   the cell in mixed_bfloat16 (the fast path where the CPU has it)
+  xla        float32, compiled with XLA
+  savedmodel, onnx, litert
+             the model exported by `rim_tf.export` and run by its runtime
+             (skipped when the runtime is not installed)
+
+Prints the FLOPs of one RIM step on the image (TensorFlow's profiler on
+the step's graph), then per method seconds per image (best of --repeats),
+PSNR, the ratio to BM3D's time and the RIM's GFLOP/s, then the machine's
+load average (2 cores: above 2 means other jobs shared the CPU).
 """
 
+import importlib.util
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
+import numpy as np
+import tensorflow as tf
 
 from rim_tf import baselines
+from rim_tf import experiment_flags
+from rim_tf import metrics
+from rim_tf import operators
+from rim_tf import pretrained
 from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
-from rim_tf import experiment_flags
-from rim_tf.inference import engine
-from rim_tf import metrics
-
+from rim_tf.inference import deploy
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "denoise_gray", "Shipped name or .weights.h5.")
@@ -34,8 +49,10 @@ experiment_flags.define_data_dir()
 flags.DEFINE_string("image_id", None, "BSDS300 test id (default: the first "
                     "BSD68 image).")
 flags.DEFINE_float("sigma", 25.0, "Noise std on the 0-255 scale.")
-flags.DEFINE_list("steps", ["5", "10", "20", "50"], "RIM steps T to time.")
-flags.DEFINE_integer("repeats", 2, "Timed runs per method (best is kept).")
+flags.DEFINE_integer("steps", 10, "RIM steps T.")
+flags.DEFINE_list("paths", ["float32", "bfloat16", "xla", "savedmodel",
+                            "onnx", "litert"], "The paths to time.")
+flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
 
 
 def _best_seconds(function, repeats):
@@ -45,6 +62,61 @@ def _best_seconds(function, repeats):
     result = function()
     best = min(best, time.perf_counter() - start)
   return best, result
+
+
+def _gflop_per_step(shape):
+  """GFLOP of one RIM step on an image of `shape` [1, H, W, C]."""
+  from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  model, _ = pretrained.load(FLAGS.weights)
+  operator = operators.Identity((None, None, model.channels))
+  step = tf.function(lambda y: model.final_estimate(
+      y, operator, tf.constant([0.1]), 1))
+  graph = step.get_concrete_function(tf.TensorSpec(shape)).graph
+  options = option_builder.ProfileOptionBuilder.float_operation()
+  options["output"] = "none"
+  return model_analyzer.profile(graph, options=options).total_float_ops / 1e9
+
+
+def _keras_path(policy, jit_compile, steps):
+  model, _ = pretrained.load(FLAGS.weights, policy)
+  operator = operators.Identity((None, None, model.channels))
+  run = tf.function(lambda y, s: model.final_estimate(y, operator, s, steps),
+                    jit_compile=jit_compile)
+  return lambda image, sigma: run(tf.constant(image), tf.constant(sigma))
+
+
+def _exported_path(fmt, steps, folder):
+  module = {"savedmodel": "tensorflow", "onnx": "onnxruntime",
+            "litert": "ai_edge_litert"}[fmt]
+  if importlib.util.find_spec(module) is None:
+    return None
+  path = deploy.export(FLAGS.weights, fmt, os.path.join(folder, fmt),
+                       steps)
+  if fmt == "savedmodel":
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return lambda image, sigma: serve(image=tf.constant(image),
+                                      sigma=tf.constant(sigma))["restored"]
+  if fmt == "onnx":
+    import onnxruntime  # pylint: disable=g-import-not-at-top
+    session = onnxruntime.InferenceSession(str(path))
+    return lambda image, sigma: session.run(None, {"image": image,
+                                                   "sigma": sigma})[0]
+  from ai_edge_litert import interpreter as litert  # pylint: disable=g-import-not-at-top
+  runner = litert.Interpreter(model_path=str(path))
+
+  def run(image, sigma):
+    details = {d["name"]: d for d in runner.get_input_details()}
+    image_in = next(d for n, d in details.items() if "image" in n)
+    sigma_in = next(d for n, d in details.items() if "sigma" in n)
+    runner.resize_tensor_input(image_in["index"], image.shape)
+    runner.resize_tensor_input(sigma_in["index"], sigma.shape)
+    runner.allocate_tensors()
+    runner.set_tensor(image_in["index"], image)
+    runner.set_tensor(sigma_in["index"], sigma)
+    runner.invoke()
+    return runner.get_tensor(runner.get_output_details()[0]["index"])
+  return run
 
 
 def main(argv):
@@ -58,19 +130,36 @@ def main(argv):
   print(f"image {image_id} ({width}x{height}, gray), sigma {FLAGS.sigma:g}, "
         f"8-bit quantized; noisy PSNR "
         f"{metrics.psnr_255(metrics.to_uint8(noisy), clean):.2f} dB")
-  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8}")
-  for steps in (int(s) for s in FLAGS.steps):
-    rim, _ = engine.Restorer.from_weights(FLAGS.weights, steps)
-    rim.denoise(noisy, FLAGS.sigma)  # compile outside the timing
-    seconds, estimate = _best_seconds(
-        lambda r=rim: r.denoise(noisy, FLAGS.sigma), FLAGS.repeats)
-    psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
-    print(f"{f'RIM {FLAGS.weights} T={steps}':<24} {seconds:>8.2f} "
-          f"{psnr:>8.2f}", flush=True)
-  seconds, estimate = _best_seconds(
+  gflop = FLAGS.steps * _gflop_per_step([1, height, width, 1])
+  print(f"one RIM step: {gflop / FLAGS.steps:.1f} GFLOP; T={FLAGS.steps}: "
+        f"{gflop:.0f} GFLOP")
+  bm3d_seconds, estimate = _best_seconds(
       lambda: baselines.bm3d_denoise(noisy, FLAGS.sigma), FLAGS.repeats)
   psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
-  print(f"{'BM3D (true sigma)':<24} {seconds:>8.2f} {psnr:>8.2f}")
+  print(f"{'method':<36} {'s/image':>8} {'PSNR dB':>8} {'/ BM3D':>7} "
+        f"{'GFLOP/s':>8}")
+  print(f"{'BM3D (true sigma)':<36} {bm3d_seconds:>8.2f} {psnr:>8.3f} "
+        f"{1.0:>7.2f}", flush=True)
+  image = noisy[None].astype(np.float32)
+  sigma = np.array([FLAGS.sigma / 255.0], np.float32)
+  with tempfile.TemporaryDirectory() as folder:
+    for path in FLAGS.paths:
+      if path in ("float32", "bfloat16", "xla"):
+        run = _keras_path("mixed_bfloat16" if path == "bfloat16" else
+                          "float32", path == "xla", FLAGS.steps)
+      else:
+        run = _exported_path(path, FLAGS.steps, folder)
+        if run is None:
+          print(f"{path}: its runtime is not installed; skipped")
+          continue
+      run(image, sigma)  # Compile outside the timing.
+      seconds, out = _best_seconds(lambda r=run: np.asarray(r(image, sigma)),
+                                   FLAGS.repeats)
+      psnr = metrics.psnr_255(metrics.to_uint8(out[0]), clean)
+      name = f"RIM {FLAGS.weights} T={FLAGS.steps} {path}"
+      print(f"{name:<36} {seconds:>8.2f} {psnr:>8.3f} "
+            f"{seconds / bm3d_seconds:>7.2f} {gflop / seconds:>8.0f}",
+            flush=True)
   print("load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
