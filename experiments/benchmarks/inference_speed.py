@@ -15,6 +15,9 @@ one pass, compiled before timing) on each path of --paths:
   savedmodel, onnx, litert
              the model exported by `rim_tf.export` and run by its runtime
              (skipped when the runtime is not installed)
+  openvino, openvino_bf16
+             the ONNX export under OpenVINO, in f32 or with its bf16
+             precision hint
 
 Prints the FLOPs of one RIM step on the image (TensorFlow's profiler on
 the step's graph), then per method seconds per image (best of --repeats),
@@ -88,9 +91,20 @@ def _keras_path(policy, jit_compile, steps):
 
 def _exported_path(fmt, steps, folder):
   module = {"savedmodel": "tensorflow", "onnx": "onnxruntime",
-            "litert": "ai_edge_litert"}[fmt]
+            "litert": "ai_edge_litert", "openvino": "openvino",
+            "openvino_bf16": "openvino"}[fmt]
   if importlib.util.find_spec(module) is None:
     return None
+  if fmt.startswith("openvino"):
+    import openvino  # pylint: disable=g-import-not-at-top
+    path = deploy.export(FLAGS.weights, "onnx",
+                         os.path.join(folder, f"{fmt}.onnx"), steps)
+    core = openvino.Core()
+    request = core.compile_model(core.read_model(str(path)), "CPU", {
+        "INFERENCE_PRECISION_HINT": "bf16" if fmt.endswith("bf16") else "f32",
+        "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    return lambda image, sigma: next(iter(request.infer(
+        {"image": image, "sigma": sigma}).values()))
   path = deploy.export(FLAGS.weights, fmt, os.path.join(folder, fmt),
                        steps)
   if fmt == "savedmodel":
@@ -152,7 +166,13 @@ def main(argv):
         if run is None:
           print(f"{path}: its runtime is not installed; skipped")
           continue
-      run(image, sigma)  # Compile outside the timing.
+      try:
+        run(image, sigma)  # Compile outside the timing.
+      except Exception as error:  # pylint: disable=broad-except
+        # A runtime that cannot run the model says why, in one line.
+        print(f"{path}: failed ({type(error).__name__}: "
+              f"{' '.join(str(error).split())[:160]})")
+        continue
       seconds, out = _best_seconds(lambda r=run: np.asarray(r(image, sigma)),
                                    FLAGS.repeats)
       psnr = metrics.psnr_255(metrics.to_uint8(out[0]), clean)
