@@ -56,6 +56,13 @@ flags.DEFINE_integer("steps", 10, "RIM steps T.")
 flags.DEFINE_list("paths", ["float32", "bfloat16", "xla", "savedmodel",
                             "onnx", "litert"], "The paths to time.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
+flags.DEFINE_bool("profile", False, "Also print the share of each op type "
+                  "in one restore on the bfloat16 path (TensorFlow's "
+                  "profiler; needs `pip install xprof`).")
+flags.DEFINE_integer("inter_op_threads", None, "TensorFlow's inter-op "
+                     "threads (default: its own choice).")
+flags.DEFINE_integer("intra_op_threads", None, "TensorFlow's intra-op "
+                     "threads (default: its own choice).")
 
 
 def _best_seconds(function, repeats):
@@ -79,6 +86,34 @@ def _gflop_per_step(shape):
   options = option_builder.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
   return model_analyzer.profile(graph, options=options).total_float_ops / 1e9
+
+
+def _op_profile(run, image, sigma, rows=12):
+  """Prints the self time of each op type in one call of `run`, summed over
+  TensorFlow's threads (IDLE: a thread waiting)."""
+  import collections  # pylint: disable=g-import-not-at-top
+  import glob  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  from xprof.convert import raw_to_tool_data  # pylint: disable=g-import-not-at-top
+  with tempfile.TemporaryDirectory() as folder:
+    tf.profiler.experimental.start(folder)
+    np.asarray(run(image, sigma))
+    tf.profiler.experimental.stop()
+    traces = glob.glob(os.path.join(folder, "**", "*.xplane.pb"),
+                       recursive=True)
+    data, _ = raw_to_tool_data.xspace_to_tool_data(
+        traces, "framework_op_stats", {})
+  table = json.loads(data)[0]
+  columns = [c["id"] for c in table["cols"]]
+  seconds = collections.Counter()
+  for row in table["rows"]:
+    values = dict(zip(columns, [c.get("v") for c in row["c"]]))
+    seconds[values["type"]] += values["total_self_time"] / 1e6
+  total = sum(seconds.values())
+  print(f"op types of one bfloat16 restore (self time over all threads, "
+        f"{total:.2f} s):")
+  for kind, value in seconds.most_common(rows):
+    print(f"  {kind:<32} {value:6.2f} s {100 * value / total:5.1f} %")
 
 
 def _keras_path(policy, jit_compile, steps):
@@ -135,6 +170,12 @@ def _exported_path(fmt, steps, folder):
 
 def main(argv):
   del argv
+  if FLAGS.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(
+        FLAGS.inter_op_threads)
+  if FLAGS.intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(
+        FLAGS.intra_op_threads)
   image_id = FLAGS.image_id or bsds.BSD68[0]
   clean = bsds.load_images("test", gray=True, data_dir=FLAGS.data_dir,
                            subset=[image_id])[image_id]
@@ -180,6 +221,8 @@ def main(argv):
       print(f"{name:<36} {seconds:>8.2f} {psnr:>8.3f} "
             f"{seconds / bm3d_seconds:>7.2f} {gflop / seconds:>8.0f}",
             flush=True)
+      if FLAGS.profile and path == "bfloat16":
+        _op_profile(run, image, sigma)
   print("load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
