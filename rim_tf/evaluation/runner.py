@@ -17,7 +17,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                    weights=None, rim_name="rim", steps=None,
                    sigmas=None, quantized=(False, True),
                    scales=(2, 3, 4), num_images=None, seed=0, command=None,
-                   ratio=0.25, paper_rim=None):
+                   ratio=0.25, paper_rim=None, fast=False):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
 
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
@@ -32,7 +32,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   which protocol runs; for "projection_curves" (random projections) the
   output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
   `num_images` (default `protocols.FIGURE2_PATCHES`) test patches at
-  `ratio`. `sigmas`: the noise levels, default the protocol's (15, 25, 50
+  `ratio`. `fast`: the RIMs restore on the fast path of `rim_tf.restore`
+  (`engine.fast_policy`), not in float32. `sigmas`: the noise levels, default the protocol's (15, 25, 50
   for denoising, `protocols.DEBLUR_SIGMAS` for deblurring).
   Returns the markdown reports, joined.
   """
@@ -70,12 +71,13 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   metadata = {"command": command or ""}
   ours = None
   if named:
-    rims = {name: engine.Restorer.from_weights(path, steps)[0]
+    policy = engine.fast_policy() if fast else "float32"
+    rims = {name: engine.Restorer.from_weights(path, steps, policy)[0]
             for name, path in named.items()}
     chosen = {**{name: protocols.rim_method(evaluation.protocol, rim)
                  for name, rim in rims.items()}, **chosen}
     ours = next(iter(rims))
-    metadata.update(weights=_weights_line(named),
+    metadata.update(weights=_weights_line(named), policy=policy,
                     rim_steps=", ".join(f"{name}={rim.steps}"
                                         for name, rim in rims.items()))
     if evaluation.protocol == "denoising":
