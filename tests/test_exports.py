@@ -195,3 +195,15 @@ def test_import_rim_tf_alone_loads_no_tensorflow():
        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
       capture_output=True, text=True, timeout=120)
   assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "litert"])
+def test_an_export_its_converter_cannot_make_is_refused_not_written(
+    fmt, weights, tmp_path):
+  # The deblurring RIM's FFT blur: tf2onnx would keep RFFT2D unconverted
+  # (and write a model no runtime runs); LiteRT's converter fails.
+  _needs(fmt)
+  output = tmp_path / f"deblur.{fmt}"
+  with pytest.raises(ValueError, match=f"cannot be exported as {fmt}"):
+    deploy.export(str(weights["deblur"]), fmt, output)
+  assert not output.exists()

@@ -78,10 +78,19 @@ def export(weights, format, output, steps=None):  # pylint: disable=redefined-bu
   if format == "savedmodel":
     _save(model, serve, output)
   elif format == "onnx":
+    import onnx  # pylint: disable=g-import-not-at-top
     import tf2onnx  # pylint: disable=g-import-not-at-top
-    tf2onnx.convert.from_function(
-        serve, input_signature=serve.input_signature, opset=ONNX_OPSET,
-        output_path=str(output))
+    proto, _ = tf2onnx.convert.from_function(
+        serve, input_signature=serve.input_signature, opset=ONNX_OPSET)
+    # tf2onnx keeps an op it cannot convert as it is, and only logs it: an
+    # export that no ONNX runtime could run is refused here instead.
+    unknown = sorted({node.op_type for node in proto.graph.node
+                      if not onnx.defs.has(node.op_type, node.domain or "")})
+    if unknown:
+      raise ValueError(f"{weights} cannot be exported as onnx: tf2onnx does "
+                       f"not convert its ops {unknown} (a savedmodel export "
+                       f"can).")
+    onnx.save(proto, str(output))
   else:
     # The weights frozen into constants first: left as variables (also
     # when converted from a SavedModel) they are never initialised by the
@@ -90,7 +99,15 @@ def export(weights, format, output, steps=None):  # pylint: disable=redefined-bu
     frozen = convert_to_constants.convert_variables_to_constants_v2(
         serve.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    output.write_bytes(converter.convert())
+    try:
+      flatbuffer = converter.convert()
+    except Exception as error:  # pylint: disable=broad-except
+      # The converter's own error is pages of MLIR; its first line says it.
+      first = str(error).strip().splitlines()[0][:200] if str(error) else ""
+      raise ValueError(f"{weights} cannot be exported as litert: the "
+                       f"converter failed ({type(error).__name__}: {first}); "
+                       f"a savedmodel export can.") from None
+    output.write_bytes(flatbuffer)
   return output
 
 
