@@ -325,3 +325,29 @@ class BicubicDownsampleTest(tf.test.TestCase, parameterized.TestCase):
       op.adjoint(tf.zeros((1, 8, 6, 3)))
     with pytest.raises(ValueError, match=r"y must have per-example shape"):
       op.initial_estimate(tf.zeros((1, 4, 4, 3)))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("low", [(7, 5), (12, 9)])
+def test_the_any_size_operator_is_the_fixed_size_one(scale, low):
+  # One graph for every multiple of the scale (an exported RIM's), the same
+  # map: taps read off the MATLAB-exact matrices.
+  rng = np.random.default_rng(scale)
+  shape = (scale * low[0], scale * low[1], 2)
+  x = rng.random((2,) + shape).astype(np.float32)
+  y = rng.random((2,) + low + (2,)).astype(np.float32)
+  fixed = BicubicDownsample(scale, shape)
+  anysize = BicubicDownsample(scale, (None, None, 2))
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 2])] * 2)
+  def maps(x, y):
+    return (anysize.forward(x), anysize.adjoint(y),
+            anysize.initial_estimate(y))
+
+  forward, adjoint, start = maps(x, y)
+  np.testing.assert_allclose(forward, fixed.forward(x), atol=1e-6)
+  np.testing.assert_allclose(adjoint, fixed.adjoint(y), atol=1e-6)
+  np.testing.assert_allclose(start, fixed.initial_estimate(y), atol=1e-6)
+  lhs = np.sum(forward.numpy().astype(np.float64) * y)
+  rhs = np.sum(x.astype(np.float64) * adjoint.numpy())
+  assert lhs == pytest.approx(rhs, rel=1e-6)

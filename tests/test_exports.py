@@ -137,9 +137,13 @@ def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
 
 def test_exports_are_refused_in_one_line_where_they_cannot_be(
     weights, tmp_path, capsys):
-  with pytest.raises(ValueError, match="exports of 'superres' RIMs are not "
-                     "supported yet"):
+  with pytest.raises(ValueError, match=r"exports for one of the scales it "
+                     r"was trained for, 2, 3, 4: give scale, got None"):
     deploy.export(str(weights["superres"]), "onnx", tmp_path / "sr.onnx")
+  with pytest.raises(ValueError, match="scale applies to super-resolution "
+                     "RIMs only"):
+    deploy.export(str(weights["denoise"]), "onnx", tmp_path / "d.onnx",
+                  scale=2)
   with pytest.raises(ValueError, match="format must be one of"):
     deploy.export(str(weights["denoise"]), "tfjs", tmp_path / "x")
   (tmp_path / "a_file").write_text("x")
@@ -207,3 +211,20 @@ def test_an_export_its_converter_cannot_make_is_refused_not_written(
   with pytest.raises(ValueError, match=f"cannot be exported as {fmt}"):
     deploy.export(str(weights["deblur"]), fmt, output)
   assert not output.exists()
+
+
+@pytest.mark.parametrize("fmt", deploy.FORMATS)
+def test_an_exported_super_resolution_rim_upscales_any_size(
+    fmt, weights, tmp_path):
+  _needs(fmt)
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  output = tmp_path / {"savedmodel": "saved", "onnx": "sr.onnx",
+                       "litert": "sr.tflite"}[fmt]
+  deploy.export(str(weights["superres"]), fmt, output, scale=3)
+  feeds_list = [{"image": f["image"]} for f in _inputs(1)]
+  got = _run_export(fmt, output, feeds_list, tmp_path)
+  restorer, _ = engine.Restorer.from_weights(str(weights["superres"]))
+  for feeds, out in zip(feeds_list, got):
+    want = restorer.superres(feeds["image"][0], 3)
+    assert out.shape == (1,) + want.shape
+    assert np.abs(out[0] - want).max() < 1 / 255

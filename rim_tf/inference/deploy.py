@@ -10,7 +10,9 @@ An exported denoiser is one function, the RIM unrolled for T steps:
 
 A deblurring RIM also takes `kernel` float32 [MAX_KERNEL, MAX_KERNEL] (the
 kernel centred in that frame: `rim_tf.data.kernels.embed`), and blurs
-circularly. Each format is written by its own converter:
+circularly. A super-resolution RIM is exported for one scale: it takes the
+low-resolution `image` [N, h, w, C] alone (its noise level is the one it
+was trained with) and returns [N, scale h, scale w, C]. Each format is written by its own converter:
 `tf.saved_model.save`, tf2onnx and the TFLite converter (LiteRT); the
 runtimes that load them are optional extras (`pip install -e ".[export]"`).
 """
@@ -30,11 +32,20 @@ FORMATS = ("savedmodel", "onnx", "litert")
 ONNX_OPSET = 17
 
 
-def serving_function(model, task, steps):
+def serving_function(model, task, steps, scale=None):
   """The tf.function an export holds, with its input signature."""
   channels = model.channels
   image = tf.TensorSpec([None, None, None, channels], tf.float32, "image")
   sigma = tf.TensorSpec([None], tf.float32, "sigma")
+  if task.restores == "superres":
+    operator = operators.BicubicDownsample(scale, (None, None, channels))
+    noise = task.likelihood_sigma_255 / 255.0
+
+    @tf.function(input_signature=[image])
+    def serve_superres(image):
+      sigma = tf.fill(tf.shape(image)[:1], noise)
+      return {"restored": model.final_estimate(image, operator, sigma, steps)}
+    return serve_superres
   if task.restores == "deblur":
     kernel = tf.TensorSpec([blur.MAX_KERNEL, blur.MAX_KERNEL], tf.float32,
                            "kernel")
@@ -46,8 +57,9 @@ def serving_function(model, task, steps):
       return {"restored": model.final_estimate(image, operator, sigma, steps)}
     return serve_deblur
   if task.restores != "denoise":
-    raise ValueError(f"exports of {task.name!r} RIMs are not supported yet: "
-                     f"denoising and deblurring RIMs export.")
+    raise ValueError(f"exports of {task.name!r} RIMs are not supported: "
+                     f"denoising, deblurring and super-resolution RIMs "
+                     f"export.")
   operator = operators.Identity((None, None, channels), task.denoise_start)
 
   @tf.function(input_signature=[image, sigma])
@@ -56,13 +68,14 @@ def serving_function(model, task, steps):
   return serve
 
 
-def export(weights, format, output, steps=None):  # pylint: disable=redefined-builtin
+def export(weights, format, output, steps=None, scale=None):  # pylint: disable=redefined-builtin
   """Writes the RIM of `weights` (a shipped name or a .weights.h5 path) as
   `format` (one of FORMATS) to `output` (a folder for "savedmodel", a
   .onnx or .tflite file otherwise); returns the path written.
 
   `steps`: T of the export (default: the weights' own, as
-  `rim_tf.restore` uses them).
+  `rim_tf.restore` uses them). `scale`: a super-resolution RIM's factor,
+  one it was trained for (`Task.usable_scales`); only for those.
   """
   if format not in FORMATS:
     raise ValueError(f"format must be one of {FORMATS}, got {format!r}.")
@@ -72,7 +85,15 @@ def export(weights, format, output, steps=None):  # pylint: disable=redefined-bu
     steps = task.denoise_steps or config.trainer.rim_steps
   if int(steps) != steps or steps < 1:
     raise ValueError(f"steps must be a whole number >= 1, got {steps!r}.")
-  serve = serving_function(model, task, int(steps))
+  usable = task.usable_scales
+  if usable is None and scale is not None:
+    raise ValueError(f"scale applies to super-resolution RIMs only; "
+                     f"{weights} is a {task.name!r} RIM.")
+  if usable is not None and scale not in usable:
+    raise ValueError(f"{weights} exports for one of the scales it was "
+                     f"trained for, {', '.join(map(str, usable))}: give "
+                     f"scale, got {scale!r}.")
+  serve = serving_function(model, task, int(steps), scale)
   output = pathlib.Path(os.path.expanduser(str(output)))
   output.parent.mkdir(parents=True, exist_ok=True)
   if format == "savedmodel":

@@ -28,6 +28,9 @@ def build_parser():
                       help="savedmodel (a folder), onnx or litert (a file)")
   parser.add_argument("-o", "--output", required=True,
                       help="the folder (savedmodel) or file to write")
+  parser.add_argument("--scale", type=int, default=None,
+                      help="super-resolution RIMs: the factor of the export "
+                           "(one the RIM was trained for)")
   parser.add_argument("--steps", type=int, default=None,
                       help="RIM steps T of the export; omitted: the weights' "
                            "own")
@@ -54,7 +57,8 @@ def main(argv=None):
     return fail(f"-o: {error}")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   try:
-    path = deploy.export(args.weights, args.format, args.output, args.steps)
+    path = deploy.export(args.weights, args.format, args.output, args.steps,
+                         args.scale)
   except ImportError as error:
     return fail(f"the {args.format} converter is not installed ({error}); "
                 f"pip install -e \".[export]\".")

@@ -135,6 +135,67 @@ def _apply(x, matrix_h, matrix_w):
   return tf.einsum("pw,nowc->nopc", matrix_w, x)
 
 
+@functools.lru_cache(maxsize=16)
+def _periodic_taps(scale, up):
+  """The integer-`scale` resize of an axis as taps, read off interior rows
+  of `_weights` (MATLAB-exact) of an axis long enough to have them: one
+  phase when downscaling, y[j] = sum_k w_k x[j * scale + o_k] (the axis a
+  multiple of `scale`), `scale` phases when upscaling,
+  y[scale * i + r] = sum_k w_rk x[i + o_rk]. ((offsets, weights), ...).
+  Taps beyond the axis are clamped to its edge, as the replicate boundary
+  folds them."""
+  low = 8 * scale
+  if up:
+    matrix = _weights(low, float(scale), "replicate", "float64")
+    rows = [(scale * (low // 2) + r, low // 2) for r in range(scale)]
+  else:
+    matrix = _weights(scale * low, 1.0 / scale, "replicate", "float64")
+    rows = [(low // 2, scale * (low // 2))]
+  phases = []
+  for row, origin in rows:
+    columns = np.nonzero(matrix[row])[0]
+    phases.append((tuple(int(c) - origin for c in columns),
+                   tuple(float(matrix[row, c]) for c in columns)))
+  return tuple(phases)
+
+
+def _taps_index(count, step, offset, length):
+  return tf.clip_by_value(tf.range(count) * step + offset, 0, length - 1)
+
+
+def downscale_axis(x, axis, scale, transpose=False):
+  """imresize(., 1/scale) of x along `axis` (1 or 2) whose length is a
+  multiple of `scale`, for lengths known only at run time; `transpose`:
+  the adjoint, from the downscaled length back up."""
+  moved = tf.experimental.numpy.moveaxis(x, axis, 0)
+  (offsets, weights), = _periodic_taps(scale, up=False)
+  if not transpose:
+    length = tf.shape(moved)[0]
+    out = sum(w * tf.gather(moved, _taps_index(length // scale, scale, o,
+                                               length))
+              for o, w in zip(offsets, weights))
+  else:
+    count = tf.shape(moved)[0]
+    length = count * scale
+    out = sum(tf.math.unsorted_segment_sum(
+        w * moved, _taps_index(count, scale, o, length), length)
+              for o, w in zip(offsets, weights))
+  return tf.experimental.numpy.moveaxis(out, 0, axis)
+
+
+def upscale_axis(x, axis, scale):
+  """imresize(., scale) of x along `axis` (1 or 2), any length known only at
+  run time: the `scale` phases interleaved."""
+  moved = tf.experimental.numpy.moveaxis(x, axis, 0)
+  length = tf.shape(moved)[0]
+  phases = [sum(w * tf.gather(moved, _taps_index(length, 1, o, length))
+                for o, w in zip(offsets, weights))
+            for offsets, weights in _periodic_taps(scale, up=True)]
+  out = tf.stack(phases, axis=1)
+  shape = tf.concat([[length * scale], tf.shape(moved)[1:]], 0)
+  return tf.experimental.numpy.moveaxis(tf.reshape(out, shape), 0, axis)
+
+
 def _round_uint8(x):
   """MATLAB's saturating cast to uint8 (round half away from zero), as float."""
   return tf.floor(tf.clip_by_value(x, 0.0, 255.0) + 0.5)
@@ -199,6 +260,9 @@ class BicubicDownsample(LinearOperator):
 
   Maps [N, H, W, C] to [N, ceil(H/scale), ceil(W/scale), C]; the adjoint is the
   exact transpose of that map, built from the transposed per-axis matrices.
+  With H and W None (one graph for every size; an exported RIM's), H and W
+  must be multiples of the scale at run time, and the same map is applied
+  by taps taken from those matrices (`downscale_axis`).
   """
 
   def __init__(self, scale, image_shape):
@@ -206,7 +270,8 @@ class BicubicDownsample(LinearOperator):
 
     Args:
       scale: integer downsampling factor >= 2 (an integral float is accepted).
-      image_shape: (H, W, C) of the high-resolution image; odd sizes are fine.
+      image_shape: (H, W, C) of the high-resolution image; odd sizes are
+        fine; (None, None, C) for any multiple of the scale.
 
     Raises:
       ValueError: if `scale` or `image_shape` is invalid.
@@ -216,6 +281,16 @@ class BicubicDownsample(LinearOperator):
       raise ValueError(f"scale must be an integer >= 2, got {scale!r}.")
     self._scale = int(scale)
     image_shape = tuple(image_shape)
+    self._dynamic = (len(image_shape) == 3 and image_shape[0] is None and
+                     image_shape[1] is None)
+    if self._dynamic:
+      channels = image_shape[2]
+      if not (isinstance(channels, numbers.Integral) and channels > 0):
+        raise ValueError(f"image_shape must be (None, None, C) with C a "
+                         f"positive integer, got {image_shape!r}.")
+      self._image_shape = (None, None, int(channels))
+      self._range_shape = self._image_shape
+      return
     if len(image_shape) != 3 or not all(
         isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
         for d in image_shape):
@@ -251,11 +326,16 @@ class BicubicDownsample(LinearOperator):
   def forward(self, x):
     """imresize(x, 1/scale): [N, H, W, C] float -> [N] + range_shape float32."""
     x = check_image_batch(x, "x", self._image_shape)
+    if self._dynamic:
+      return downscale_axis(downscale_axis(x, 1, self._scale), 2, self._scale)
     return _apply(x, self._matrix_h, self._matrix_w)
 
   def adjoint(self, y):
     """A^T y: [N] + range_shape float -> [N, H, W, C] float32."""
     y = check_image_batch(y, "y", self._range_shape)
+    if self._dynamic:
+      return downscale_axis(downscale_axis(y, 1, self._scale, True), 2,
+                            self._scale, True)
     return _apply(y, tf.transpose(self._matrix_h), tf.transpose(self._matrix_w))
 
   def initial_estimate(self, y):
@@ -268,6 +348,9 @@ class BicubicDownsample(LinearOperator):
       float32 [N, H, W, C]. ceil(H/scale) * scale can exceed H, hence the crop.
     """
     y = check_image_batch(y, "y", self._range_shape)
+    if self._dynamic:
+      x = upscale_axis(upscale_axis(y, 1, self._scale), 2, self._scale)
+      return tf.clip_by_value(x, 0.0, 1.0)
     height, width, _ = self._image_shape
     x = imresize(y, self._scale)[:, :height, :width, :]
     return tf.clip_by_value(x, 0.0, 1.0)
