@@ -5,7 +5,6 @@ in overlapping tiles (`rim_tf.inference.tiling`); the evaluation, the figures an
 `rim-restore` (through `rim_tf.inference.api`) all use it.
 """
 
-import collections
 import functools
 import math
 
@@ -40,8 +39,6 @@ def fast_policy():
   return ("mixed_bfloat16" if "avx512_bf16" in flags or "amx_bf16" in flags
           else "float32")
 
-# Super-resolution graphs kept (one per scale and image size).
-_SUPERRES_GRAPHS = 8
 _LUMA_LOW = metrics.Y_RANGE_01[0]
 _LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]
 
@@ -84,9 +81,8 @@ class Restorer:
         input_signature=[
             tf.TensorSpec([None, None, None, model.channels], tf.float32),
             tf.TensorSpec([None], tf.float32)])
-    # The bicubic operator is built for one size: one graph per
-    # (scale, size), the most recent few kept.
-    self._superres = collections.OrderedDict()
+    # One super-resolution graph per scale, for every image size.
+    self._superres = {}
     # One deblurring graph per boundary, for every image size and kernel
     # (kernels are centred in one frame: FFT blur costs the same).
     self._deblur = {}
@@ -156,28 +152,26 @@ class Restorer:
                               progress=progress)
 
   def _superres_whole(self, low01, scale, sigma_gain=1.0):
-    height, width = np.shape(low01)[:2]
-    shape = (height * scale, width * scale, self.model.channels)
-    # One high-resolution shape serves several scales (320 x 480 is x2 of
-    # 160 x 240 and x4 of 80 x 120): the operator is keyed by both.
-    key = (scale, shape)
-    if key in self._superres:
-      self._superres.move_to_end(key)
-    else:
-      while len(self._superres) >= _SUPERRES_GRAPHS:
-        self._superres.popitem(last=False)
-      operator = operators.BicubicDownsample(scale, shape)
+    if scale not in self._superres:
+      # The operator of any size (HR = scale x LR): one graph per scale.
+      operator = operators.BicubicDownsample(
+          scale, (None, None, self.model.channels))
 
       def run(low, sigma, operator=operator):
         _, final = self.model(low, operator=operator, sigma=sigma,
                               steps=self.steps)
         return final
 
-      self._superres[key] = tf.function(run, jit_compile=self._jit_compile)
+      self._superres[scale] = tf.function(
+          run, jit_compile=self._jit_compile, input_signature=[
+              tf.TensorSpec([None, None, None, self.model.channels],
+                            tf.float32),
+              tf.TensorSpec([None], tf.float32)])
     sigma = tf.constant([sigma_gain * self.superres_sigma_255 / 255.0],
                         tf.float32)
     return self._through_model(
-        lambda batch: self._superres[key](tf.constant(batch), sigma), low01)
+        lambda batch: self._superres[scale](tf.constant(batch), sigma),
+        low01)
 
   def superres(self, low01, scale, tile=None,
                overlap=tiling.DEFAULT_OVERLAP, progress=None):
