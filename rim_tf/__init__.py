@@ -2,7 +2,6 @@
 
 import importlib
 import importlib.abc
-import importlib.machinery
 import sys
 
 __version__ = "0.1.0"
@@ -39,7 +38,10 @@ def _register_keras_classes():
     # that import completes.
     return False
   for finder in [f for f in sys.meta_path if isinstance(f, _AfterKeras)]:
-    sys.meta_path.remove(finder)
+    try:
+      sys.meta_path.remove(finder)
+    except ValueError:  # Removed by another thread meanwhile.
+      pass
   return True
 
 
@@ -52,14 +54,24 @@ class _AfterKeras(importlib.abc.MetaPathFinder):
     del target
     if fullname not in ("keras", "tensorflow"):
       return None
-    spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+    # The spec the other finders give (an editable install's too).
+    spec = None
+    for finder in sys.meta_path:
+      if finder is self or not hasattr(finder, "find_spec"):
+        continue
+      spec = finder.find_spec(fullname, path, None)
+      if spec is not None:
+        break
     if spec is None or spec.loader is None:
       return spec
     exec_module = spec.loader.exec_module
 
     def exec_then_register(module):
       exec_module(module)
-      _register_keras_classes()
+      try:
+        _register_keras_classes()
+      except Exception:  # pylint: disable=broad-except
+        pass  # Never fail the import of Keras or TensorFlow for it.
 
     spec.loader.exec_module = exec_then_register
     return spec

@@ -40,7 +40,8 @@ def folder(path):
 
 def file(path):
   """`path` (`~` expanded) as a Path whose folder exists and takes files;
-  ValueError (one line) if it cannot be written there, or is a folder."""
+  ValueError (one line) if it cannot be written there, is a folder, or is
+  a file that cannot be overwritten."""
   path = pathlib.Path(os.path.expanduser(str(path)))
   if path.is_dir():
     raise ValueError(f"{path} is a folder; give a file name.")
@@ -48,4 +49,12 @@ def file(path):
     folder(path.parent)
   except ValueError as error:
     raise ValueError(f"{path}: {error}") from None
+  if path.exists():
+    # Opened to append, which changes nothing: a read-only file shows here.
+    try:
+      with open(path, "ab"):
+        pass
+    except OSError as error:
+      raise ValueError(f"{path}: cannot be overwritten "
+                       f"({error.strerror or error}).") from None
   return path

@@ -351,3 +351,10 @@ def test_the_any_size_operator_is_the_fixed_size_one(scale, low):
   lhs = np.sum(forward.numpy().astype(np.float64) * y)
   rhs = np.sum(x.astype(np.float64) * adjoint.numpy())
   assert lhs == pytest.approx(rhs, rel=1e-6)
+
+
+def test_the_any_size_operator_refuses_a_size_not_a_multiple():
+  op = BicubicDownsample(2, (None, None, 1))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="multiples of the scale 2"):
+    op.forward(tf.zeros([1, 7, 8, 1]))

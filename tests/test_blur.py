@@ -146,3 +146,17 @@ def test_a_kernel_frame_larger_than_the_image_blurs_as_its_kernel():
                              atol=1e-5)
   np.testing.assert_allclose(adjoint.numpy(), small.adjoint(x).numpy(),
                              atol=1e-5)
+
+
+def test_direct_circular_blur_wraps_a_kernel_larger_than_the_image():
+  kernel, x, _ = _case((6, 5, 1), False, kernel_shape=(9, 7))
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 1])])
+  def direct(x):
+    op = blur.Blur(kernel, (None, None, 1), "circular", "direct")
+    return op.forward(x)
+
+  np.testing.assert_allclose(
+      direct(x).numpy(),
+      blur.Blur(kernel, (None, None, 1), "circular", "fft").forward(x).numpy(),
+      atol=1e-5)

@@ -482,3 +482,18 @@ def test_a_kernel_larger_than_an_image_names_the_image(tmp_path, capsys,
                    "--sigma", 5, "--weights", weights["deblur"])
   _one_line_error(code, err, 1, f"{tmp_path / 'small.png'}: the kernel "
                   "(21x21) is larger than the image (16x40)")
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda p: p.write_bytes(b""), "not a readable .npy array"),
+    (lambda p: np.savez(p.with_suffix(""), a=np.ones(3), b=np.ones(3))
+     or p.with_suffix(".npz").rename(p), "holds several arrays"),
+])
+def test_an_empty_or_npz_kernel_file_is_one_line(tmp_path, capsys, weights,
+                                                  make, fragment):
+  make(tmp_path / "k.npy")
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  code, err = _run(capsys, "deblur", tmp_path / "in.png", "-o",
+                   tmp_path / "out.png", "--kernel", tmp_path / "k.npy",
+                   "--sigma", 5, "--weights", weights["deblur"])
+  _one_line_error(code, err, 1, f"{tmp_path / 'k.npy'}: {fragment}")

@@ -228,3 +228,17 @@ def test_an_exported_super_resolution_rim_upscales_any_size(
     want = restorer.superres(feeds["image"][0], 3)
     assert out.shape == (1,) + want.shape
     assert np.abs(out[0] - want).max() < 1 / 255
+
+
+def test_the_export_cli_names_the_formats_of_deploy():
+  assert export_cli.FORMATS == deploy.FORMATS
+
+
+def test_an_export_over_a_file_it_cannot_replace_is_one_line(
+    weights, tmp_path, capsys):
+  (tmp_path / "a_file").write_text("x")
+  assert export_cli.main([str(weights["denoise"]), "--format", "savedmodel",
+                          "-o", str(tmp_path / "a_file")]) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err == [f"rim-export: error: -o: {tmp_path / 'a_file'} is a file; a "
+                 f"savedmodel is a folder."]

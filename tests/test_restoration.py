@@ -287,6 +287,8 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
      "sums to 9; a blur kernel sums to 1"),
     (dict(task="deblur", sigma=5, kernel=np.ones((17, 17)) / 17 ** 2),
      r"kernel \(17x17\) is larger than the image \(16x16\)"),
+    (dict(task="deblur", sigma=5, kernel=np.ones((1, 17)) / 17),
+     r"kernel \(1x17\) is larger than the image \(16x16\)"),
     (dict(task="deblur", sigma=5, kernel=np.ones((3, 3)) / 9,
           boundary="zero"), "boundary must be one of"),
     (dict(task="deblur", sigma=500, kernel=np.ones((3, 3)) / 9),

@@ -43,3 +43,14 @@ def test_a_file_path_that_is_a_folder_is_refused(tmp_path):
   with pytest.raises(ValueError, match="is a folder; give a file name"):
     writable.file(tmp_path)
   assert writable.file(tmp_path / "r.json") == pathlib.Path(tmp_path / "r.json")
+
+
+def test_an_existing_file_that_cannot_be_overwritten_is_refused(tmp_path):
+  # A name in a writable folder for /proc/version, which no one may write
+  # (root neither).
+  (tmp_path / "out.txt").symlink_to("/proc/version")
+  with pytest.raises(ValueError, match=r"out.txt: cannot be overwritten \("):
+    writable.file(tmp_path / "out.txt")
+  (tmp_path / "old.json").write_text("kept")
+  assert writable.file(tmp_path / "old.json") == tmp_path / "old.json"
+  assert (tmp_path / "old.json").read_text() == "kept"

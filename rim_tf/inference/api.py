@@ -200,7 +200,8 @@ def check_kernel(kernel, image_shape=None):
   if abs(total - 1.0) > 0.01:
     raise ValueError(f"kernel sums to {total:g}; a blur kernel sums to 1 "
                      f"(divide it by its sum).")
-  if image_shape is not None and max(height, width) > min(image_shape[:2]):
+  if image_shape is not None and (height > image_shape[0] or
+                                  width > image_shape[1]):
     raise ValueError(f"the kernel ({height}x{width}) is larger than the "
                      f"image ({image_shape[0]}x{image_shape[1]}).")
   return (array / total).astype(np.float32)

@@ -331,7 +331,7 @@ def _references(args, plan):
   return refs
 
 
-def _load_tensorflow_quietly():
+def load_tensorflow_quietly():
   """Imports TensorFlow and starts its devices with stderr (fd 2) muted.
 
   TensorFlow's C++ start-up writes lines (oneDNN, CUDA, CPU features) to
@@ -385,7 +385,7 @@ def main(argv=None):
       writable.folder(args.output)
     except ValueError as error:
       return fail(EXIT_ERROR, error)
-  _load_tensorflow_quietly()
+  load_tensorflow_quietly()
   try:
     # Checked once, before any file is read.
     if args.weights:

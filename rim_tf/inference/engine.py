@@ -248,7 +248,7 @@ class Restorer:
                        f"{boundary!r}.")
     kernel = blur.check_kernel(kernel).numpy()
     height, width = np.shape(blurred01)[:2]
-    if max(kernel.shape) > min(height, width):
+    if kernel.shape[0] > height or kernel.shape[1] > width:
       raise ValueError(f"the kernel ({kernel.shape[0]}x{kernel.shape[1]}) is "
                        f"larger than the image ({height}x{width}).")
     kernel = blur_kernels.embed(kernel, blur.MAX_KERNEL)

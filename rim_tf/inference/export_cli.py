@@ -12,7 +12,8 @@ import os
 import sys
 
 from rim_tf import writable
-from rim_tf.inference import deploy
+
+FORMATS = ("savedmodel", "onnx", "litert")  # `rim_tf.inference.deploy.FORMATS`
 
 
 def build_parser():
@@ -24,7 +25,7 @@ def build_parser():
   parser.add_argument("weights", metavar="NAME|PATH",
                       help="a shipped name (e.g. denoise_gray) or a "
                            ".weights.h5 file with its .json beside it")
-  parser.add_argument("--format", required=True, choices=deploy.FORMATS,
+  parser.add_argument("--format", required=True, choices=FORMATS,
                       help="savedmodel (a folder), onnx or litert (a file)")
   parser.add_argument("-o", "--output", required=True,
                       help="the folder (savedmodel) or file to write")
@@ -47,23 +48,34 @@ def main(argv=None):
 
   if args.steps is not None and args.steps < 1:
     return fail(f"--steps must be >= 1, got {args.steps}.")
+  output = os.path.expanduser(args.output)
   try:
     if args.format == "savedmodel":
-      writable.folder(os.path.dirname(os.path.abspath(
-          os.path.expanduser(args.output))))
+      if os.path.isfile(output):
+        raise ValueError(f"{output} is a file; a savedmodel is a folder.")
+      writable.folder(os.path.dirname(os.path.abspath(output)))
     else:
-      writable.file(args.output)
+      writable.file(output)
   except ValueError as error:
     return fail(f"-o: {error}")
+  # TensorFlow only now, quietly: the checks above answer without it.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  from rim_tf.inference import cli  # pylint: disable=g-import-not-at-top
+  cli.load_tensorflow_quietly()
+  from rim_tf.inference import deploy  # pylint: disable=g-import-not-at-top
   try:
-    path = deploy.export(args.weights, args.format, args.output, args.steps,
+    path = deploy.export(args.weights, args.format, output, args.steps,
                          args.scale)
   except ImportError as error:
     return fail(f"the {args.format} converter is not installed ({error}); "
                 f"pip install -e \".[export]\".")
-  except (FileNotFoundError, ValueError) as error:
+  except (OSError, ValueError) as error:
     return fail(error)
+  except Exception as error:  # pylint: disable=broad-except
+    # A converter's or TensorFlow's own failure: its first line.
+    first = str(error).strip().splitlines()[0][:200] if str(error) else ""
+    return fail(f"the {args.format} export failed ({type(error).__name__}: "
+                f"{first}).")
   print(f"wrote {path}")
   return 0
 

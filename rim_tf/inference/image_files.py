@@ -146,9 +146,13 @@ def read_kernel(path):
   if suffix == ".npy":
     try:
       kernel = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:
       raise ImageFileError(f"{path}: not a readable .npy array "
-                           f"({_one_line(error)}).") from None
+                           f"({_one_line(error) or 'empty file'}).") from None
+    if not isinstance(kernel, np.ndarray):  # A .npz under a .npy name.
+      kernel.close()
+      raise ImageFileError(f"{path}: holds several arrays (.npz); a kernel "
+                           f"file holds one.")
     if not np.issubdtype(kernel.dtype, np.number) or \
         np.issubdtype(kernel.dtype, np.complexfloating):
       raise ImageFileError(f"{path}: the kernel must be a real numeric "

@@ -327,6 +327,10 @@ class BicubicDownsample(LinearOperator):
     """imresize(x, 1/scale): [N, H, W, C] float -> [N] + range_shape float32."""
     x = check_image_batch(x, "x", self._image_shape)
     if self._dynamic:
+      tf.debugging.assert_equal(
+          tf.shape(x)[1:3] % self._scale, 0, message=(
+              f"x: height and width must be multiples of the scale "
+              f"{self._scale} for an operator of any size"))
       return downscale_axis(downscale_axis(x, 1, self._scale), 2, self._scale)
     return _apply(x, self._matrix_h, self._matrix_w)
 

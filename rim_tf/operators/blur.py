@@ -57,12 +57,13 @@ def check_kernel(kernel, name="kernel"):
 
 
 def _wrap_pad(x, ph, pw):
-  """x [N, H, W, C] padded circularly by ph rows and pw columns each side."""
-  if ph:
-    x = tf.concat([x[:, -ph:], x, x[:, :ph]], axis=1)
-  if pw:
-    x = tf.concat([x[:, :, -pw:], x, x[:, :, :pw]], axis=2)
-  return x
+  """x [N, H, W, C] padded circularly by ph rows and pw columns each side
+  (wrapping as often as needed: a kernel may be larger than the image)."""
+  shape = tf.shape(x)
+  x = tf.gather(x, tf.math.floormod(tf.range(-ph, shape[1] + ph), shape[1]),
+                axis=1)
+  return tf.gather(x, tf.math.floormod(tf.range(-pw, shape[2] + pw),
+                                       shape[2]), axis=2)
 
 
 def _edge_index(size, pad):
