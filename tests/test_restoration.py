@@ -489,3 +489,22 @@ def test_images_of_mixed_sizes_share_one_super_resolution_graph(weights):
     out = rim.superres(smooth_image(*size, 1).astype(np.float32) / 255.0, 2)
     assert out.shape == (2 * size[0], 2 * size[1], 1)
   assert rim._superres[2].experimental_get_tracing_count() == 1  # pylint: disable=protected-access
+
+
+def test_a_wiener_start_deblurring_rim_restores_any_size(tmp_path):
+  # The Wiener start inside the engine's size-free graph keeps its channels.
+  from rim_tf import configs  # pylint: disable=g-import-not-at-top
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  config = configs.override(configs.preset("smoke", "deblur"), {
+      "model.features": 8, "model.gru_features": 8, "trainer.rim_steps": 2,
+      "task_args.start": "wiener"})
+  model = tasks.from_config(config).build_model(config)
+  path = tmp_path / "wiener.weights.h5"
+  model.save_weights(str(path))
+  (tmp_path / "wiener.json").write_text(json.dumps(
+      {"config": json.loads(config.to_json()), "step": 0}))
+  image = smooth_image(40, 36, 1).astype(np.float32) / 255.0
+  out = rim_tf.restore(image, task="deblur", kernel=np.ones((3, 3)) / 9,
+                       sigma=2.55, weights=str(path))
+  assert out.shape == image.shape and np.isfinite(out).all()

@@ -197,8 +197,10 @@ class Blur(base.LinearOperator):
     if conjugate:
       transfer = tf.math.conj(transfer)
     spectrum = tf.signal.rfft2d(tf.transpose(x, [0, 3, 1, 2]))
-    out = tf.signal.irfft2d(spectrum * transfer, fft_length=[h, w])
-    return tf.transpose(out, [0, 2, 3, 1])
+    out = tf.transpose(tf.signal.irfft2d(spectrum * transfer,
+                                         fft_length=[h, w]), [0, 2, 3, 1])
+    out.set_shape(x.shape)  # The inverse FFT forgets even the channels.
+    return out
 
   def _apply(self, x, adjoint):
     """k * x (adjoint False) or its transpose, the correlation with k."""
@@ -264,9 +266,11 @@ class Blur(base.LinearOperator):
       gain = tf.math.conj(transfer) / (
           tf.cast(tf.abs(transfer) ** 2, tf.complex64) + ratio)
       spectrum = tf.signal.rfft2d(tf.transpose(y - mean, [0, 3, 1, 2]))
-      y = tf.transpose(tf.signal.irfft2d(spectrum * gain,
-                                         fft_length=shape[1:3]),
-                       [0, 2, 3, 1]) + mean
+      restored = tf.transpose(tf.signal.irfft2d(spectrum * gain,
+                                                fft_length=shape[1:3]),
+                              [0, 2, 3, 1]) + mean
+      restored.set_shape(y.shape)  # The inverse FFT forgets the channels.
+      y = restored
     return tf.clip_by_value(y, 0.0, 1.0)
 
   def __repr__(self):
