@@ -20,6 +20,17 @@ def _as_float64(name, image01):
   return image.astype(np.float64)
 
 
+def _as_gray(name, image01):
+  """A gray float image [H, W] or [H, W, 1] on [0, 1] as float64 [H, W]."""
+  image = _as_float64(name, image01)
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  if image.ndim != 2:
+    raise ValueError(f"{name} must be a gray image [H, W] or [H, W, 1], got "
+                     f"shape {np.shape(image01)}.")
+  return image
+
+
 def bm3d_denoise(noisy01, sigma_255):
   """BM3D (Dabov et al. 2007) of a gray image with the true noise level.
 
@@ -30,12 +41,7 @@ def bm3d_denoise(noisy01, sigma_255):
   Returns:
     float32 [H, W, 1] estimate on the [0, 1] scale (unclipped).
   """
-  noisy = _as_float64("noisy01", noisy01)
-  if noisy.ndim == 3 and noisy.shape[-1] == 1:
-    noisy = noisy[..., 0]
-  if noisy.ndim != 2:
-    raise ValueError(f"noisy01 must be a gray image [H, W] or [H, W, 1], got "
-                     f"shape {np.shape(noisy01)}.")
+  noisy = _as_gray("noisy01", noisy01)
   if not sigma_255 > 0:
     raise ValueError(f"sigma_255 must be > 0, got {sigma_255}.")
   out = bm3d.bm3d(noisy, sigma_psd=sigma_255 / 255.0)
@@ -73,12 +79,7 @@ def bicubic_upscale_uint8(low_uint8, scale):
 
 def _gray_and_kernel(blurred01, kernel, sigma_255):
   """(float64 [H, W], float64 kernel) of a deblurring baseline's inputs."""
-  blurred = _as_float64("blurred01", blurred01)
-  if blurred.ndim == 3 and blurred.shape[-1] == 1:
-    blurred = blurred[..., 0]
-  if blurred.ndim != 2:
-    raise ValueError(f"blurred01 must be a gray image [H, W] or [H, W, 1], "
-                     f"got shape {np.shape(blurred01)}.")
+  blurred = _as_gray("blurred01", blurred01)
   kernel = np.asarray(kernel, np.float64)
   if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
     raise ValueError(f"kernel must be 2-D with odd sides, got shape "
@@ -86,15 +87,6 @@ def _gray_and_kernel(blurred01, kernel, sigma_255):
   if not sigma_255 >= 0:
     raise ValueError(f"sigma_255 must be >= 0, got {sigma_255}.")
   return blurred, kernel
-
-
-def _transfer(kernel, shape):
-  """The FFT of `kernel` on an image grid of `shape`, centre at (0, 0)."""
-  psf = np.zeros(shape)
-  psf[:kernel.shape[0], :kernel.shape[1]] = kernel
-  psf = np.roll(psf, (-(kernel.shape[0] // 2), -(kernel.shape[1] // 2)),
-                axis=(0, 1))
-  return np.fft.fft2(psf)
 
 
 @contextlib.contextmanager
@@ -129,17 +121,13 @@ def bm3d_deblur(blurred01, kernel, sigma_255):
 def wiener_deblur(blurred01, kernel, sigma_255):
   """The Wiener filter of a gray image blurred circularly by `kernel`, with
   a constant signal-to-noise ratio: X = conj(K) Y / (|K|^2 + sigma^2 /
-  var(image)), the image's variance taken from the blurred one (the same
-  filter as the Wiener start of `rim_tf.operators.Blur`).
+  var(image)), the image's variance taken from the blurred one
+  (`rim_tf.operators.Blur.wiener`, which the Wiener start uses too).
 
   Returns float32 [H, W, 1] on [0, 1] (unclipped).
   """
   blurred, kernel = _gray_and_kernel(blurred01, kernel, sigma_255)
-  sigma = max(sigma_255, blur.ROUNDING_SIGMA_255) / 255.0
-  transfer = _transfer(kernel, blurred.shape)
-  ratio = sigma ** 2 / max(float(np.var(blurred)) - sigma ** 2, 1e-6)
-  mean = blurred.mean()
-  spectrum = np.fft.fft2(blurred - mean)
-  out = np.real(np.fft.ifft2(np.conj(transfer) * spectrum /
-                             (np.abs(transfer) ** 2 + ratio))) + mean
-  return out.astype(np.float32)[..., None]
+  operator = blur.Blur(kernel.astype(np.float32), blurred.shape + (1,),
+                       sigma=sigma_255 / 255.0)
+  return operator.wiener(blurred[None, ..., None].astype(np.float32))[
+      0].numpy()

@@ -101,8 +101,20 @@ def test_bad_arguments_are_refused_in_one_line(kernel, shape, kwargs,
     blur.Blur(kernel, shape, **kwargs)
 
 
-def test_the_wiener_start_is_the_wiener_baseline():
-  # The same filter in TF (rfft2d, per example) and numpy (fft2).
+def _numpy_wiener(y, kernel, sigma):
+  """An independent reference: numpy's complex FFT, the kernel rolled to
+  the origin, the constant noise-to-signal ratio sigma^2 / var(y)."""
+  psf = np.zeros(y.shape)
+  psf[:kernel.shape[0], :kernel.shape[1]] = kernel
+  transfer = np.fft.fft2(np.roll(psf, (-(kernel.shape[0] // 2),
+                                       -(kernel.shape[1] // 2)), (0, 1)))
+  ratio = sigma ** 2 / max(float(np.var(y)) - sigma ** 2, 1e-6)
+  spectrum = np.fft.fft2(y - y.mean())
+  return np.real(np.fft.ifft2(np.conj(transfer) * spectrum /
+                              (np.abs(transfer) ** 2 + ratio))) + y.mean()
+
+
+def test_the_wiener_filter_is_numpys_and_the_start_clips_it():
   from rim_tf import baselines  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(3)
   kernel = rng.random((7, 7)).astype(np.float32)
@@ -113,10 +125,15 @@ def test_the_wiener_start_is_the_wiener_baseline():
   y += sigmas[:, None, None, None] / 255 * rng.standard_normal(y.shape)
   op = blur.Blur(np.stack([kernel, kernel]), (None, None, 1),
                  start="wiener", sigma=sigmas / 255)
-  got = op.initial_estimate(y).numpy()
+  start = op.initial_estimate(y).numpy()
   for n in range(2):
-    want = np.clip(baselines.wiener_deblur(y[n], kernel, sigmas[n]), 0, 1)
-    np.testing.assert_allclose(got[n], want, atol=1e-5)
+    want = _numpy_wiener(y[n, ..., 0].astype(np.float64), kernel,
+                         max(sigmas[n], blur.ROUNDING_SIGMA_255) / 255)
+    np.testing.assert_allclose(start[n, ..., 0], np.clip(want, 0, 1),
+                               atol=1e-5)
+    np.testing.assert_allclose(
+        baselines.wiener_deblur(y[n], kernel, sigmas[n])[..., 0], want,
+        atol=1e-5)
   plain = blur.Blur(kernel, (24, 20, 1)).initial_estimate(y).numpy()
   np.testing.assert_array_equal(plain, np.clip(y, 0, 1))
 

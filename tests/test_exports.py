@@ -63,6 +63,11 @@ def _needs(fmt):
       pytest.skip(f"{module} is not installed (pip install -e \".[export]\")")
 
 
+def _output_name(fmt, stem):
+  return {"savedmodel": stem, "onnx": f"{stem}.onnx",
+          "litert": f"{stem}.tflite"}[fmt]
+
+
 def _inputs(seed=0):
   rng = np.random.default_rng(seed)
   return [{"image": rng.random((1, h, w, 1)).astype(np.float32),
@@ -111,8 +116,7 @@ def _keras_denoise(path, feeds):
 def test_an_exported_denoiser_gives_the_keras_image_at_any_size(
     fmt, weights, tmp_path):
   _needs(fmt)
-  output = tmp_path / {"savedmodel": "saved", "onnx": "rim.onnx",
-                       "litert": "rim.tflite"}[fmt]
+  output = tmp_path / _output_name(fmt, "rim")
   assert deploy.export(str(weights["denoise"]), fmt, output) == output
   feeds_list = _inputs()
   got = _run_export(fmt, output, feeds_list, tmp_path)
@@ -218,8 +222,7 @@ def test_an_exported_super_resolution_rim_upscales_any_size(
     fmt, weights, tmp_path):
   _needs(fmt)
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
-  output = tmp_path / {"savedmodel": "saved", "onnx": "sr.onnx",
-                       "litert": "sr.tflite"}[fmt]
+  output = tmp_path / _output_name(fmt, "sr")
   deploy.export(str(weights["superres"]), fmt, output, scale=3)
   feeds_list = [{"image": f["image"]} for f in _inputs(1)]
   got = _run_export(fmt, output, feeds_list, tmp_path)

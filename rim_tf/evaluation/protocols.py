@@ -104,20 +104,28 @@ def evaluate_denoising(images, methods, sigmas=DENOISE_SIGMAS,
       noisy = noisy_image(clean, sigma, quant,
                           noise_seed(seed, sigma, image_id))
       for name, method in methods.items():
-        start = time.perf_counter()
-        estimate = method(noisy, sigma)
-        seconds[name].append(time.perf_counter() - start)
-        if np.shape(estimate) != clean.shape:
-          raise ValueError(f"method {name!r} returned shape "
-                           f"{np.shape(estimate)} for an image of shape "
-                           f"{clean.shape}.")
-        _score_uint8(scores[name], metrics.to_uint8(estimate), clean, name,
-                     image_id, setting)
+        _timed_score(lambda m=method: m(noisy, sigma), clean, name, image_id,
+                     setting, scores[name], seconds[name])
         bar.update(1)
     for name in methods:
       results[name][setting] = tables.summarize(*scores[name])
   bar.close()
   return results, {n: float(np.mean(s)) for n, s in seconds.items()}
+
+
+def _timed_score(run, clean, name, image_id, setting, scores, seconds):
+  """Runs one method on one input (`run()` -> float estimate [H, W, C] on
+  [0, 1]), appends its seconds to `seconds` and scores its clipped, rounded
+  estimate into `scores` = ({id: psnr}, {id: ssim}); a wrong shape is a
+  ValueError naming the method."""
+  start = time.perf_counter()
+  estimate = run()
+  seconds.append(time.perf_counter() - start)
+  if np.shape(estimate) != clean.shape:
+    raise ValueError(f"method {name!r} returned shape {np.shape(estimate)} "
+                     f"for an image of shape {clean.shape}.")
+  _score_uint8(scores, metrics.to_uint8(estimate), clean, name, image_id,
+               setting)
 
 
 def _score_uint8(scores, estimate_uint8, clean_uint8, name, image_id,
@@ -243,15 +251,8 @@ def evaluate_deblurring(images, methods, sigmas=DEBLUR_SIGMAS, kernels=None,
       for image_id, clean in images.items():
         blurred = blurred_image(clean, kernel, sigma, seed)
         for name, method in methods.items():
-          start = time.perf_counter()
-          estimate = method(blurred, kernel, sigma)
-          seconds[name].append(time.perf_counter() - start)
-          if np.shape(estimate) != clean.shape:
-            raise ValueError(f"method {name!r} returned shape "
-                             f"{np.shape(estimate)} for an image of shape "
-                             f"{clean.shape}.")
-          _score_uint8(scores[name], metrics.to_uint8(estimate), clean, name,
-                       image_id, setting)
+          _timed_score(lambda m=method: m(blurred, kernel, sigma), clean,
+                       name, image_id, setting, scores[name], seconds[name])
           bar.update(1)
       for name in methods:
         results[name][setting] = tables.summarize(*scores[name])

@@ -244,34 +244,43 @@ class Blur(base.LinearOperator):
   def adjoint(self, y):
     return self._apply(base.check_image_batch(y, "y", self._shape), True)
 
+  def wiener(self, y):
+    """The Wiener deconvolution of y, [N, H, W, C], unclipped: circular,
+    with the constant noise-to-signal ratio sigma^2 / var(y) of each
+    example, sigma (the operator's) at least the 8-bit rounding's. The one
+    Wiener filter of the package: the Wiener start, and the baseline
+    `rim_tf.baselines.wiener_deblur`."""
+    if self.sigma is None:
+      raise ValueError("the Wiener filter needs sigma, the noise std of y.")
+    y = base.check_image_batch(y, "y", self._shape)
+    shape = tf.shape(y)
+    sigma = tf.maximum(tf.reshape(tf.cast(self.sigma, tf.float32),
+                                  [-1, 1, 1, 1]), ROUNDING_SIGMA_255 / 255)
+    mean = tf.reduce_mean(y, axis=[1, 2], keepdims=True)
+    variance = tf.reduce_mean(tf.square(y - mean), axis=[1, 2, 3],
+                              keepdims=True)
+    # [N or 1, 1, 1, 1] -> the ratio per example, broadcast over the
+    # spectrum [N, C, H, W/2+1].
+    ratio = tf.square(sigma) / tf.maximum(variance - tf.square(sigma), 1e-6)
+    ratio = tf.cast(tf.reshape(ratio, [-1, 1, 1, 1]), tf.complex64)
+    transfer = self._transfer(shape[1], shape[2])
+    gain = tf.math.conj(transfer) / (
+        tf.cast(tf.abs(transfer) ** 2, tf.complex64) + ratio)
+    spectrum = tf.signal.rfft2d(tf.transpose(y - mean, [0, 3, 1, 2]))
+    restored = tf.transpose(tf.signal.irfft2d(spectrum * gain,
+                                              fft_length=shape[1:3]),
+                            [0, 2, 3, 1]) + mean
+    restored.set_shape(y.shape)  # The inverse FFT forgets the channels.
+    return restored
+
   def initial_estimate(self, y):
     """[N, H, W, C] in [0, 1]: the blurred measurement (start
-    "measurement"), or its Wiener deconvolution (start "wiener": circular,
-    with the constant noise-to-signal ratio sigma^2 / var(y) of each
-    example, sigma at least the 8-bit rounding's), clipped."""
-    y = base.check_image_batch(y, "y", self._shape)
+    "measurement"), or its Wiener deconvolution (start "wiener",
+    `wiener`), clipped."""
     if self.start == "wiener":
-      shape = tf.shape(y)
-      sigma = tf.maximum(tf.reshape(tf.cast(self.sigma, tf.float32),
-                                    [-1, 1, 1, 1]), ROUNDING_SIGMA_255 / 255)
-      mean = tf.reduce_mean(y, axis=[1, 2], keepdims=True)
-      variance = tf.reduce_mean(tf.square(y - mean), axis=[1, 2, 3],
-                                keepdims=True)
-      # [N or 1, 1, 1, 1] -> the ratio per example, broadcast over the
-      # spectrum [N, C, H, W/2+1].
-      ratio = tf.square(sigma) / tf.maximum(variance - tf.square(sigma),
-                                            1e-6)
-      ratio = tf.cast(tf.reshape(ratio, [-1, 1, 1, 1]), tf.complex64)
-      transfer = self._transfer(shape[1], shape[2])
-      gain = tf.math.conj(transfer) / (
-          tf.cast(tf.abs(transfer) ** 2, tf.complex64) + ratio)
-      spectrum = tf.signal.rfft2d(tf.transpose(y - mean, [0, 3, 1, 2]))
-      restored = tf.transpose(tf.signal.irfft2d(spectrum * gain,
-                                                fft_length=shape[1:3]),
-                              [0, 2, 3, 1]) + mean
-      restored.set_shape(y.shape)  # The inverse FFT forgets the channels.
-      y = restored
-    return tf.clip_by_value(y, 0.0, 1.0)
+      return tf.clip_by_value(self.wiener(y), 0.0, 1.0)
+    return tf.clip_by_value(base.check_image_batch(y, "y", self._shape),
+                            0.0, 1.0)
 
   def __repr__(self):
     return (f"Blur(kernel {tuple(self.kernel.shape)}, image_shape="

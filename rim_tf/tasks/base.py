@@ -60,6 +60,13 @@ class Evaluation:
         subset, {})
 
 
+def usable_noise_255(sigma_range_255):
+  """The largest noise std (0-255 scale) a RIM trained on `sigma_range_255`
+  restores: half again the largest training noise. Past that it
+  extrapolates far and returns images worse than their input."""
+  return 1.5 * max(sigma_range_255)
+
+
 class Task(abc.ABC):
   """What every problem provides.
 

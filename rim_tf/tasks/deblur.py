@@ -61,8 +61,7 @@ class Deblur(base.Task):
 
   @property
   def usable_sigma_255(self):
-    # As for denoising: half again the largest training noise.
-    return 1.5 * max(self.sigma_range_255)
+    return base.usable_noise_255(self.sigma_range_255)
 
   def corruption(self):
     return corruptions.Blurring(self.kernel_size, self.sigma_range_255,

@@ -85,9 +85,7 @@ class Denoise(base.Task):
 
   @property
   def usable_sigma_255(self):
-    # Half again the largest training noise: past that the RIM
-    # extrapolates far and returns images worse than their input.
-    return 1.5 * max(self.sigma_range_255)
+    return base.usable_noise_255(self.sigma_range_255)
 
   def corruption(self):
     return corruptions.GaussianNoise(self.sigma_range_255, self.quantize)
