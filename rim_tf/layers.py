@@ -68,7 +68,7 @@ def _conv(features, name, dtype, strides=1, dilation_rate=1):
                        dilation_rate=dilation_rate, name=name, dtype=dtype)
 
 
-def _pad_to_even(x):
+def pad_to_even(x):
   """x [N, H, W, C] with a mirrored last row / column added where H / W is odd.
 
   A "same" stride-2 convolution pads an even size after the end only, but an
@@ -236,7 +236,9 @@ class _CellBase(layers.Layer):
     return layers.Conv2D(features, 3, padding="same", activation="relu",
                          name=name, dtype=self.dtype_policy)
 
-  def _inputs(self, eta, grad):
+  def step_inputs(self, eta, grad):
+    """What a step's first convolution reads, in the compute dtype:
+    concat(eta_t, grad) [N, H, W, 2C], or grad alone for the GDN."""
     grad = tf.cast(grad, self.compute_dtype)
     if not self.use_estimate:
       return grad
@@ -320,7 +322,7 @@ class RIMCell(_CellBase):
 
   def call(self, eta, grad, state, step=0, training=False):
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
-    inputs = _pad_to_even(self._inputs(eta, grad))
+    inputs = pad_to_even(self.step_inputs(eta, grad))
     hidden = tf.tanh(self._normalize(self.down_norm, self.down(inputs), step,
                                      training))
     if self.recurrent:
@@ -404,7 +406,7 @@ class AtrousRIMCell(_CellBase):
     return list(self.norms)
 
   def call(self, eta, grad, state, step=0, training=False):
-    hidden = self._inputs(eta, grad)
+    hidden = self.step_inputs(eta, grad)
     new_state = []
     for i in range(3):
       hidden = tf.tanh(self._normalize(self.norms[i], self.convs[i](hidden),

@@ -481,6 +481,8 @@ def test_the_fast_path_is_bfloat16_where_the_cpu_has_it(weights, monkeypatch):
   plain, _ = api.load_restorer(str(weights["denoise"]), None, False)
   assert fast.model.dtype_policy.name == engine.fast_policy()
   assert plain.model.dtype_policy.name == "float32"
+  # The fast path runs the fused form, the plain one the Keras model.
+  assert fast.fused is not None and plain.fused is None
 
 
 def test_images_of_mixed_sizes_share_one_super_resolution_graph(weights):

@@ -10,7 +10,9 @@ in one process: BM3D with the true sigma first, then the RIM (whole image,
 one pass, compiled before timing) on each path of --paths:
 
   float32    the Keras model in float32 (`rim_tf.restore(..., fast=False)`)
-  bfloat16   the cell in mixed_bfloat16 (the fast path where the CPU has it)
+  bfloat16   the Keras model with its cell in mixed_bfloat16
+  fast       the fast path of `rim_tf.restore`: the fused form
+             (`rim_tf.inference.fused`) in `engine.fast_policy()`
   xla        float32, compiled with XLA
   savedmodel, onnx, litert
              the model exported by `rim_tf.export` and run by its runtime
@@ -45,6 +47,8 @@ from rim_tf import pretrained
 from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
 from rim_tf.inference import deploy
+from rim_tf.inference import engine
+from rim_tf.inference import fused as fused_rim
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "denoise_gray", "Shipped name or .weights.h5.")
@@ -53,11 +57,12 @@ flags.DEFINE_string("image_id", None, "BSDS300 test id (default: the first "
                     "BSD68 image).")
 flags.DEFINE_float("sigma", 25.0, "Noise std on the 0-255 scale.")
 flags.DEFINE_integer("steps", 10, "RIM steps T.")
-flags.DEFINE_list("paths", ["float32", "bfloat16", "xla", "savedmodel",
-                            "onnx", "litert"], "The paths to time.")
+flags.DEFINE_list("paths", ["float32", "bfloat16", "fast", "xla",
+                            "savedmodel", "onnx", "litert"],
+                  "The paths to time.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
 flags.DEFINE_bool("profile", False, "Also print the share of each op type "
-                  "in one restore on the bfloat16 path (TensorFlow's "
+                  "in one restore on the bfloat16 and fast paths (TensorFlow's "
                   "profiler; needs `pip install xprof`).")
 flags.DEFINE_integer("inter_op_threads", None, "TensorFlow's inter-op "
                      "threads (default: its own choice).")
@@ -88,7 +93,7 @@ def _gflop_per_step(shape):
   return model_analyzer.profile(graph, options=options).total_float_ops / 1e9
 
 
-def _op_profile(run, image, sigma, rows=12):
+def _op_profile(run, image, sigma, path, rows=12):
   """Prints the self time of each op type in one call of `run`, summed over
   TensorFlow's threads (IDLE: a thread waiting)."""
   import collections  # pylint: disable=g-import-not-at-top
@@ -110,16 +115,18 @@ def _op_profile(run, image, sigma, rows=12):
     values = dict(zip(columns, [c.get("v") for c in row["c"]]))
     seconds[values["type"]] += values["total_self_time"] / 1e6
   total = sum(seconds.values())
-  print(f"op types of one bfloat16 restore (self time over all threads, "
+  print(f"op types of one {path} restore (self time over all threads, "
         f"{total:.2f} s):")
   for kind, value in seconds.most_common(rows):
     print(f"  {kind:<32} {value:6.2f} s {100 * value / total:5.1f} %")
 
 
-def _keras_path(policy, jit_compile, steps):
+def _keras_path(policy, jit_compile, steps, fused=False):
   model, _ = pretrained.load(FLAGS.weights, policy)
   operator = operators.Identity((None, None, model.channels))
-  run = tf.function(lambda y, s: model.final_estimate(y, operator, s, steps),
+  final = (fused_rim.FusedRIM(model).final_estimate if fused else
+           model.final_estimate)
+  run = tf.function(lambda y, s: final(y, operator, s, steps),
                     jit_compile=jit_compile)
   return lambda image, sigma: run(tf.constant(image), tf.constant(sigma))
 
@@ -199,7 +206,9 @@ def main(argv):
   sigma = np.array([FLAGS.sigma / 255.0], np.float32)
   with tempfile.TemporaryDirectory() as folder:
     for path in FLAGS.paths:
-      if path in ("float32", "bfloat16", "xla"):
+      if path == "fast":
+        run = _keras_path(engine.fast_policy(), False, FLAGS.steps, True)
+      elif path in ("float32", "bfloat16", "xla"):
         run = _keras_path("mixed_bfloat16" if path == "bfloat16" else
                           "float32", path == "xla", FLAGS.steps)
       else:
@@ -221,8 +230,8 @@ def main(argv):
       print(f"{name:<36} {seconds:>8.2f} {psnr:>8.3f} "
             f"{seconds / bm3d_seconds:>7.2f} {gflop / seconds:>8.0f}",
             flush=True)
-      if FLAGS.profile and path == "bfloat16":
-        _op_profile(run, image, sigma)
+      if FLAGS.profile and path in ("bfloat16", "fast"):
+        _op_profile(run, image, sigma, path)
   print("load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 

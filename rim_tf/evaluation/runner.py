@@ -33,7 +33,7 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   output holds Figure 2's curves of the RIMs (e.g. RIM,GDN,FFN) on
   `num_images` (default `protocols.FIGURE2_PATCHES`) test patches at
   `ratio`. `fast`: the RIMs restore on the fast path of `rim_tf.restore`
-  (`engine.fast_policy`), not in float32. `sigmas`: the noise levels, default the protocol's (15, 25, 50
+  (`engine.Restorer.from_weights`), not as float32 Keras models. `sigmas`: the noise levels, default the protocol's (15, 25, 50
   for denoising, `protocols.DEBLUR_SIGMAS` for deblurring).
   Returns the markdown reports, joined.
   """
@@ -71,8 +71,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   metadata = {"command": command or ""}
   ours = None
   if named:
-    policy = engine.fast_policy() if fast else "float32"
-    rims = {name: engine.Restorer.from_weights(path, steps, policy)[0]
+    policy = (engine.fast_policy() + ", fused") if fast else "float32"
+    rims = {name: engine.Restorer.from_weights(path, steps, fast)[0]
             for name, path in named.items()}
     chosen = {**{name: protocols.rim_method(evaluation.protocol, rim)
                  for name, rim in rims.items()}, **chosen}

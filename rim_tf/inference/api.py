@@ -56,12 +56,10 @@ def _check_task(task):
 @functools.lru_cache(maxsize=4)
 def load_restorer(weights, steps=None, fast=True):
   """(rim_tf.inference.engine.Restorer, config) of `weights`, cached:
-  repeated calls reuse the model. `fast`: the cell in
-  `engine.fast_policy()` (bfloat16 where the hardware has it), else in
-  float32."""
+  repeated calls reuse the model. `fast`: the fast path
+  (`engine.Restorer.from_weights`), else the plain float32 Keras model."""
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
-  return engine.Restorer.from_weights(
-      weights, steps, engine.fast_policy() if fast else "float32")
+  return engine.Restorer.from_weights(weights, steps, fast)
 
 
 def check_serves(config, task, weights):
@@ -244,7 +242,8 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     boundary: deblurring: how the blur treats the image's border, one of
       BOUNDARIES ("circular" wraps around, as the benchmarks do;
       "replicate" repeats the edge pixels, closer to a photograph).
-    fast: the fast path, the RIM's convolutions in bfloat16 where the
+    fast: the fast path: the RIM in its fused form
+      (`rim_tf.inference.fused`), its convolutions in bfloat16 where the
       hardware computes it natively (`engine.fast_policy`); False runs the
       plain float32 Keras model.
 

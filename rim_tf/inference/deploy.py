@@ -25,6 +25,7 @@ import tensorflow as tf
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tasks
+from rim_tf.inference import fused
 from rim_tf.operators import blur
 
 FORMATS = ("savedmodel", "onnx", "litert")
@@ -33,8 +34,11 @@ ONNX_OPSET = 17
 
 
 def serving_function(model, task, steps, scale=None):
-  """The tf.function an export holds, with its input signature."""
+  """The tf.function an export holds, with its input signature: the RIM in
+  its fused form where the cell allows (`rim_tf.inference.fused`)."""
   channels = model.channels
+  final_estimate = (fused.FusedRIM(model).final_estimate
+                    if fused.supports(model) else model.final_estimate)
   image = tf.TensorSpec([None, None, None, channels], tf.float32, "image")
   sigma = tf.TensorSpec([None], tf.float32, "sigma")
   if task.restores == "superres":
@@ -44,7 +48,7 @@ def serving_function(model, task, steps, scale=None):
     @tf.function(input_signature=[image])
     def serve_superres(image):
       sigma = tf.fill(tf.shape(image)[:1], noise)
-      return {"restored": model.final_estimate(image, operator, sigma, steps)}
+      return {"restored": final_estimate(image, operator, sigma, steps)}
     return serve_superres
   if task.restores == "deblur":
     kernel = tf.TensorSpec([blur.MAX_KERNEL, blur.MAX_KERNEL], tf.float32,
@@ -54,7 +58,7 @@ def serving_function(model, task, steps, scale=None):
     def serve_deblur(image, kernel, sigma):
       operator = operators.Blur(kernel, (None, None, channels), "circular",
                                 start=task.deblur_start, sigma=sigma)
-      return {"restored": model.final_estimate(image, operator, sigma, steps)}
+      return {"restored": final_estimate(image, operator, sigma, steps)}
     return serve_deblur
   if task.restores != "denoise":
     raise ValueError(f"exports of {task.name!r} RIMs are not supported: "
@@ -64,7 +68,7 @@ def serving_function(model, task, steps, scale=None):
 
   @tf.function(input_signature=[image, sigma])
   def serve(image, sigma):
-    return {"restored": model.final_estimate(image, operator, sigma, steps)}
+    return {"restored": final_estimate(image, operator, sigma, steps)}
   return serve
 
 

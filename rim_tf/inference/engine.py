@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from rim_tf.data import kernels as blur_kernels
+from rim_tf.inference import fused as fused_rim
 from rim_tf.inference import tiling
 from rim_tf import metrics
 from rim_tf import operators
@@ -60,12 +61,17 @@ class Restorer:
     deblur_start: where deblurring starts, one of
       `rim_tf.operators.blur.STARTS` (its task's `deblur_start`).
     jit_compile: compile the passes with XLA.
+    fused: run the model as a `rim_tf.inference.fused.FusedRIM` (the same
+      function in fewer operations; a snapshot of its weights) where the
+      cell allows, else as the Keras model.
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
                denoise_start="measurement", jit_compile=False,
-               deblur_start="measurement"):
+               deblur_start="measurement", fused=False):
     self.model = model
+    self.fused = (fused_rim.FusedRIM(model)
+                  if fused and fused_rim.supports(model) else None)
     self.steps = int(steps)
     if self.steps < 1:
       raise ValueError(f"steps must be >= 1, got {steps}.")
@@ -88,31 +94,39 @@ class Restorer:
     self._deblur = {}
 
   @classmethod
-  def from_weights(cls, weights, steps=None, policy="float32"):
+  def from_weights(cls, weights, steps=None, fast=False):
     """(Restorer, config) of exported weights (shipped name or path).
 
     `steps` (None) defaults to the weights' task's `denoise_steps`, else
     the T they were trained with; denoising starts where their task says
-    (`Task.denoise_start`). `policy`: the Keras dtype policy the cell
-    computes in, "float32" or "mixed_bfloat16" (`FAST_POLICY`; the
-    likelihood and the estimates stay float32 either way).
+    (`Task.denoise_start`). `fast`: the fast path of `rim_tf.restore`, the
+    cell in `fast_policy()` and fused (`rim_tf.inference.fused`); else the
+    plain float32 Keras model. The likelihood and the estimates are float32
+    either way.
     """
-    model, config = pretrained.load(weights, policy)
+    model, config = pretrained.load(weights,
+                                    fast_policy() if fast else "float32")
     task = tasks.from_config(config)
     if steps is None:
       steps = task.denoise_steps or config.trainer.rim_steps
     return cls(model, steps, task.likelihood_sigma_255,
                task.denoise_start,
-               deblur_start=task.deblur_start), config
+               deblur_start=task.deblur_start, fused=fast), config
 
   @property
   def channels(self):
     return self.model.channels
 
-  def _denoise_graph(self, noisy, sigma):
-    _, final = self.model(noisy, operator=self.denoise_operator, sigma=sigma,
+  def _final(self, y, operator, sigma):
+    """x_T of the measurement y, fused where the Restorer was made so."""
+    if self.fused is not None:
+      return self.fused.final_estimate(y, operator, sigma, self.steps)
+    _, final = self.model(y, operator=operator, sigma=sigma,
                           steps=self.steps)
     return final
+
+  def _denoise_graph(self, noisy, sigma):
+    return self._final(noisy, self.denoise_operator, sigma)
 
   def _through_model(self, run, image):
     """run(float32 [1, H, W, C_model]) -> [1, H', W', C_model] on `image`
@@ -158,9 +172,7 @@ class Restorer:
           scale, (None, None, self.model.channels))
 
       def run(low, sigma, operator=operator):
-        _, final = self.model(low, operator=operator, sigma=sigma,
-                              steps=self.steps)
-        return final
+        return self._final(low, operator, sigma)
 
       self._superres[scale] = tf.function(
           run, jit_compile=self._jit_compile, input_signature=[
@@ -225,9 +237,7 @@ class Restorer:
         operator = operators.Blur(kernel, (None, None, self.model.channels),
                                   boundary, start=self.deblur_start,
                                   sigma=sigma)
-        _, final = self.model(blurred, operator=operator, sigma=sigma,
-                              steps=self.steps)
-        return final
+        return self._final(blurred, operator, sigma)
       self._deblur[key] = tf.function(
           run, jit_compile=self._jit_compile, input_signature=[
               tf.TensorSpec([None, None, None, self.model.channels],
