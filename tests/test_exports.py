@@ -5,7 +5,6 @@ image; tests of a runtime that is not installed skip."""
 import importlib.util
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap

@@ -22,7 +22,8 @@ one pass, compiled before timing) on each path of --paths:
              precision hint
 
 Prints the FLOPs of one RIM step on the image (TensorFlow's profiler on
-the step's graph), then per method seconds per image (best of --repeats),
+the step's graph) and of the fused form's T steps, the ceiling (those FLOPs
+at the speed of the cell's largest convolution alone), then per method seconds per image (best of --repeats),
 PSNR, the ratio to BM3D's time and the RIM's GFLOP/s, then the machine's
 load average (2 cores: above 2 means other jobs shared the CPU).
 """
@@ -79,18 +80,38 @@ def _best_seconds(function, repeats):
   return best, result
 
 
-def _gflop_per_step(shape):
-  """GFLOP of one RIM step on an image of `shape` [1, H, W, C]."""
+def _gflop(shape, steps, fused=False):
+  """GFLOP of `steps` RIM steps on an image of `shape` [1, H, W, C], of the
+  Keras model or of its fused form."""
   from tensorflow.python.profiler import model_analyzer  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
   from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
   model, _ = pretrained.load(FLAGS.weights)
   operator = operators.Identity((None, None, model.channels))
-  step = tf.function(lambda y: model.final_estimate(
-      y, operator, tf.constant([0.1]), 1))
-  graph = step.get_concrete_function(tf.TensorSpec(shape)).graph
+  final = (fused_rim.FusedRIM(model).final_estimate if fused else
+           model.final_estimate)
+  run = tf.function(lambda y: final(y, operator, tf.constant([0.1]), steps))
+  graph = run.get_concrete_function(tf.TensorSpec(shape)).graph
   options = option_builder.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
   return model_analyzer.profile(graph, options=options).total_float_ops / 1e9
+
+
+def _conv_peak(shape, repeats=5):
+  """GFLOP/s of the cell's largest convolution alone, in the fast path's
+  dtype: the fused GRU gates, 3x3 over concat(x, h) at half resolution of
+  an image of `shape` [1, H, W, C]. No restore can run its convolutions
+  faster, so total GFLOP / this is the ceiling's time."""
+  config = pretrained.config(FLAGS.weights).model
+  inputs, outputs = config.features + config.gru_features, 2 * config.gru_features
+  dtype = tf.bfloat16 if engine.fast_policy() == "mixed_bfloat16" else tf.float32
+  half = [1, (shape[1] + 1) // 2, (shape[2] + 1) // 2, inputs]
+  x = tf.cast(tf.random.uniform(half), dtype)
+  kernel = tf.cast(tf.random.uniform([3, 3, inputs, outputs]) * 0.01, dtype)
+  conv = tf.function(lambda x: tf.reduce_sum(tf.cast(
+      tf.nn.conv2d(x, kernel, 1, "SAME")[0, 0, 0], tf.float32)))
+  conv(x)
+  seconds, _ = _best_seconds(lambda: conv(x).numpy(), repeats)
+  return 2 * 9 * inputs * outputs * half[1] * half[2] / seconds / 1e9
 
 
 def _op_profile(run, image, sigma, path, rows=12):
@@ -192,9 +213,16 @@ def main(argv):
   print(f"image {image_id} ({width}x{height}, gray), sigma {FLAGS.sigma:g}, "
         f"8-bit quantized; noisy PSNR "
         f"{metrics.psnr_255(metrics.to_uint8(noisy), clean):.2f} dB")
-  gflop = FLAGS.steps * _gflop_per_step([1, height, width, 1])
+  shape = [1, height, width, 1]
+  gflop = FLAGS.steps * _gflop(shape, 1)
+  fused_gflop = _gflop(shape, FLAGS.steps, fused=True)
+  peak = _conv_peak(shape)
   print(f"one RIM step: {gflop / FLAGS.steps:.1f} GFLOP; T={FLAGS.steps}: "
-        f"{gflop:.0f} GFLOP")
+        f"{gflop:.0f} GFLOP (fused form: {fused_gflop:.0f} GFLOP, the zero "
+        f"first state's work skipped)")
+  print(f"ceiling: the largest convolution alone runs at {peak:.0f} GFLOP/s "
+        f"in {engine.fast_policy()}: {fused_gflop / peak:.2f} s for the "
+        f"fused form's {fused_gflop:.0f} GFLOP")
   bm3d_seconds, estimate = _best_seconds(
       lambda: baselines.bm3d_denoise(noisy, FLAGS.sigma), FLAGS.repeats)
   psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
@@ -227,8 +255,10 @@ def main(argv):
                                    FLAGS.repeats)
       psnr = metrics.psnr_255(metrics.to_uint8(out[0]), clean)
       name = f"RIM {FLAGS.weights} T={FLAGS.steps} {path}"
+      # Exports and the fast path run the fused form.
+      work = gflop if path in ("float32", "bfloat16", "xla") else fused_gflop
       print(f"{name:<36} {seconds:>8.2f} {psnr:>8.3f} "
-            f"{seconds / bm3d_seconds:>7.2f} {gflop / seconds:>8.0f}",
+            f"{seconds / bm3d_seconds:>7.2f} {work / seconds:>8.0f}",
             flush=True)
       if FLAGS.profile and path in ("bfloat16", "fast"):
         _op_profile(run, image, sigma, path)

@@ -57,17 +57,6 @@ def _numpy(variable):
   return variable.numpy().astype(np.float64)
 
 
-class _Weight:
-  """A weight as numpy, a tf constant of `dtype` when called."""
-
-  def __init__(self, array, dtype):
-    self.array, self.dtype = array, dtype
-    self.shape = array.shape
-
-  def __call__(self):
-    return tf.constant(self.array, self.dtype)
-
-
 class FusedRIM:
   """x_T of a trained RIM (recurrent `RIMCell`) in fused operations.
 
@@ -95,39 +84,38 @@ class FusedRIM:
     w_in, b_in = _numpy(gru.input_conv.kernel), _numpy(gru.input_conv.bias)
     w_gate, w_cand = _numpy(gru.gate_conv.kernel), _numpy(
         gru.candidate_conv.kernel)
-    # The state's rows of a merged kernel follow the input's: concat(x, h).
-    self._gates = self._const(np.concatenate([w_in[..., :2 * f], w_gate], 2))
-    self._gates_bias = self._const(b_in[:2 * f])
-    self._cand = self._const(np.concatenate([w_in[..., 2 * f:], w_cand], 2))
-    self._cand_bias = self._const(b_in[2 * f:])
-    self._first_update = self._const(w_in[..., :f])
-    self._first_update_bias = self._const(b_in[:f])
-    self._first_cand = self._const(w_in[..., 2 * f:])
     w_out = _numpy(cell.out.kernel)  # [3, 3, F, C]
     channels = w_out.shape[-1]
     # Channel (3 i + j) C + c of the 1x1 convolution is tap (i, j) of the
     # output channel c; the fixed kernel adds each tap at its offset.
-    self._out_taps = self._const(np.transpose(w_out, [2, 0, 1, 3]).reshape(
-        1, 1, w_out.shape[2], 9 * channels))
-    taps = np.zeros((3, 3, 9 * channels, channels), np.float32)
+    taps = np.zeros((3, 3, 9 * channels, channels))
     for i in range(3):
       for j in range(3):
         for c in range(channels):
           taps[i, j, (3 * i + j) * channels + c, c] = 1.0
-    self._tap_sum = _Weight(taps, tf.float32)
-    self._out_bias = _Weight(cell.out.bias.numpy(), tf.float32)
+    # Kept as numpy, made constants of the graph that runs them (once per
+    # graph): exporters (tf2onnx) take a tensor captured from outside for
+    # an input. The state's rows of a merged kernel follow the input's:
+    # concat(x, h).
+    self._arrays = {
+        "gates": np.concatenate([w_in[..., :2 * f], w_gate], 2),
+        "gates_bias": b_in[:2 * f],
+        "cand": np.concatenate([w_in[..., 2 * f:], w_cand], 2),
+        "cand_bias": b_in[2 * f:],
+        "first_update": w_in[..., :f],
+        "first_update_bias": b_in[:f],
+        "first_cand": w_in[..., 2 * f:],
+        "out_taps": np.transpose(w_out, [2, 0, 1, 3]).reshape(
+            1, 1, w_out.shape[2], 9 * channels),
+        "tap_sum": taps,
+        "out_bias": _numpy(cell.out.bias),
+    }
     rows = getattr(cell.down_norm, "num_steps", 1)
     self._folded = [self._fold(row) for row in range(rows)]
 
-  def _const(self, array):
-    # Kept as numpy and made a tensor where a graph uses it: a constant of
-    # that graph, which exporters (tf2onnx) would otherwise take for an
-    # input captured from outside.
-    return _Weight(np.asarray(array, np.float32), self._dtype)
-
   def _fold(self, step):
     """The down and up convolutions with step `step`'s batch norms folded
-    in: (down kernel, down bias, up kernel, up bias)."""
+    in: [down kernel, down bias, up kernel, up bias]."""
     cell = self._cell
     scale, shift = _norm_affine(cell.down_norm, step)
     down = _numpy(cell.down.kernel) * scale  # out channels last
@@ -136,31 +124,49 @@ class FusedRIM:
     # A transposed convolution's kernel is [3, 3, out, in].
     up = _numpy(cell.up.kernel) * scale[:, None]
     up_bias = _numpy(cell.up.bias) * scale + shift
-    return tuple(self._const(w) for w in (down, down_bias, up, up_bias))
+    return [down, down_bias, up, up_bias]
 
-  def cell(self, eta, grad, state, step):
+  # Plain Python control flow on Python values only: autograph's rewrite
+  # of these methods would be most of the tracing time.
+  @tf.autograph.experimental.do_not_convert
+  def weights(self):
+    """The weights as tensors (constants where a graph is traced): a dict
+    of the shared ones and "folded", [down, down bias, up, up bias] per
+    row of batch-norm statistics. The tap sum and the output bias are
+    float32, the rest in the compute dtype."""
+    float32 = ("tap_sum", "out_bias")
+    tensors = {name: tf.constant(array, tf.float32 if name in float32
+                                 else self._dtype)
+               for name, array in self._arrays.items()}
+    tensors["folded"] = [[tf.constant(a, self._dtype) for a in row]
+                         for row in self._folded]
+    return tensors
+
+  @tf.autograph.experimental.do_not_convert
+  def cell(self, eta, grad, state, step, weights=None):
     """The cell's (delta eta float32 [N, H, W, C], state) at step `step`
-    (a Python int), as `RIMCell.call` in inference mode."""
+    (a Python int), as `RIMCell.call` in inference mode. `weights`: from
+    `weights()`, made once for all steps of a graph."""
+    w = self.weights() if weights is None else weights
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
-    down, down_bias, up, up_bias = (w() for w in self._folded[
-        min(step, len(self._folded) - 1)])
-    conv = lambda x, w: tf.nn.conv2d(x, w(), 1, "SAME")
+    down, down_bias, up, up_bias = w["folded"][min(step, len(w["folded"]) - 1)]
+    conv = lambda x, name: tf.nn.conv2d(x, w[name], 1, "SAME")
     inputs = rim_layers.pad_to_even(self._cell.step_inputs(eta, grad))
     x = tf.tanh(tf.nn.bias_add(tf.nn.conv2d(inputs, down, 2, "SAME"),
                                down_bias))
     if step == 0:  # The state is zero.
-      update = self._sigmoid(tf.nn.bias_add(
-          conv(x, self._first_update), self._first_update_bias()))
-      candidate = tf.tanh(tf.nn.bias_add(conv(x, self._first_cand),
-                                         self._cand_bias()))
+      update = self._sigmoid(tf.nn.bias_add(conv(x, "first_update"),
+                                            w["first_update_bias"]))
+      candidate = tf.tanh(tf.nn.bias_add(conv(x, "first_cand"),
+                                         w["cand_bias"]))
       h = candidate - update * candidate
     else:
       h = state
       gates = self._sigmoid(tf.nn.bias_add(
-          conv(tf.concat([x, h], -1), self._gates), self._gates_bias()))
+          conv(tf.concat([x, h], -1), "gates"), w["gates_bias"]))
       update, reset = tf.split(gates, 2, axis=-1)
       candidate = tf.tanh(tf.nn.bias_add(
-          conv(tf.concat([x, reset * h], -1), self._cand), self._cand_bias()))
+          conv(tf.concat([x, reset * h], -1), "cand"), w["cand_bias"]))
       h = candidate + update * (h - candidate)
     shape = tf.shape(h)
     upsampled = tf.nn.conv2d_transpose(
@@ -169,13 +175,14 @@ class FusedRIM:
     hidden = tf.tanh(tf.nn.bias_add(upsampled, up_bias))
     # The 1x1 convolution is pointwise: crop its 9 C channels, not the
     # wide input.
-    taps = tf.cast(conv(hidden, self._out_taps)[:, :height, :width, :],
+    taps = tf.cast(conv(hidden, "out_taps")[:, :height, :width, :],
                    tf.float32)
-    return tf.nn.bias_add(conv(taps, self._tap_sum), self._out_bias()), h
+    return tf.nn.bias_add(conv(taps, "tap_sum"), w["out_bias"]), h
 
   def _sigmoid(self, x):
     return tf.cast(tf.sigmoid(tf.cast(x, tf.float32)), self._dtype)
 
+  @tf.autograph.experimental.do_not_convert
   def final_estimate(self, y, operator, sigma, steps):
     """x_T [N, H, W, C] float32, as `RIM.final_estimate(y, operator, sigma,
     steps)` (T = `steps`, a Python int, unrolled)."""
@@ -183,9 +190,10 @@ class FusedRIM:
     y = tf.cast(y, tf.float32)
     sigma = tf.cast(sigma, tf.float32)
     eta = model.initial_eta(y, operator)
+    weights = self.weights()
     state = None
     for t in range(int(steps)):
       grad = model.likelihood(eta, y=y, operator=operator, sigma=sigma)
-      delta, state = self.cell(eta, grad, state, t)
+      delta, state = self.cell(eta, grad, state, t, weights)
       eta = eta + delta
     return tf.sigmoid(eta)
