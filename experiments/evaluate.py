@@ -67,7 +67,7 @@ def main(argv):
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
   from rim_tf.evaluation import shipped  # pylint: disable=g-import-not-at-top
-  command = "python experiments/evaluate.py " + " ".join(sys.argv[1:])
+  command = experiment_flags.command_line()
   output = experiment_flags.output_path(FLAGS.output, folder=FLAGS.shipped)
   try:
     task = experiment_flags.task_name()

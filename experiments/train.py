@@ -31,7 +31,7 @@ flags.DEFINE_bool("export_best", False, "--export writes the weights of the "
                   "recorded at every validation) instead of the last.")
 flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
                    "training (checkpointed; then validate and --export as at "
-                   "the end), e.g. to end a working session on time.")
+                   "the end), e.g. to fit a time slot on shared machines.")
 
 
 def main(argv):

@@ -12,6 +12,8 @@ binary unchanged.
 """
 
 import importlib
+import os
+import pathlib
 import sys
 
 from absl import flags
@@ -93,3 +95,43 @@ def output_path(value, flag="output", folder=False):
     return str(writable.file(value))
   except ValueError as error:
     sys.exit(f"error: --{flag}: {error}")
+
+
+def command_line(argv=None):
+  """The command that ran (`argv`, default sys.argv), as a results file
+  records it: the data folder as DATA and every absolute or home path by
+  its file name, so the record names no folder of the machine that made it
+  (the weights it scored are named by their sha256 beside it)."""
+  argv = list(sys.argv if argv is None else argv)
+  words = ["python", _script(argv[0])]
+  data_value_next = False
+  for arg in argv[1:]:
+    name, sep, value = arg.partition("=")
+    if data_value_next:
+      arg = "DATA"
+    elif sep and name.lstrip("-") == "data_dir":
+      arg = f"{name}=DATA"
+    elif sep:
+      arg = f"{name}=" + ",".join(_path_free(v) for v in value.split(","))
+    else:
+      arg = _path_free(arg)
+    data_value_next = not sep and arg.lstrip("-") == "data_dir"
+    words.append(arg)
+  return " ".join(words)
+
+
+def _script(path):
+  """A binary's path from the repository's top (experiments/..., docs/...),
+  else its file name."""
+  parts = pathlib.PurePath(path).parts
+  for top in ("experiments", "docs"):
+    if top in parts:
+      return "/".join(parts[len(parts) - 1 - parts[::-1].index(top):])
+  return parts[-1] if parts else path
+
+
+def _path_free(value):
+  """`value`, or its file name if it is an absolute or home path."""
+  if value.startswith(("/", "~")):
+    return os.path.basename(value.rstrip("/")) or value
+  return value

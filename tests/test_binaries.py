@@ -238,3 +238,28 @@ def test_figure2_without_results_fails_with_one_error(runs):
 def test_figures_without_data_fails_with_one_error(runs):
   _assert_clean_failure(runs["results"]["figures_no_data"],
                         f"BSDS300 is not in {runs['empty']}")
+
+
+def test_a_recorded_command_names_no_folder_of_the_machine():
+  from rim_tf import experiment_flags  # pylint: disable=g-import-not-at-top
+  line = experiment_flags.command_line([
+      "/users/me/rim_tf/experiments/evaluate.py", "--task=deblur",
+      "--data_dir=/srv/data", "--weights=/users/me/runs/a.weights.h5,"
+      "denoise_gray", "--output=docs/results/x.json", "--data_dir", "~/d",
+      "--num_images=10"])
+  assert line == (
+      "python experiments/evaluate.py --task=deblur --data_dir=DATA "
+      "--weights=a.weights.h5,denoise_gray --output=docs/results/x.json "
+      "--data_dir DATA --num_images=10")
+
+
+def test_results_name_shipped_weights_by_name_and_others_by_file(tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  assert pretrained.provenance("denoise_gray")["path"] == "denoise_gray"
+  for suffix in (".weights.h5", ".json"):
+    shutil.copy(pretrained.HERE / f"superres{suffix}",
+                tmp_path / f"mine{suffix}")
+  known = pretrained.provenance(str(tmp_path / "mine.weights.h5"))
+  assert known["path"] == "mine.weights.h5"
+  assert known["sha256"] == pretrained.sha256("superres")

@@ -450,9 +450,10 @@ def test_several_rims_in_one_run_are_compared_first_against_the_rest(
                 results["per_channel"]["sigma25_q8"]["psnr"])
   assert (f"| colour − per_channel (same run) | {difference:+.2f} |"
           in report)
-  # Which weights scored: their export step and sha256 (first 12 digits).
+  # Which weights scored: their file's name (no folder of this machine),
+  # export step and sha256 (first 12 digits).
   def provenance(path):
-    return (f"{path} (step 0, sha256 "
+    return (f"{path.name} (step 0, sha256 "
             f"{hashlib.sha256(path.read_bytes()).hexdigest()[:12]})")
 
   assert (f"- weights: colour={provenance(colour)}, "

@@ -776,7 +776,7 @@ def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
       "--set=data.source=builtin",
       "--set=model.features=8", "--set=model.gru_features=8",
       "--set=trainer.rim_steps=2", "--set=data.batch_size=4",
-      "--set=data.num_validation=4"]
+      "--set=data.num_validation=4", f"--data_dir={tmp_path / 'data'}"]
   done = subprocess.run(command, capture_output=True, text=True,
                         timeout=180, env=_python_env(), cwd=str(REPO),
                         check=False)
@@ -791,6 +791,10 @@ def test_train_binary_resolves_flags_trains_and_exports(tmp_path):
       "ckpt-2")
   meta = json.loads(weights.with_suffix("").with_suffix(".json").read_text())
   assert meta["step"] == 2 and meta["patches_seen"] == 8
+  # The run folder keeps its data folder; the export names none.
+  assert config.data.data_dir == str(tmp_path / "data")
+  assert meta["config"]["data"]["data_dir"] is None
+  assert str(tmp_path) not in json.dumps(meta)
   # --export_best: the one validation (the final one) is the best.
   assert f"validation: {meta['validation']}" in done.stdout
   assert weights.read_bytes() == (run_dir / "best.weights.h5").read_bytes()
@@ -800,7 +804,7 @@ if __name__ == "__main__":
   _child_main(json.loads(sys.argv[1]))
 
 
-def test_budget_accumulates_over_sessions_and_reaches_the_export(tmp_path):
+def test_budget_accumulates_over_resumptions_and_reaches_the_export(tmp_path):
   config = tiny_config(**{"trainer.train_steps": 4})
   first = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   first.train(2)

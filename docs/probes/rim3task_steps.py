@@ -5,7 +5,7 @@ denoises the first 5 BSDS300 training images (gray, not quantized) at sigma
 (`Task.denoise_start`); prints the mean PSNR after 1, 5, 10, 20, 30, 50
 steps.
 
-  RIM_DATA_DIR=/work/shared/data python docs/probes/rim3task_steps.py
+  RIM_DATA_DIR=DATA python docs/probes/rim3task_steps.py
 """
 
 import numpy as np

@@ -23,7 +23,6 @@ and writes a JSON row (--output) with the export's budget.
 
 import json
 import os
-import sys
 import tempfile
 
 from absl import app
@@ -87,8 +86,7 @@ def main(argv):
                                   for s in ORDER_STEPS] for name in models}
                     for kind in found["RIM"]}
     print("order:", row["order"], flush=True)
-  row["command"] = "python docs/probes/rp_hypotheses.py " + " ".join(
-      sys.argv[1:])
+  row["command"] = experiment_flags.command_line()
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   with open(FLAGS.output, "w", encoding="utf-8") as f:
     json.dump(row, f, indent=1)

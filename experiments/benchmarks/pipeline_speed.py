@@ -1,6 +1,6 @@
 """Patches per second of the input pipeline alone, for each task.
 
-    python experiments/benchmarks/pipeline_speed.py --data_dir=../shared/data
+    python experiments/benchmarks/pipeline_speed.py --data_dir=DATA
 
 Builds each task's training stream (BSDS300 training images, the task's
 patch size and corruption from `rim_tf.tasks`, stride 4) and times

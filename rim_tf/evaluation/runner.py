@@ -177,7 +177,7 @@ def _weights_line(named):
   parts = []
   for name, path in named.items():
     known = pretrained.provenance(path)
-    parts.append(f"{name}={path} (step {known['step']}, sha256 "
+    parts.append(f"{name}={known['path']} (step {known['step']}, sha256 "
                  f"{known['sha256'][:12]})")
   return ", ".join(parts)
 

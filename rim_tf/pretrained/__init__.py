@@ -65,11 +65,22 @@ def sha256(name_or_path):
   return hashlib.sha256(resolve(name_or_path).read_bytes()).hexdigest()
 
 
-def provenance(name_or_path):
-  """What identifies a weights file in a results file: {"path", "step" (the
-  training step it was exported at, from its JSON), "sha256"}."""
+def weights_name(name_or_path):
+  """How results files name weights: the shipped name ("denoise_gray"), or
+  the file's name alone ("mine.weights.h5": no folder of the machine that
+  scored it; its sha256 identifies it)."""
   path = resolve(name_or_path)
-  return {"path": str(path), "step": metadata(path).get("step"),
+  if path.parent.resolve() == HERE.resolve():
+    return path.name[:-len(".weights.h5")]
+  return path.name
+
+
+def provenance(name_or_path):
+  """What identifies a weights file in a results file: {"path" (its
+  `weights_name`), "step" (the training step it was exported at, from its
+  JSON), "sha256"}."""
+  path = resolve(name_or_path)
+  return {"path": weights_name(path), "step": metadata(path).get("step"),
           "sha256": sha256(path)}
 
 

@@ -17,6 +17,10 @@ def write(model, path, meta):
   with at least "config") as the JSON beside them; returns the path."""
   if "config" not in meta:
     raise ValueError("an export's JSON needs the training \"config\".")
+  # The data folder is each user's own (--data_dir, RIM_DATA_DIR): an
+  # export names no folder of the machine that trained it.
+  meta = json.loads(json.dumps(meta))
+  meta["config"].get("data", {})["data_dir"] = None
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   model.save_weights(str(path))

@@ -150,11 +150,12 @@ def score_weights(name_or_path, data_dir=None, sigmas=None,
 def score_exports(names, data_dir=None, output=None, log=print,
                   patches=None):
   """`score_weights` of each of `names`, one line logged per score and the
-  rows so far written to `output` (JSON {name: row}) after each; returns
-  the rows."""
+  rows so far written to `output` (JSON {name: row}, a shipped name or the
+  file's name: `pretrained.weights_name`) after each; returns the rows."""
   rows = {}
   for name in names:
-    rows[name] = row = score_weights(name, data_dir, patches=patches)
+    rows[pretrained.weights_name(name)] = row = score_weights(
+        name, data_dir, patches=patches)
     keys = score_keys(row)
     log(f"{name}: step {row['step']}, {row['patches']} patches, "
         f"{row['hours']} h; held-out PSNR {conditions_label(keys)}: " +

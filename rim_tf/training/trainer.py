@@ -307,7 +307,7 @@ class Trainer:
     return path
 
   def training_seconds(self):
-    """Wall-clock seconds spent training this run, over all its sessions."""
+    """Wall-clock seconds spent training this run, over all its resumptions."""
     previous = self.folder.budget_seconds()
     if previous is None:
       previous = self._carried_seconds
@@ -339,7 +339,7 @@ class Trainer:
 
     `max_seconds` bounds the wall-clock time of this call: the run stops at
     the first step boundary after it (all workers at the same step) and
-    checkpoints, as for a signal, so a session can end on time.
+    checkpoints, as for a signal, so a run fits a time slot.
 
     Returns:
       dict with the final step, last loss, and whether a signal or the time
