@@ -497,3 +497,32 @@ def test_an_empty_or_npz_kernel_file_is_one_line(tmp_path, capsys, weights,
                    tmp_path / "out.png", "--kernel", tmp_path / "k.npy",
                    "--sigma", 5, "--weights", weights["deblur"])
   _one_line_error(code, err, 1, f"{tmp_path / 'k.npy'}: {fragment}")
+
+
+def test_the_demo_restores_every_shipped_model_better_than_its_input(
+    tmp_path, capsys):
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  from rim_tf.inference import demo  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "demo.png"
+  assert cli.main(["demo", "-o", str(path)]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  shown = [case.model for case in demo.CASES
+           if case.model in pretrained.shipped()]
+  assert len(shown) >= 4 and lines[-1] == f"wrote {path}"
+  for model, line in zip(shown, lines):
+    before, after = [float(x) for x in line.split()[-5::3][:2]]
+    assert line.startswith(model) and after > before + 0.3, line
+  with Image.open(path) as image:
+    # A row of three crops per model.
+    assert image.size[0] * len(shown) == 3 * image.size[1]
+
+
+@pytest.mark.parametrize("output,fragment", [
+    ("demo.jpg", "ending in .png"), ("missing/dir/file/x.png", None)])
+def test_the_demo_refuses_an_output_it_cannot_write_in_one_line(
+    tmp_path, capsys, output, fragment):
+  (tmp_path / "missing").write_text("a file, not a folder")
+  assert cli.main(["demo", "-o", str(tmp_path / output)]) == 1
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("rim-restore: error:") and "\n" not in err
+  assert fragment is None or fragment in err

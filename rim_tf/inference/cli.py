@@ -46,7 +46,9 @@ def build_parser():
       description="Restore images with a Recurrent Inference Machine "
                   "(Putzky & Welling, 2017): remove Gaussian noise, "
                   "upscale, or remove a known blur. Reads PNG, JPEG, TIFF "
-                  "(8/16-bit, gray/RGB) and writes the input's bit depth.",
+                  "(8/16-bit, gray/RGB) and writes the input's bit depth. "
+                  "`rim-restore demo -o demo.png` shows every shipped RIM "
+                  "on photos that come with scikit-image.",
       formatter_class=_HelpFormatter)
   parser.add_argument("task", choices=api.TASKS,
                       help="what to do: denoise, superres (upscale), or "
@@ -351,9 +353,46 @@ def load_tensorflow_quietly():
     os.close(saved)
 
 
+def build_demo_parser():
+  """The argparse parser of `rim-restore demo`."""
+  parser = argparse.ArgumentParser(
+      prog="rim-restore demo",
+      description="Restore crops of photos that come with scikit-image with "
+                  "every shipped RIM (no data, no download) and write one "
+                  "PNG: a row per model, its input, its result and the clean "
+                  "crop, with their PSNRs.",
+      formatter_class=_HelpFormatter)
+  parser.add_argument("-o", "--output", required=True, help="the PNG to write")
+  parser.add_argument("--float32", action="store_true",
+                      help="run the plain float32 models instead of the "
+                           "fast path")
+  return parser
+
+
+def demo_main(argv):
+  """`rim-restore demo`; returns the exit code."""
+  args = build_demo_parser().parse_args(argv)
+  try:
+    if not args.output.lower().endswith(".png"):
+      raise ValueError(f"{args.output}: the demo writes a PNG; give a file "
+                       f"name ending in .png.")
+    output = writable.file(args.output)
+  except ValueError as error:
+    print(f"rim-restore: error: {error}", file=sys.stderr)
+    return EXIT_ERROR
+  load_tensorflow_quietly()
+  from rim_tf.inference import demo  # pylint: disable=g-import-not-at-top
+  demo.run(output, fast=not args.float32)
+  print(f"wrote {output}")
+  return 0
+
+
 def main(argv=None):
   """Entry point of `rim-restore` and `python -m rim_tf`; returns the exit
   code (0 success, 1 a file failed, 2 bad arguments)."""
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if argv[:1] == ["demo"]:
+    return demo_main(argv[1:])
   parser = build_parser()
   args = parser.parse_args(argv)
 
