@@ -666,5 +666,5 @@ def test_deblurring_scores_each_kernel_and_their_mean_per_image():
           pytest.approx(value)
     assert by_setting["sigma2.55"]["per_image"][image_id] == pytest.approx(
         np.mean(per_kernel))
-  assert tables._setting_order("sigma2.55_k2") < tables._setting_order(
-      "sigma7.65") < tables._setting_order("sigma15")
+  assert tables.setting_order("sigma2.55_k2") < tables.setting_order(
+      "sigma7.65") < tables.setting_order("sigma15")

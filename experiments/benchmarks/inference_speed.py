@@ -29,6 +29,7 @@ load average (2 cores: above 2 means other jobs shared the CPU).
 """
 
 import importlib.util
+import json
 import os
 import tempfile
 import time
@@ -65,6 +66,9 @@ flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
 flags.DEFINE_bool("profile", False, "Also print the share of each op type "
                   "in one restore on the bfloat16 and fast paths (TensorFlow's "
                   "profiler; needs `pip install xprof`).")
+flags.DEFINE_string("output", None, "Also write the figures as JSON here "
+                    "(docs/results/inference_speed.json is rendered into "
+                    "docs/results.md).")
 flags.DEFINE_integer("inter_op_threads", None, "TensorFlow's inter-op "
                      "threads (default: its own choice).")
 flags.DEFINE_integer("intra_op_threads", None, "TensorFlow's intra-op "
@@ -230,6 +234,14 @@ def main(argv):
         f"{'GFLOP/s':>8}")
   print(f"{'BM3D (true sigma)':<36} {bm3d_seconds:>8.2f} {psnr:>8.3f} "
         f"{1.0:>7.2f}", flush=True)
+  record = {"command": experiment_flags.command_line(),
+            "image": f"{image_id} ({width}x{height}, gray, sigma "
+                     f"{FLAGS.sigma:g}, 8-bit quantized)",
+            "weights": FLAGS.weights, "steps": FLAGS.steps,
+            "gflop": gflop, "fused_gflop": fused_gflop,
+            "peak_gflop_per_s": peak, "policy": engine.fast_policy(),
+            "rows": [{"path": "bm3d", "seconds": bm3d_seconds,
+                      "psnr": psnr}]}
   image = noisy[None].astype(np.float32)
   sigma = np.array([FLAGS.sigma / 255.0], np.float32)
   with tempfile.TemporaryDirectory() as folder:
@@ -260,9 +272,16 @@ def main(argv):
       print(f"{name:<36} {seconds:>8.2f} {psnr:>8.3f} "
             f"{seconds / bm3d_seconds:>7.2f} {work / seconds:>8.0f}",
             flush=True)
+      record["rows"].append({"path": path, "seconds": seconds, "psnr": psnr,
+                             "gflop_per_s": work / seconds})
       if FLAGS.profile and path in ("bfloat16", "fast"):
         _op_profile(run, image, sigma, path)
-  print("load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+  record["load"] = os.getloadavg()
+  print("load {:.2f} {:.2f} {:.2f}".format(*record["load"]))
+  if FLAGS.output:
+    with open(experiment_flags.output_path(FLAGS.output), "w",
+              encoding="utf-8") as f:
+      json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def restrict(results, ids):
 def markdown_table(results, task, subset, metric="psnr"):
   """A markdown table of our results with the paper's numbers beside them."""
   settings = sorted({s for r in results.values() for s in r},
-                    key=_setting_order)
+                    key=setting_order)
   paper = tasks.get(task).evaluation.paper_rows(subset, metric)
   header = ["method"] + settings
   lines = ["| " + " | ".join(header) + " |",
@@ -89,7 +89,7 @@ def markdown_table(results, task, subset, metric="psnr"):
   return "\n".join(lines)
 
 
-def _setting_order(setting):
+def setting_order(setting):
   """Unquantized first, then by the setting's numbers: sigma15 < sigma25,
   sigma2.55 < sigma2.55_k1 < sigma2.55_k2 < sigma7.65."""
   quantized = setting.endswith("_q8")
@@ -104,7 +104,7 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
   `paper_rim`, default the RIM the paper trained for `task`) when `ours`
   scored the whole `subset`, as the paper did; "" if there is nothing to
   compare."""
-  settings = sorted(results[ours], key=_setting_order)
+  settings = sorted(results[ours], key=setting_order)
   evaluation = tasks.get(task).evaluation
   paper_rows = evaluation.paper_bars + (paper_rim or evaluation.paper_rim,)
   lines = []

@@ -1,0 +1,381 @@
+"""docs/results.md, written from the committed result files in docs/results/.
+
+Every table of the page is rendered here from a results JSON (the tables
+of an evaluation: `rim_tf.evaluation.tables`), so no number in it is typed
+by hand; `experiments/results_tables.py --check` fails when the page and
+the JSONs disagree. A section names the command that makes its JSON and,
+for a shipped model, the sha256 of the weights that scored (read from the
+evaluation's markdown beside the JSON) next to the shipped file's.
+
+    text = results_doc.render(RESULTS_DIR)
+    problems = results_doc.check(PAGE, RESULTS_DIR)
+"""
+
+import dataclasses
+import json
+import pathlib
+import re
+import textwrap
+
+from rim_tf.evaluation import tables
+
+TITLE = "# Results"
+INTRO = """\
+Every table below is written by `python experiments/results_tables.py` from the result
+files in `docs/results/` (do not edit it by hand; `--check` compares the two and runs in
+the tests). Each section gives the command that made its results file. PSNRs are means
+over the test images ± their bootstrap standard error; "(paper)" rows are the paper's
+printed numbers, "(same run)" differences compare methods on the same noisy images."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+  """One section of the page.
+
+  Attributes:
+    title: its heading.
+    text: what was measured, in a few sentences (no numbers: they come from
+      the results file).
+    command: the command that makes `results`.
+    results: the results JSON's file name in the results folder.
+    render: "evaluation" (`tables.markdown_table` with the paper's rows and
+      `tables.comparison_table`), or the name of a renderer below.
+    task: the evaluation's task (for the paper's rows).
+    subset: "bsd68" or "bsd100".
+    methods: {method in the JSON: its name in the table}; None keeps all.
+    ours: the method compared with the others and the paper.
+    paper_rim: the paper's row `ours` is compared with (default the task's).
+    shipped: {method: shipped weights name}: the weights that scored must
+      be the shipped file (sha256 checked).
+  """
+
+  title: str
+  text: str
+  command: str
+  results: str
+  render: str = "evaluation"
+  task: str | None = None
+  subset: str = "bsd68"
+  methods: dict | None = None
+  ours: str | None = None
+  paper_rim: str | None = None
+  shipped: dict = dataclasses.field(default_factory=dict)
+
+
+SECTIONS = (
+    Section(
+        "Table 2: gray denoising on BSD68, `denoise_gray` against BM3D",
+        "The shipped gray denoiser at its T = 10 and BM3D with the true noise "
+        "level, on the same noisy images: white Gaussian noise, unquantized "
+        "and 8-bit quantized (`_q8`).",
+        "python experiments/evaluate.py --task=denoise --methods=rim,bm3d "
+        "--subset=bsd68,bsd100 --weights=denoise_gray --data_dir=DATA "
+        "--output='docs/results/denoise_gray_{subset}.json'",
+        "denoise_gray_bsd68.json", task="denoise", subset="bsd68",
+        methods={"rim": "denoise_gray", "bm3d": "BM3D"}, ours="denoise_gray",
+        shipped={"rim": "denoise_gray"}),
+    Section(
+        "Gray denoising on BSD100",
+        "The same run on all 100 BSDS300 test images (the command above).",
+        "", "denoise_gray_bsd100.json", task="denoise", subset="bsd100",
+        methods={"rim": "denoise_gray", "bm3d": "BM3D"}, ours="denoise_gray",
+        shipped={"rim": "denoise_gray"}),
+    Section(
+        "Table 2, RIM-3task row: the random-projection RIM as a denoiser",
+        "The shipped 3-task RIM, trained on random projections only, "
+        "denoising from a flat start at T = 20: the paper's evidence that a "
+        "RIM learns something like a prior. Not reproduced: it stays below "
+        "the paper's row (see docs/reproducing.md).",
+        "python experiments/evaluate.py --task=denoise --methods=rim "
+        "--subset=bsd68,bsd100 --weights=random_projections "
+        "--name=random_projections --steps=20 --paper_rim=RIM-3task "
+        "--data_dir=DATA --output='docs/results/random_projections_{subset}.json'",
+        "random_projections_bsd68.json", task="denoise", subset="bsd68",
+        methods={"random_projections": "random_projections"},
+        ours="random_projections", paper_rim="RIM-3task",
+        shipped={"random_projections": "random_projections"}),
+    Section(
+        "Table 1: colour denoising on BSD68, `denoise_color` against CBM3D",
+        "The shipped colour denoiser and CBM3D on the same noisy images, "
+        "σ = 25, 8-bit quantized.",
+        "python experiments/evaluate.py --task=denoise_color --methods=rim,bm3d "
+        "--weights=denoise_color --subset=bsd68,bsd100 --sigmas=25 "
+        "--quantized=true --data_dir=DATA "
+        "--output='docs/results/denoise_color_{subset}.json'",
+        "denoise_color_bsd68.json", task="denoise_color", subset="bsd68",
+        methods={"aug6500_calibrated": "denoise_color", "cbm3d": "CBM3D"},
+        ours="denoise_color", shipped={"aug6500_calibrated": "denoise_color"}),
+    Section(
+        "Colour denoising on BSD100",
+        "The same run on all 100 BSDS300 test images (the command above).",
+        "", "denoise_color_bsd100.json", task="denoise_color", subset="bsd100",
+        methods={"aug6500_calibrated": "denoise_color", "cbm3d": "CBM3D"},
+        ours="denoise_color", shipped={"aug6500_calibrated": "denoise_color"}),
+    Section(
+        "Table 3: super-resolution on BSD100, `superres` against bicubic",
+        "The protocol of Huang et al. (2015): each image cropped to a "
+        "multiple of the scale and reduced with MATLAB-exact bicubic "
+        "`imresize`; the RIM restores the luma, the chroma is upscaled "
+        "bicubically; PSNR and SSIM on Y without a border of `scale` pixels.",
+        "python experiments/evaluate.py --task=superres --methods=rim,bicubic "
+        "--subset=bsd100 --weights=superres --data_dir=DATA "
+        "--output=docs/results/superres_bsd100.json",
+        "superres_bsd100.json", task="superres", subset="bsd100",
+        methods={"rim": "superres", "bicubic": "bicubic"}, ours="superres",
+        shipped={"rim": "superres"}),
+    Section(
+        "Figure 2: RIM, GDN and FFN on random projections, by step",
+        "The three shipped random-projection models on 5000 random 32 × 32 "
+        "test patches, noisy random projections at p = 0.25 (Gaussian, "
+        "binary and Fourier ensembles), the same operators and noise for "
+        "every model; mean PSNR after t steps (trained at T = 20). The "
+        "figure: `python experiments/figures.py --figure=2 "
+        "--results=docs/results/figure2_curves.json "
+        "--output=docs/figures/figure2.png`.",
+        "python experiments/evaluate.py --task=random_projections "
+        "--methods=rim --name=RIM,GDN,FFN --weights=random_projections,"
+        "random_projections_gdn,random_projections_ffn --data_dir=DATA "
+        "--output=docs/results/figure2_curves.json",
+        "figure2_curves.json", render="curves"),
+    Section(
+        "The fast path against float32 on BSD68",
+        "`denoise_gray` at σ = 25 (unquantized) restored by the float32 Keras "
+        "model and by `rim_tf.restore`'s fast path (the fused form in "
+        "bfloat16, docs/exports.md), on the same noisy images.",
+        "python experiments/evaluate.py --task=denoise --methods=rim "
+        "--weights=denoise_gray --sigmas=25 --quantized=false --subset=bsd68 "
+        "--data_dir=DATA [--fast] --output=OUT.json",
+        "denoise_gray_fast_path_bsd68.json", render="methods"),
+    Section(
+        "Inference speed: the RIM against BM3D on one image",
+        "Seconds per image (best of 3) of BM3D with the true noise level and "
+        "of `denoise_gray` at its T = 10 on each path, in one process on an "
+        "otherwise idle 2-core AMD EPYC with AVX-512 BF16; `fast` is what "
+        "`rim_tf.restore` runs. The ceiling: the fused form's FLOPs at the "
+        "speed of the cell's largest convolution alone. The profile, the "
+        "cold start and a large photograph are in docs/exports.md.",
+        "python experiments/benchmarks/inference_speed.py --data_dir=DATA "
+        "--paths=float32,bfloat16,fast,xla,savedmodel,onnx,litert,openvino "
+        "--output=docs/results/inference_speed.json",
+        "inference_speed.json", render="speed"),
+    Section(
+        "Batch-norm statistics per RIM step: held-out PSNR before and after",
+        "Each shipped model's held-out PSNR (its training config's validation "
+        "patches) with one set of batch-norm statistics for all steps, and "
+        "after `experiments/calibrate_norms.py` gave it a row per step "
+        "(docs/training.md).",
+        "python experiments/score_weights.py --weights=BEFORE,AFTER "
+        "--data_dir=DATA --output=docs/results/norm_calibration_NAME.json",
+        "norm_calibration_denoise_gray.json", render="scores"),
+    Section(
+        "", "", "", "norm_calibration_superres.json", render="scores"),
+    Section(
+        "Deblurring: where the RIM starts",
+        "Two deblurring RIMs trained alike for 500 steps of the cpu preset "
+        "(warm start from `denoise_gray`), one starting from the blurred "
+        "image, one from a Wiener estimate; the first 10 BSD68 images with "
+        "Levin et al.'s 8 kernels at σ = 2.55 and 7.65.",
+        "python experiments/evaluate.py --task=deblur --methods=rim "
+        "--subset=bsd68 --num_images=10 --data_dir=DATA --weights=START.weights.h5 "
+        "--name=START --output=START.json",
+        "deblur_start_ab_first10.json", render="deblur_ab"),
+)
+
+
+def _load(results_dir, name):
+  return json.loads((pathlib.Path(results_dir) / name).read_text())
+
+
+def _scored_sha256(results_dir, json_name):
+  """{method: sha256 prefix} from the "- weights:" line of the evaluation's
+  markdown beside its JSON."""
+  md = (pathlib.Path(results_dir) / json_name).with_suffix(".md")
+  if not md.exists():
+    return {}
+  for line in md.read_text().splitlines():
+    if line.startswith("- weights:"):
+      return dict(re.findall(r"(\w+)=[^,(]+\(step \d+, sha256 (\w+)\)",
+                             line))
+  return {}
+
+
+def _evaluation(section, results_dir):
+  results = _load(results_dir, section.results)
+  if section.methods:
+    results = {shown: results[name] for name, shown in section.methods.items()
+               if name in results}
+  lines = ["PSNR (dB):", "",
+           tables.markdown_table(results, section.task, section.subset), ""]
+  comparison = tables.comparison_table(results, section.task, section.subset,
+                                       section.ours, section.paper_rim)
+  if comparison:
+    lines += ["Differences of the mean PSNRs:", "", comparison, ""]
+  lines += ["SSIM:", "",
+            tables.markdown_table(results, section.task, section.subset,
+                                  "ssim"), ""]
+  return lines
+
+
+def _curves(section, results_dir):
+  data = _load(results_dir, section.results)
+  curves = data["curves"]
+  models = list(curves)
+  ensembles = list(curves[models[0]])
+  length = len(curves[models[0]][ensembles[0]]["mean"])
+  steps = [t for t in (1, 2, 5, 10, 20, 30, 50) if t <= length]
+  lines = []
+  for ensemble in ensembles:
+    lines += [f"{ensemble.capitalize()} projections, mean PSNR (dB) after t "
+              f"steps, {curves[models[0]][ensemble]['n']} patches:", "",
+              "| model | " + " | ".join(f"t = {t}" for t in steps) + " |",
+              "|" + "---|" * (len(steps) + 1)]
+    for model in models:
+      mean = curves[model][ensemble]["mean"]
+      lines.append(f"| {model} | " + " | ".join(
+          f"{mean[t - 1]:.2f}" for t in steps) + " |")
+    lines.append("")
+  weights = ", ".join(
+      f"{model} `{known['path']}` (sha256 {known['sha256'][:12]})"
+      for model, known in data.get("provenance", {}).items())
+  if weights:
+    lines += [f"Weights: {weights}.", ""]
+  return lines
+
+
+def _methods(section, results_dir):
+  results = _load(results_dir, section.results)
+  settings = sorted({s for r in results.values() for s in r})
+  lines = ["| method | " + " | ".join(settings) + " |",
+           "|" + "---|" * (len(settings) + 1)]
+  for name, by_setting in results.items():
+    lines.append(f"| {name} | " + " | ".join(
+        f"{by_setting[s]['psnr']:.4f}" for s in settings) + " |")
+  first, *others = results
+  for other in others:
+    lines.append(f"| {other} − {first} | " + " | ".join(
+        f"{results[other][s]['psnr'] - results[first][s]['psnr']:+.4f}"
+        for s in settings) + " |")
+  return ["PSNR (dB), unrounded means to 4 digits:", ""] + lines + [""]
+
+
+def _scores(section, results_dir):
+  """Held-out PSNRs of weights before and after calibration (the file's
+  two rows, in that order)."""
+  rows = list(_load(results_dir, section.results).values())
+  keys = sorted({k for row in rows for k in row if k.startswith("psnr_")})
+  name = section.results[len("norm_calibration_"):-len(".json")]
+  lines = [f"| `{name}` (step {rows[0]['step']}) | " + " | ".join(
+      k[len("psnr_"):] for k in keys) + " |",
+           "|" + "---|" * (len(keys) + 1)]
+  for label, row in zip(("one set of statistics", "a row per step"), rows):
+    lines.append(f"| {label} | " + " | ".join(
+        f"{row[k]:.2f}" for k in keys) + " |")
+  lines.append("| gain | " + " | ".join(
+      f"{rows[1][k] - rows[0][k]:+.2f}" for k in keys) + " |")
+  return lines + [""]
+
+
+def _deblur_ab(section, results_dir):
+  data = _load(results_dir, section.results)
+  psnr = data["psnr"]
+  starts = list(psnr)
+  settings = sorted(psnr[starts[0]], key=tables.setting_order)
+  means = [s for s in settings if "_k" not in s]
+  lines = ["Mean PSNR (dB) over the 8 kernels:", "",
+           "| start | " + " | ".join(means) + " |",
+           "|" + "---|" * (len(means) + 1)]
+  for start in starts:
+    lines.append(f"| {start} | " + " | ".join(
+        f"{psnr[start][s]:.2f}" for s in means) + " |")
+  return lines + [""]
+
+
+def _speed(section, results_dir):
+  data = _load(results_dir, section.results)
+  rows = data["rows"]
+  bm3d = next(row["seconds"] for row in rows if row["path"] == "bm3d")
+  ceiling = data["fused_gflop"] / data["peak_gflop_per_s"]
+  lines = [textwrap.fill(
+      f"Image {data['image']}; one RIM step "
+      f"{data['gflop'] / data['steps']:.1f} GFLOP, the fused form "
+      f"{data['fused_gflop']:.0f} GFLOP in T = {data['steps']}; the largest "
+      f"convolution alone {data['peak_gflop_per_s']:.0f} GFLOP/s in "
+      f"{data['policy']}, so the ceiling is {ceiling:.2f} s.", 88), "",
+           "| path | s / image | PSNR (dB) | time / BM3D | GFLOP/s |",
+           "|---|---|---|---|---|"]
+  for row in rows:
+    rate = (f"{row['gflop_per_s']:.0f}" if "gflop_per_s" in row else "")
+    lines.append(f"| {row['path']} | {row['seconds']:.2f} | "
+                 f"{row['psnr']:.3f} | {row['seconds'] / bm3d:.2f} | {rate} |")
+  fast = [row["seconds"] for row in rows if row["path"] == "fast"]
+  if fast:
+    lines += ["", f"The fast path reaches {100 * ceiling / fast[0]:.0f} % of "
+                  f"the ceiling."]
+  return lines + [""]
+
+
+_RENDERERS = {"evaluation": _evaluation, "curves": _curves,
+              "methods": _methods, "scores": _scores, "deblur_ab": _deblur_ab,
+              "speed": _speed}
+
+
+def _weights_line(section, results_dir):
+  """The scored weights' sha256 against the shipped file's, for a section
+  of a shipped model; [] otherwise. Raises ValueError if they differ."""
+  if not section.shipped:
+    return []
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  scored = _scored_sha256(results_dir, section.results)
+  parts = []
+  for method, name in section.shipped.items():
+    digest = pretrained.sha256(name)[:12]
+    if scored.get(method) != digest:
+      raise ValueError(
+          f"{section.results} was scored with weights of sha256 "
+          f"{scored.get(method)} for {method}, not the shipped {name} "
+          f"({digest}): evaluate the shipped model again.")
+    parts.append(f"`{name}` (sha256 {digest}, the shipped file)")
+  return ["Weights: " + ", ".join(parts) + ".", ""]
+
+
+def _command_lines(command, width=88):
+  """A long command broken before its flags, continued with backslashes."""
+  lines = [""]
+  for word in command.split(" "):
+    if lines[-1] and len(lines[-1]) + 1 + len(word) > width - 2 and (
+        word.startswith("--")):
+      lines.append("    ")
+    lines[-1] += ("" if lines[-1].strip() == "" else " ") + word
+  return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def render(results_dir):
+  """The page's markdown, from the results files in `results_dir`."""
+  lines = [TITLE, "", INTRO, ""]
+  for section in SECTIONS:
+    if section.title:
+      lines += [f"## {section.title}", "", textwrap.fill(section.text, 88),
+                ""]
+    if section.command:
+      lines += ["```bash"] + _command_lines(section.command) + ["```", ""]
+    lines += _weights_line(section, results_dir)
+    lines += _RENDERERS[section.render](section, results_dir)
+  return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def check(page, results_dir):
+  """[] if the markdown file `page` is what `render(results_dir)` writes,
+  else one line saying where they first differ."""
+  page = pathlib.Path(page)
+  if not page.exists():
+    return [f"{page} does not exist: run experiments/results_tables.py."]
+  expected = render(results_dir).splitlines()
+  found = page.read_text().splitlines()
+  for number, (want, got) in enumerate(zip(expected, found), 1):
+    if want != got:
+      return [f"{page}:{number} differs from the results files: it has "
+              f"{got!r}, they give {want!r}."]
+  if len(expected) != len(found):
+    return [f"{page} has {len(found)} lines, the results files give "
+            f"{len(expected)}."]
+  return []
