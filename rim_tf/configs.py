@@ -43,7 +43,7 @@ class DataConfig:
   source: str = "bsds300"  # or "builtin": the offline scikit-image set
   # Turn every training patch by one of the 8 symmetries of the square
   # (`rim_tf.data.patches.apply_symmetry`). The paper mentions none; the
-  # colour cpu recipe uses it (docs/training.md, "Run log: denoise_color").
+  # colour cpu recipe uses it (docs/training.md, "The choices").
   augment: bool = False
 
 

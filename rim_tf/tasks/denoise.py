@@ -160,7 +160,6 @@ class DenoiseColor(Denoise):
     overrides = super().preset_overrides(preset, config)
     if preset == "cpu":
       # Unaugmented, the colour run's held-out PSNR fell from step 4 500
-      # on; augmented, it held (docs/training.md, "Run log:
-      # denoise_color").
+      # on; augmented, it held (docs/training.md, "The choices").
       overrides["data.augment"] = True
     return overrides
