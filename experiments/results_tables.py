@@ -1,4 +1,5 @@
-"""Writes docs/results.md from the result files in docs/results/.
+"""Writes docs/results.md, and the README's table of the shipped models,
+from the result files in docs/results/.
 
   python experiments/results_tables.py            # write the page
   python experiments/results_tables.py --check    # fail if they disagree
@@ -20,6 +21,9 @@ flags.DEFINE_string("results_dir", str(REPO / "docs" / "results"),
                     "The folder of the result files.")
 flags.DEFINE_string("output", str(REPO / "docs" / "results.md"),
                     "The page to write (or check).")
+flags.DEFINE_string("readme", str(REPO / "README.md"),
+                    "The README whose results table is written (or "
+                    "checked).")
 flags.DEFINE_bool("check", False, "Only compare the page with the result "
                   "files; exit 1 with where they differ.")
 
@@ -28,16 +32,21 @@ def main(argv):
   del argv
   try:
     if FLAGS.check:
-      problems = results_doc.check(FLAGS.output, FLAGS.results_dir)
+      problems = results_doc.check(FLAGS.output, FLAGS.results_dir,
+                                   FLAGS.readme)
       if problems:
         sys.exit("error: " + "\n".join(problems))
       print(f"{FLAGS.output} agrees with {FLAGS.results_dir}")
       return
     text = results_doc.render(FLAGS.results_dir)
+    readme = pathlib.Path(FLAGS.readme)
+    readme_text = results_doc.with_readme_table(readme.read_text(),
+                                                FLAGS.results_dir)
   except (OSError, KeyError, ValueError) as error:
     sys.exit(f"error: {error}")
   pathlib.Path(FLAGS.output).write_text(text)
-  print("wrote", FLAGS.output)
+  readme.write_text(readme_text)
+  print("wrote", FLAGS.output, "and the table of", FLAGS.readme)
 
 
 if __name__ == "__main__":

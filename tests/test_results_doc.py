@@ -59,3 +59,17 @@ def test_a_table_of_other_weights_than_the_shipped_is_refused(copied):
                                        "sha256 0123456789ab"))
   with pytest.raises(ValueError, match="not the shipped denoise_gray"):
     results_doc.render(results)
+
+
+def test_a_hand_edited_readme_table_fails_the_check(copied, tmp_path):
+  results, page = copied
+  readme = tmp_path / "README.md"
+  text = (REPO / "README.md").read_text()
+  assert results_doc.check(page, results, readme=REPO / "README.md") == []
+  readme.write_text(text.replace("| 31.43 / 29.01 / 26.10 |",
+                                 "| 31.43 / 29.11 / 26.10 |"))
+  problems = results_doc.check(page, results, readme=readme)
+  assert len(problems) == 1 and "README.md's results table" in problems[0]
+  readme.write_text("no markers")
+  with pytest.raises(ValueError, match="no results-table markers"):
+    results_doc.check(page, results, readme=readme)

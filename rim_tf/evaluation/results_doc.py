@@ -363,10 +363,73 @@ def render(results_dir):
   return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def check(page, results_dir):
-  """[] if the markdown file `page` is what `render(results_dir)` writes,
-  else one line saying where they first differ."""
+# The README's table of the shipped models: between these lines, written
+# by `readme_table`.
+README_BEGIN = ("<!-- The table below is written by "
+                "experiments/results_tables.py from docs/results/. -->")
+README_END = "<!-- End of the written table. -->"
+
+# (model, test, results file, task, subset, method in it, settings, the
+# baseline method and its name, the paper's row).
+_README_ROWS = (
+    ("denoise_gray", "BSD68, sigma 15 / 25 / 50", "denoise_gray_bsd68.json",
+     "denoise", "bsd68", "rim", ("sigma15", "sigma25", "sigma50"),
+     ("bm3d", "BM3D"), "RIM-denoise"),
+    ("superres", "BSD100, x2 / x3 / x4", "superres_bsd100.json", "superres",
+     "bsd100", "rim", ("x2", "x3", "x4"), ("bicubic", "bicubic"), "RIM"),
+    ("denoise_color", "BSD68, sigma 25, 8-bit quantized",
+     "denoise_color_bsd68.json", "denoise_color", "bsd68",
+     "aug6500_calibrated", ("sigma25_q8",), ("cbm3d", "CBM3D"), "RIM"),
+    ("random_projections", "BSD68, sigma 15 / 25 / 50, as a denoiser "
+     "(never trained for it)", "random_projections_bsd68.json", "denoise",
+     "bsd68", "random_projections", ("sigma15", "sigma25", "sigma50"), None,
+     "RIM-3task"),
+)
+
+
+def readme_table(results_dir):
+  """The README's table of the shipped models against their baselines and
+  the paper's rows, PSNR in dB, with the marker lines around it."""
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  lines = [README_BEGIN, "",
+           "| model | test | ours | baseline (same run) | the paper's row |",
+           "|---|---|---|---|---|"]
+  for (model, test, name, task, subset, method, settings, baseline,
+       paper_row) in _README_ROWS:
+    results = _load(results_dir, name)
+    cells = lambda by_setting: " / ".join(
+        f"{by_setting[s]['psnr']:.2f}" for s in settings)
+    paper = tasks.get(task).evaluation.paper_rows(subset)[paper_row]
+    lines.append(
+        f"| `{model}` | {test} | {cells(results[method])} | " +
+        (f"{baseline[1]} {cells(results[baseline[0]])}" if baseline else "") +
+        f" | {paper_row} " + " / ".join(f"{paper[s]:.2f}" for s in settings) +
+        " |")
+  return "\n".join(lines + ["", README_END])
+
+
+def with_readme_table(text, results_dir):
+  """The README's `text` with the table between its markers rewritten;
+  ValueError if the markers are missing."""
+  begin, end = text.find(README_BEGIN), text.find(README_END)
+  if begin < 0 or end < begin:
+    raise ValueError("the README has no results-table markers "
+                     f"({README_BEGIN!r} ... {README_END!r}).")
+  return text[:begin] + readme_table(results_dir) + text[end + len(
+      README_END):]
+
+
+def check(page, results_dir, readme=None):
+  """[] if the markdown file `page` is what `render(results_dir)` writes
+  (and `readme`'s table what `readme_table` writes), else one line saying
+  where they first differ."""
   page = pathlib.Path(page)
+  if readme is not None:
+    readme = pathlib.Path(readme)
+    text = readme.read_text()
+    if with_readme_table(text, results_dir) != text:
+      return [f"{readme}'s results table differs from the results files: "
+              f"run experiments/results_tables.py."]
   if not page.exists():
     return [f"{page} does not exist: run experiments/results_tables.py."]
   expected = render(results_dir).splitlines()
