@@ -39,6 +39,21 @@ class RIM(keras.Model):
     cell: a cell from `rim_tf.layers` (built here for its channel count).
     num_steps: default T when `steps` is not given at call time.
     epsilon_init: initial eps = softplus(phi) of the likelihood.
+
+  Example:
+
+  >>> import tensorflow as tf
+  >>> from rim_tf import model, operators
+  >>> rim = model.build_rim("rim", channels=1, features=8, gru_features=8,
+  ...                       num_steps=3)
+  >>> A = operators.Identity((None, None, 1))
+  >>> y = tf.random.stateless_uniform([2, 16, 12, 1], seed=(1, 2))
+  >>> estimates, final = rim(y, operator=A, sigma=0.1)
+  >>> estimates.shape, final.shape
+  (TensorShape([3, 2, 16, 12, 1]), TensorShape([2, 16, 12, 1]))
+  >>> total, per_step = model.rim_loss(estimates, y)   # paper eq. 13
+  >>> per_step.shape
+  TensorShape([3])
   """
 
   def __init__(self, cell, num_steps=20, epsilon_init=1e-3, **kwargs):

@@ -90,6 +90,18 @@ class Task(abc.ABC):
     likelihood_sigma_255: the noise std (0-255 scale) a RIM of this task
       assumes for an input that comes without one (super-resolution: its
       training noise).
+
+  Example: a registered task and the RIM of its config (write your own:
+  `docs/own_operator.md`):
+
+  >>> from rim_tf import configs, tasks
+  >>> config = configs.preset("smoke", "superres")
+  >>> task = tasks.from_config(config)
+  >>> task.name, task.channels, task.restores
+  ('superres', 1, 'superres')
+  >>> rim = task.build_model(config)
+  >>> rim.num_steps == config.trainer.rim_steps
+  True
   """
 
   name = None
