@@ -170,6 +170,20 @@ SECTIONS = (
     Section(
         "", "", "", "norm_calibration_superres.json", render="scores"),
     Section(
+        "Batch-norm statistics per RIM step on the test images",
+        "The same weights evaluated with one set of batch-norm statistics "
+        "and with a row per step (the shipped models), on the same test "
+        "images and noise: the first file is the evaluation of the weights "
+        "before calibration, the second the shipped model's (above).",
+        "python experiments/evaluate.py --task=denoise --methods=rim "
+        "--subset=bsd68 --weights=UNCALIBRATED.weights.h5 --data_dir=DATA "
+        "--output=docs/results/denoise_gray_uncalibrated_bsd68.json",
+        "denoise_gray_uncalibrated_bsd68.json", render="before_after",
+        methods={"after": "denoise_gray_bsd68.json"}),
+    Section(
+        "", "", "", "superres_uncalibrated_bsd100.json",
+        render="before_after", methods={"after": "superres_bsd100.json"}),
+    Section(
         "Deblurring: where the RIM starts",
         "Two deblurring RIMs trained alike for 500 steps of the cpu preset "
         "(warm start from `denoise_gray`), one starting from the blurred "
@@ -290,6 +304,24 @@ def _deblur_ab(section, results_dir):
   return lines + [""]
 
 
+def _before_after(section, results_dir):
+  """The RIM's mean PSNR in `section.results` (before) and in the file
+  `section.methods["after"]` (after), per setting, and the gain."""
+  before = _load(results_dir, section.results)["rim"]
+  after = _load(results_dir, section.methods["after"])["rim"]
+  settings = sorted(before, key=tables.setting_order)
+  lines = [f"| `{section.methods['after'][:-len('.json')]}` | " + " | ".join(
+      settings) + " |", "|" + "---|" * (len(settings) + 1)]
+  for label, results in (("one set of statistics", before),
+                         ("a row per step", after)):
+    lines.append(f"| {label} | " + " | ".join(
+        f"{results[s]['psnr']:.2f}" for s in settings) + " |")
+  lines.append("| gain | " + " | ".join(
+      f"{after[s]['psnr'] - before[s]['psnr']:+.2f}" for s in settings) +
+               " |")
+  return lines + [""]
+
+
 def _speed(section, results_dir):
   data = _load(results_dir, section.results)
   rows = data["rows"]
@@ -316,7 +348,7 @@ def _speed(section, results_dir):
 
 _RENDERERS = {"evaluation": _evaluation, "curves": _curves,
               "methods": _methods, "scores": _scores, "deblur_ab": _deblur_ab,
-              "speed": _speed}
+              "speed": _speed, "before_after": _before_after}
 
 
 def _weights_line(section, results_dir):
