@@ -99,9 +99,10 @@ def output_path(value, flag="output", folder=False):
 
 def command_line(argv=None):
   """The command that ran (`argv`, default sys.argv), as a results file
-  records it: the data folder as DATA and every absolute or home path by
-  its file name, so the record names no folder of the machine that made it
-  (the weights it scored are named by their sha256 beside it)."""
+  records it: the data folder as DATA and every path outside the working
+  folder (absolute, home or through "..") by its file name, also inside
+  `--set=key=value`, so the record names no folder of the machine that made
+  it (the weights it scored are named by their sha256 beside it)."""
   argv = list(sys.argv if argv is None else argv)
   words = ["python", _script(argv[0])]
   data_value_next = False
@@ -112,7 +113,11 @@ def command_line(argv=None):
     elif sep and name.lstrip("-") == "data_dir":
       arg = f"{name}=DATA"
     elif sep:
-      arg = f"{name}=" + ",".join(_path_free(v) for v in value.split(","))
+      # --set=trainer.init_weights=PATH: the path is after the inner "=".
+      key, inner, value = value.rpartition("=") if name.lstrip(
+          "-") == "set" else ("", "", value)
+      arg = f"{name}={key}{inner}" + ",".join(
+          _path_free(v) for v in value.split(","))
     else:
       arg = _path_free(arg)
     data_value_next = not sep and arg.lstrip("-") == "data_dir"
@@ -124,14 +129,17 @@ def _script(path):
   """A binary's path from the repository's top (experiments/..., docs/...),
   else its file name."""
   parts = pathlib.PurePath(path).parts
-  for top in ("experiments", "docs"):
-    if top in parts:
-      return "/".join(parts[len(parts) - 1 - parts[::-1].index(top):])
+  tops = [i for i, part in enumerate(parts) if part in ("experiments",
+                                                        "docs")]
+  if tops:
+    return "/".join(parts[tops[-1]:])
   return parts[-1] if parts else path
 
 
 def _path_free(value):
-  """`value`, or its file name if it is an absolute or home path."""
-  if value.startswith(("/", "~")):
+  """`value`, or its file name if it is a path outside the working folder
+  (absolute, from home, or through "..")."""
+  if value.startswith(("/", "~", "$")) or ".." in pathlib.PurePath(
+      value).parts:
     return os.path.basename(value.rstrip("/")) or value
   return value

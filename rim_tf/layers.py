@@ -7,6 +7,7 @@ feed-forward ablation). All convolutions are 3x3.
 """
 
 import keras
+import numpy as np
 from keras import layers
 import tensorflow as tf
 
@@ -182,6 +183,27 @@ class StepBatchNormalization(layers.Layer):
     config.update(num_steps=self.num_steps, momentum=self.momentum,
                   epsilon=self.epsilon)
     return config
+
+
+def inference_affine(norm, step):
+  """(scale, shift) float64 [C] numpy of a batch norm (Keras's or
+  `StepBatchNormalization`) at inference in RIM step `step`: its output is
+  x * scale + shift, the affine map `rim_tf.inference.fused` folds into the
+  convolution before it."""
+  if isinstance(norm, StepBatchNormalization):
+    row = min(step, norm.num_steps - 1)
+    mean = norm.moving_mean.numpy()[row]
+    variance = norm.moving_variance.numpy()[row]
+  else:
+    mean, variance = norm.moving_mean.numpy(), norm.moving_variance.numpy()
+  channels = mean.shape[-1]
+  gamma = (norm.gamma.numpy() if getattr(norm, "gamma", None) is not None
+           else np.ones(channels))
+  beta = (norm.beta.numpy() if getattr(norm, "beta", None) is not None
+          else np.zeros(channels))
+  scale = gamma.astype(np.float64) / np.sqrt(
+      variance.astype(np.float64) + norm.epsilon)
+  return scale, beta.astype(np.float64) - mean.astype(np.float64) * scale
 
 
 def _norm(name, dtype, norm_steps):

@@ -246,11 +246,17 @@ def test_a_recorded_command_names_no_folder_of_the_machine():
       "/users/me/rim_tf/experiments/evaluate.py", "--task=deblur",
       "--data_dir=/srv/data", "--weights=/users/me/runs/a.weights.h5,"
       "denoise_gray", "--output=docs/results/x.json", "--data_dir", "~/d",
-      "--num_images=10"])
+      "--num_images=10", "--weights=../elsewhere/b.weights.h5",
+      "--set=trainer.init_weights=/users/me/c.weights.h5"])
   assert line == (
       "python experiments/evaluate.py --task=deblur --data_dir=DATA "
       "--weights=a.weights.h5,denoise_gray --output=docs/results/x.json "
-      "--data_dir DATA --num_images=10")
+      "--data_dir DATA --num_images=10 --weights=b.weights.h5 "
+      "--set=trainer.init_weights=c.weights.h5")
+  # The last experiments/ or docs/ of the binary's path is the repository's.
+  assert experiment_flags.command_line(
+      ["/users/u/experiments/rim/docs/probes/x.py"]) == (
+          "python docs/probes/x.py")
 
 
 def test_results_name_shipped_weights_by_name_and_others_by_file(tmp_path):

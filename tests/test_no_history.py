@@ -23,11 +23,12 @@ PATTERNS = {
 
 def tracked_files():
   try:
-    names = subprocess.run(["git", "ls-files"], cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout.split()
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                           capture_output=True,
+                           text=True).stdout.split("\0")
   except (OSError, subprocess.CalledProcessError):
     pytest.skip("not a git checkout")
-  return [name for name in names if not name.startswith(EXEMPT)
+  return [name for name in names if name and not name.startswith(EXEMPT)
           and not name.endswith(BINARY)]
 
 

@@ -184,3 +184,20 @@ def test_markdown_table_picks_the_last_row_before_each_time():
                     "psnr_sigma25": 26.0}]
   table = recipe_search.markdown_table(rows, [5])
   assert "| short | none | 1.1 | – / 26.00 |" in table
+
+
+def test_two_weights_of_one_file_name_are_refused_before_scoring(tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  for run in ("a", "b"):
+    (tmp_path / run).mkdir()
+    for suffix in (".weights.h5", ".json"):
+      shutil.copy(pretrained.HERE / f"denoise_gray{suffix}",
+                  tmp_path / run / f"best{suffix}")
+  scored = []
+  with pytest.raises(ValueError, match="distinct names"):
+    recipe_search.score_exports(
+        [str(tmp_path / "a" / "best.weights.h5"),
+         str(tmp_path / "b" / "best.weights.h5")],
+        log=scored.append, patches=_patches())
+  assert len(scored) == 1

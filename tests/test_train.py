@@ -862,6 +862,11 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
       "train_hours"]
   assert budget["train_seconds"] >= 3600 * exported_hours
   assert budget["step"] == 7
+  # Its own export names the warm start by file name, not by folder.
+  meta = json.loads(second.export_weights(
+      tmp_path / "export" / "second.weights.h5").with_name(
+          "second.json").read_text())
+  assert meta["config"]["trainer"]["init_weights"] == "run.weights.h5"
   # The same command again resumes the folder's checkpoint, not the export
   # (also when it switches the weight average on).
   for decay in (0.0, 0.9):

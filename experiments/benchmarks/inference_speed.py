@@ -91,7 +91,7 @@ def _gflop(shape, steps, fused=False):
   from tensorflow.python.profiler import option_builder  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
   model, _ = pretrained.load(FLAGS.weights)
   operator = operators.Identity((None, None, model.channels))
-  final = (fused_rim.FusedRIM(model).final_estimate if fused else
+  final = (fused_rim.final_estimate_fn(model) if fused else
            model.final_estimate)
   run = tf.function(lambda y: final(y, operator, tf.constant([0.1]), steps))
   graph = run.get_concrete_function(tf.TensorSpec(shape)).graph
@@ -149,7 +149,7 @@ def _op_profile(run, image, sigma, path, rows=12):
 def _keras_path(policy, jit_compile, steps, fused=False):
   model, _ = pretrained.load(FLAGS.weights, policy)
   operator = operators.Identity((None, None, model.channels))
-  final = (fused_rim.FusedRIM(model).final_estimate if fused else
+  final = (fused_rim.final_estimate_fn(model) if fused else
            model.final_estimate)
   run = tf.function(lambda y, s: final(y, operator, s, steps),
                     jit_compile=jit_compile)

@@ -35,12 +35,11 @@ import tensorflow as tf
 import tqdm
 
 from rim_tf import baselines
+from rim_tf.data import degrade
 from rim_tf.data import kernels as blur_kernels
 from rim_tf.data import patches as rim_patches
 from rim_tf.evaluation import tables
 from rim_tf import metrics
-from rim_tf import operators
-from rim_tf.operators import blur as blur_operator
 from rim_tf import tasks
 
 
@@ -49,28 +48,11 @@ def denoising_setting(sigma_255, quantized):
   return f"sigma{sigma_255:g}" + ("_q8" if quantized else "")
 
 
-def noise_seed(seed, sigma_255, image_id):
-  """The noise seed of one evaluation image: (run seed, sigma, crc32(id)).
-
-  Keyed by the image's id, not its position, so the BSD68 and BSD100 runs
-  (and any subset) give an image the same noise.
-  """
-  return (int(seed), int(sigma_255), zlib.crc32(str(image_id).encode()))
+# The benchmarks' inputs, made in one place (also for rim-restore demo).
+noise_seed = degrade.noise_seed
 
 
-def noisy_image(clean_uint8, sigma_255, quantized, seed):
-  """The evaluation's noisy image: float32 [H, W, C] on the [0, 1] scale.
-
-  Args:
-    clean_uint8: uint8 [H, W, C].
-    sigma_255: noise std on [0, 255].
-    quantized: clip and round to the 1/255 grid (8-bit quantized variant).
-    seed: sequence of ints fixing the noise (e.g. (run seed, sigma, image)).
-  """
-  rng = np.random.default_rng(seed)
-  noisy = metrics.add_gaussian_noise(
-      np.asarray(clean_uint8, np.float32) / 255.0, sigma_255, rng)
-  return metrics.quantize_8bit(noisy) if quantized else noisy
+noisy_image = degrade.noisy_image
 
 
 DENOISE_SIGMAS = (15, 25, 50)
@@ -153,12 +135,7 @@ def _mean_channel_ssim(estimate_uint8, clean_uint8):
       for c in range(clean_uint8.shape[-1])]))
 
 
-def superres_pair(image_uint8, scale):
-  """(HR, LR) of the Huang et al. protocol: HR cropped to a multiple of s."""
-  height = image_uint8.shape[0] - image_uint8.shape[0] % scale
-  width = image_uint8.shape[1] - image_uint8.shape[1] % scale
-  high = np.ascontiguousarray(image_uint8[:height, :width])
-  return high, operators.imresize(high, 1.0 / scale)
+superres_pair = degrade.superres_pair
 
 
 def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
@@ -201,19 +178,7 @@ def evaluate_superres(images, methods, scales=(2, 3, 4), progress=True):
 DEBLUR_SIGMAS = (2.55, 7.65)
 
 
-def blurred_image(clean_uint8, kernel, sigma_255, seed=0):
-  """The deblurring benchmark's input: float32 [H, W, C] on the 1/255 grid.
-
-  The clean image on [0, 1] blurred circularly by `kernel`
-  (`scipy.ndimage.convolve`, mode "wrap", in float64), plus white noise of
-  std sigma_255 / 255 from `numpy.random.seed(seed)`'s generator, clipped
-  and rounded to 8 bits.
-  """
-  clean = np.asarray(clean_uint8, np.float64) / 255.0
-  blurred = blur_operator.scipy_blur(clean, kernel, "circular")
-  rng = np.random.RandomState(seed)  # numpy.random.seed(seed)'s stream.
-  noisy = blurred + rng.normal(0.0, sigma_255 / 255.0, blurred.shape)
-  return metrics.quantize_8bit(noisy.astype(np.float32))
+blurred_image = degrade.blurred_image
 
 
 def deblurring_setting(sigma_255, kernel_index=None):

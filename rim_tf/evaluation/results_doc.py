@@ -208,8 +208,8 @@ def _scored_sha256(results_dir, json_name):
     return {}
   for line in md.read_text().splitlines():
     if line.startswith("- weights:"):
-      return dict(re.findall(r"(\w+)=[^,(]+\(step \d+, sha256 (\w+)\)",
-                             line))
+      return dict(re.findall(
+          r"([^\s=,]+)=[^=]*?\(step [^,]*, sha256 (\w+)\)", line))
   return {}
 
 

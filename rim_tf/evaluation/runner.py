@@ -71,9 +71,13 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   metadata = {"command": command or ""}
   ours = None
   if named:
-    policy = (engine.fast_policy() + ", fused") if fast else "float32"
-    rims = {name: engine.Restorer.from_weights(path, steps, fast)[0]
+    rims = {name: engine.Restorer.from_weights(path, steps, fast=fast)[0]
             for name, path in named.items()}
+    # Each RIM's path: a cell the fused form cannot run runs as Keras.
+    policy = ", ".join(
+        f"{name}={rim.model.dtype_policy.name}" +
+        (" fused" if rim.fused is not None else "")
+        for name, rim in rims.items())
     chosen = {**{name: protocols.rim_method(evaluation.protocol, rim)
                  for name, rim in rims.items()}, **chosen}
     ours = next(iter(rims))
@@ -208,7 +212,8 @@ def _run_projection_curves(output, data_dir, weights, names, steps,
       models, patches, next(iter(problems.values())), ratio=ratio,
       steps=50 if steps is None else steps, seed=seed)
   payload = {"curves": found, "train_steps": train_steps, "ratio": ratio,
-             "weights": named,
+             "weights": {name: pretrained.weights_name(path)
+                         for name, path in named.items()},
              "provenance": {name: pretrained.provenance(path)
                             for name, path in named.items()}}
   with open(output, "w", encoding="utf-8") as f:

@@ -59,7 +59,7 @@ def load_restorer(weights, steps=None, fast=True):
   repeated calls reuse the model. `fast`: the fast path
   (`engine.Restorer.from_weights`), else the plain float32 Keras model."""
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
-  return engine.Restorer.from_weights(weights, steps, fast)
+  return engine.Restorer.from_weights(weights, steps, fast=fast)
 
 
 def check_serves(config, task, weights):

@@ -18,10 +18,10 @@ from rim_tf import metrics
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf.data import builtin
+from rim_tf.data import degrade
 from rim_tf.data import kernels as blur_kernels
 from rim_tf.inference import api
 from rim_tf.inference import panels
-from rim_tf.operators import blur
 
 SIGMA_255 = 25.0
 SCALE = 3
@@ -66,22 +66,22 @@ class Row:
   psnr: float
 
 
-def _corrupt(case, clean, rng):
+def _corrupt(case, clean):
   """(input for the RIM, uint8 image shown as the input, its label, the
-  keyword arguments of `rim_tf.restore`)."""
+  keyword arguments of `rim_tf.restore`), made as the benchmarks make
+  theirs (`rim_tf.data.degrade`)."""
   if case.task == "superres":
-    low = operators.imresize(clean, 1.0 / SCALE)
+    _, low = degrade.superres_pair(clean, SCALE)
     shown = np.asarray(operators.imresize(low, SCALE))
     return low, shown, f"bicubic x{SCALE}", {"scale": SCALE}
   if case.task == "deblur":
     kernel = blur_kernels.levin09()[0]
-    blurred = blur.scipy_blur(clean / 255.0, kernel, "circular")
-    noisy = metrics.quantize_8bit(metrics.add_gaussian_noise(
-        blurred.astype(np.float32), DEBLUR_SIGMA_255, rng))
-    return noisy, metrics.to_uint8(noisy), f"blurred, sigma {DEBLUR_SIGMA_255:g}", {
-        "kernel": kernel, "sigma": DEBLUR_SIGMA_255}
-  noisy = metrics.quantize_8bit(metrics.add_gaussian_noise(
-      clean / np.float32(255.0), SIGMA_255, rng))
+    blurred = degrade.blurred_image(clean, kernel, DEBLUR_SIGMA_255)
+    return blurred, metrics.to_uint8(blurred), (
+        f"blurred, sigma {DEBLUR_SIGMA_255:g}"), {
+            "kernel": kernel, "sigma": DEBLUR_SIGMA_255}
+  noisy = degrade.noisy_image(clean, SIGMA_255, True,
+                              degrade.noise_seed(0, SIGMA_255, case.image))
   return noisy, metrics.to_uint8(noisy), f"noisy, sigma {SIGMA_255:g}", {
       "sigma": SIGMA_255}
 
@@ -99,8 +99,7 @@ def run(path, fast=True, log=print):
     # A crop a multiple of the scale: the super-resolution input is exact.
     clean = clean[:clean.shape[0] - clean.shape[0] % SCALE,
                   :clean.shape[1] - clean.shape[1] % SCALE]
-    source, shown, label, options = _corrupt(
-        case, clean, np.random.default_rng(0))
+    source, shown, label, options = _corrupt(case, clean)
     # The result has the input's dtype: uint8 for the reduced photo.
     restored = api.restore(source, case.task, weights=case.model, fast=fast,
                            **options)

@@ -37,8 +37,7 @@ def serving_function(model, task, steps, scale=None):
   """The tf.function an export holds, with its input signature: the RIM in
   its fused form where the cell allows (`rim_tf.inference.fused`)."""
   channels = model.channels
-  final_estimate = (fused.FusedRIM(model).final_estimate
-                    if fused.supports(model) else model.final_estimate)
+  final_estimate = fused.final_estimate_fn(model)
   image = tf.TensorSpec([None, None, None, channels], tf.float32, "image")
   sigma = tf.TensorSpec([None], tf.float32, "sigma")
   if task.restores == "superres":
@@ -138,7 +137,9 @@ def export(weights, format, output, steps=None, scale=None):  # pylint: disable=
 
 def _save(model, serve, folder):
   module = tf.Module()
-  module.model = model
+  # The fused form holds the cell's weights as constants of its graph: only
+  # the likelihood's variable is left to save beside them.
+  module.model = model.likelihood if fused.supports(model) else model
   module.serve = serve
   tf.saved_model.save(module, str(folder),
                       signatures={"serving_default": serve})

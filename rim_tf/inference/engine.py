@@ -94,7 +94,7 @@ class Restorer:
     self._deblur = {}
 
   @classmethod
-  def from_weights(cls, weights, steps=None, fast=False):
+  def from_weights(cls, weights, steps=None, *, fast=False):
     """(Restorer, config) of exported weights (shipped name or path).
 
     `steps` (None) defaults to the weights' task's `denoise_steps`, else

@@ -34,23 +34,12 @@ def supports(model):
   return type(cell) is rim_layers.RIMCell and cell.recurrent  # pylint: disable=unidiomatic-typecheck
 
 
-def _norm_affine(norm, step):
-  """(scale, shift) float64 [C] of a batch norm at inference in RIM step
-  `step`: norm(x) = x * scale + shift."""
-  if isinstance(norm, rim_layers.StepBatchNormalization):
-    row = min(step, norm.num_steps - 1)
-    mean = norm.moving_mean.numpy()[row]
-    variance = norm.moving_variance.numpy()[row]
-  else:
-    mean, variance = norm.moving_mean.numpy(), norm.moving_variance.numpy()
-  channels = mean.shape[-1]
-  gamma = (norm.gamma.numpy() if getattr(norm, "gamma", None) is not None
-           else np.ones(channels))
-  beta = (norm.beta.numpy() if getattr(norm, "beta", None) is not None
-          else np.zeros(channels))
-  scale = gamma.astype(np.float64) / np.sqrt(
-      variance.astype(np.float64) + norm.epsilon)
-  return scale, beta.astype(np.float64) - mean.astype(np.float64) * scale
+def final_estimate_fn(model):
+  """final_estimate(y, operator, sigma, steps) of `model`: its fused form's
+  where `supports(model)`, else the Keras model's (`RIM.final_estimate`)."""
+  if supports(model):
+    return FusedRIM(model).final_estimate
+  return model.final_estimate
 
 
 def _numpy(variable):
@@ -71,10 +60,10 @@ class FusedRIM:
 
   def __init__(self, model):
     if not supports(model):
+      cell = getattr(model, "cell", None)
       raise ValueError(
-          f"FusedRIM runs a recurrent RIMCell, not "
-          f"{type(getattr(model, 'cell', None)).__name__}"
-          f"{'' if getattr(model.cell, 'recurrent', True) else ' (FFN)'}.")
+          f"FusedRIM runs a recurrent RIMCell, not {type(cell).__name__}"
+          f"{'' if getattr(cell, 'recurrent', True) else ' (FFN)'}.")
     self.model = model
     cell = model.cell
     self._cell = cell
@@ -117,10 +106,10 @@ class FusedRIM:
     """The down and up convolutions with step `step`'s batch norms folded
     in: [down kernel, down bias, up kernel, up bias]."""
     cell = self._cell
-    scale, shift = _norm_affine(cell.down_norm, step)
+    scale, shift = rim_layers.inference_affine(cell.down_norm, step)
     down = _numpy(cell.down.kernel) * scale  # out channels last
     down_bias = _numpy(cell.down.bias) * scale + shift
-    scale, shift = _norm_affine(cell.up_norm, step)
+    scale, shift = rim_layers.inference_affine(cell.up_norm, step)
     # A transposed convolution's kernel is [3, 3, out, in].
     up = _numpy(cell.up.kernel) * scale[:, None]
     up_bias = _numpy(cell.up.bias) * scale + shift
@@ -146,7 +135,8 @@ class FusedRIM:
   def cell(self, eta, grad, state, step, weights=None):
     """The cell's (delta eta float32 [N, H, W, C], state) at step `step`
     (a Python int), as `RIMCell.call` in inference mode. `weights`: from
-    `weights()`, made once for all steps of a graph."""
+    `weights()`, made once for all steps of a graph. At step 0 the state is
+    the cell's zero initial state whatever `state` is (None will do)."""
     w = self.weights() if weights is None else weights
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
     down, down_bias, up, up_bias = w["folded"][min(step, len(w["folded"]) - 1)]

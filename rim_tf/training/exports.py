@@ -10,6 +10,7 @@ import pathlib
 import subprocess
 
 from rim_tf import configs
+from rim_tf import pretrained
 
 
 def write(model, path, meta):
@@ -17,15 +18,26 @@ def write(model, path, meta):
   with at least "config") as the JSON beside them; returns the path."""
   if "config" not in meta:
     raise ValueError("an export's JSON needs the training \"config\".")
-  # The data folder is each user's own (--data_dir, RIM_DATA_DIR): an
-  # export names no folder of the machine that trained it.
+  # The data folder is each user's own (--data_dir, RIM_DATA_DIR), and a
+  # warm start's weights are named as results name them: an export names
+  # no folder of the machine that trained it.
   meta = json.loads(json.dumps(meta))
   meta["config"].get("data", {})["data_dir"] = None
+  trainer = meta["config"].get("trainer", {})
+  if trainer.get("init_weights"):
+    trainer["init_weights"] = _weights_name(trainer["init_weights"])
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   model.save_weights(str(path))
   configs.export_json_path(path).write_text(json.dumps(meta, indent=2))
   return path
+
+
+def _weights_name(name_or_path):
+  try:
+    return pretrained.weights_name(name_or_path)
+  except (OSError, ValueError):  # Gone since: its file name.
+    return pathlib.PurePath(name_or_path).name
 
 
 def git_commit():

@@ -154,8 +154,13 @@ def score_exports(names, data_dir=None, output=None, log=print,
   file's name: `pretrained.weights_name`) after each; returns the rows."""
   rows = {}
   for name in names:
-    rows[pretrained.weights_name(name)] = row = score_weights(
-        name, data_dir, patches=patches)
+    key = pretrained.weights_name(name)
+    if key in rows:
+      raise ValueError(
+          f"{name} would be recorded as {key!r}, as weights scored before "
+          f"it (results name weights by their file's name): give them files "
+          f"of distinct names.")
+    rows[key] = row = score_weights(name, data_dir, patches=patches)
     keys = score_keys(row)
     log(f"{name}: step {row['step']}, {row['patches']} patches, "
         f"{row['hours']} h; held-out PSNR {conditions_label(keys)}: " +

@@ -86,12 +86,11 @@ class Trainer:
   ...     "data.source": "builtin", "model.features": 8,
   ...     "model.gru_features": 8, "trainer.rim_steps": 2,
   ...     "data.batch_size": 4, "data.num_validation": 4})
-  >>> run_dir = tempfile.mkdtemp()
-  >>> training.Trainer(config, run_dir).train(steps=2)["step"]
-  2
-  >>> again = training.Trainer(config, run_dir)
-  >>> int(again.step)
-  2
+  >>> with tempfile.TemporaryDirectory() as run_dir:
+  ...   first = training.Trainer(config, run_dir).train(steps=2)["step"]
+  ...   again = int(training.Trainer(config, run_dir).step)
+  >>> first, again
+  (2, 2)
   """
 
   def __init__(self, config, run_dir, strategy=None, patches=None):
