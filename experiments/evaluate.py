@@ -52,6 +52,10 @@ flags.DEFINE_integer("num_images", None, "Only the first N images (quick "
                      "looks; tables need all); for random_projections the "
                      "number of test patches (default 5000).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
+flags.DEFINE_string("baseline_cache", None, "A folder where the classical "
+                    "baselines' results are kept and reused: a run on the "
+                    "same images, settings and code takes them from there "
+                    "(BM3D-deblurring takes hours).")
 flags.DEFINE_bool("fast", False, "RIMs restore on rim_tf.restore's fast "
                   "path (bfloat16 where the hardware has it), not float32.")
 flags.DEFINE_string("output", None, "Results JSON path (with --shipped: a "
@@ -84,7 +88,8 @@ def main(argv):
         quantized=[q.lower() == "true" for q in FLAGS.quantized],
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
         seed=FLAGS.seed, output=output, ratio=FLAGS.ratio,
-        paper_rim=FLAGS.paper_rim, command=command, fast=FLAGS.fast)
+        paper_rim=FLAGS.paper_rim, command=command, fast=FLAGS.fast,
+        baseline_cache=FLAGS.baseline_cache)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   print(report)

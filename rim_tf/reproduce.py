@@ -148,6 +148,9 @@ def commands(target, preset="cpu", out="results/cpu", runs="rim_runs",
       *data, *images, f"--task={table}", f"--methods={','.join(methods)}",
       f"--subset={','.join(subsets)}", *_flag_values(options),
       f"--weights={final[first_export]}",
+      # The baselines' results are kept with the runs: evaluating again
+      # (another preset, a resumed run) does not recompute them.
+      f"--baseline_cache={os.path.join(runs, 'baseline_cache')}",
       *([f"--name={name}", f"--paper_rim={paper_rim}"] if paper_rim else []),
       f"--output={os.path.join(out, f'{name if paper_rim else table}')}"
       f"_{{subset}}.json"])

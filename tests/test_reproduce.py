@@ -167,4 +167,5 @@ def test_the_deblurring_reproduction_scores_its_calibrated_export_beside_bm3d():
       "python experiments/evaluate.py --data_dir=data --task=deblur "
       "--methods=rim,bm3d,wiener --subset=bsd68,bsd100 "
       "--weights=out/deblur_calibrated.weights.h5 "
+      "--baseline_cache=runs/baseline_cache "
       "--output=out/deblur_{subset}.json")

@@ -5,6 +5,7 @@ import json
 import os
 
 from rim_tf.data import bsds
+from rim_tf.evaluation import baseline_cache as baseline_cache_lib
 from rim_tf.evaluation import curves
 from rim_tf.evaluation import protocols
 from rim_tf.evaluation import tables
@@ -17,7 +18,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                    weights=None, rim_name="rim", steps=None,
                    sigmas=None, quantized=(False, True),
                    scales=(2, 3, 4), num_images=None, seed=0, command=None,
-                   ratio=0.25, paper_rim=None, fast=False):
+                   ratio=0.25, paper_rim=None, fast=False,
+                   baseline_cache=None):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
 
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
@@ -35,6 +37,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   `ratio`. `fast`: the RIMs restore on the fast path of `rim_tf.restore`
   (`engine.Restorer.from_weights`), not as float32 Keras models. `sigmas`: the noise levels, default the protocol's (15, 25, 50
   for denoising, `protocols.DEBLUR_SIGMAS` for deblurring).
+  `baseline_cache`: a folder where the classical baselines' results are
+  kept and reused (`rim_tf.evaluation.baseline_cache`), None for none.
   Returns the markdown reports, joined.
   """
   if isinstance(subsets, str):
@@ -59,7 +63,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   if "rim" in methods and not weights:
     raise ValueError("method 'rim' needs --weights (a shipped name or a "
                      ".weights.h5 path).")
-  chosen = protocols.baseline_methods(task, methods)
+  chosen = baseline_cache_lib.cached(
+      protocols.baseline_methods(task, methods), baseline_cache)
   named = _named_weights(weights, rim_name) if "rim" in methods else {}
   taken = sorted(set(named) & set(chosen))
   if taken:
