@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 import rim_tf
-from rim_tf.data import builtin
+from rim_tf import metrics
 from rim_tf import pretrained
+from rim_tf.data import builtin
+from rim_tf.data import degrade
+from rim_tf.data import kernels
 
 STORED = pathlib.Path(__file__).parent / "testdata" / "shipped_outputs.npz"
 SIGMA_255 = 25.0
@@ -33,7 +36,8 @@ def fixed_inputs():
         clean.shape)
     noisy[name] = np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8)
   return {"noisy_gray": noisy["gray"], "noisy_rgb": noisy["rgb"],
-          "low_rgb": rgb[300:330, 300:330]}
+          "low_rgb": rgb[300:330, 300:330],
+          "clean_gray": gray[200:264, 200:264]}
 
 
 def outputs(fast=False):
@@ -46,6 +50,12 @@ def outputs(fast=False):
     if task == "superres":
       found[name] = rim_tf.restore(inputs["low_rgb"], "superres",
                                    scale=SCALE, weights=name, fast=fast)
+    elif task == "deblur":
+      kernel = kernels.levin09()[0]
+      blurred = degrade.blurred_image(inputs["clean_gray"], kernel, 2.55)
+      found[name] = rim_tf.restore(metrics.to_uint8(blurred), "deblur",
+                                   kernel=kernel, sigma=2.55, weights=name,
+                                   fast=fast)
     else:
       image = inputs["noisy_rgb" if task == "denoise_color" else
                      "noisy_gray"]
