@@ -1,0 +1,98 @@
+"""Seconds per image of a deblurring RIM, BM3D-deblurring and Wiener, side by side.
+
+  python experiments/benchmarks/deblur_speed.py --data_dir=DIR \
+      --weights=deblur --kernel=1 --sigma=2.55 [--output=OUT.json]
+
+One BSDS300 test image (default: the first of BSD68), blurred circularly by
+one of Levin et al.'s kernels with the benchmark's noise
+(`rim_tf.data.degrade.blurred_image`), restored in one process: BM3D-
+deblurring and the Wiener filter with the true kernel and sigma, then the
+RIM (whole image, compiled before timing) as the float32 Keras model and
+on `rim_tf.restore`'s fast path. Prints per method seconds (best of
+--repeats), PSNR and the ratio to BM3D-deblurring's time, then the load
+average (2 cores: above 2 means other jobs shared the CPU).
+"""
+
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+
+from rim_tf import baselines
+from rim_tf import experiment_flags
+from rim_tf import metrics
+from rim_tf.data import bsds
+from rim_tf.data import degrade
+from rim_tf.data import kernels
+from rim_tf.inference import engine
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("weights", "deblur", "Shipped name or .weights.h5 of a "
+                    "deblurring RIM.")
+experiment_flags.define_data_dir()
+flags.DEFINE_string("image_id", None, "BSDS300 test id (default: the first "
+                    "BSD68 image).")
+flags.DEFINE_integer("kernel", 1, "Levin et al.'s kernel, 1 to 8.")
+flags.DEFINE_float("sigma", 2.55, "Noise std on the 0-255 scale.")
+flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
+flags.DEFINE_string("output", None, "Also write the figures as JSON here.")
+
+
+def _best_seconds(function, repeats):
+  best, result = float("inf"), None
+  for _ in range(repeats):
+    start = time.perf_counter()
+    result = function()
+    best = min(best, time.perf_counter() - start)
+  return best, result
+
+
+def main(argv):
+  del argv
+  if not 1 <= FLAGS.kernel <= 8:
+    raise app.UsageError(f"--kernel must be 1 to 8, got {FLAGS.kernel}.")
+  image_id = FLAGS.image_id or bsds.BSD68[0]
+  clean = bsds.load_images("test", gray=True, data_dir=FLAGS.data_dir,
+                           subset=[image_id])[image_id]
+  kernel = kernels.levin09()[FLAGS.kernel - 1]
+  blurred = degrade.blurred_image(clean, kernel, FLAGS.sigma)
+  height, width = clean.shape[:2]
+  print(f"image {image_id} ({width}x{height}, gray), Levin kernel "
+        f"{FLAGS.kernel} ({kernel.shape[0]}x{kernel.shape[1]}), sigma "
+        f"{FLAGS.sigma:g}; blurred PSNR "
+        f"{metrics.psnr_255(metrics.to_uint8(blurred), clean):.2f} dB")
+  rows = []
+  methods = [("BM3D-deblurring", lambda: baselines.bm3d_deblur(
+      blurred, kernel, FLAGS.sigma)),
+             ("Wiener", lambda: baselines.wiener_deblur(
+                 blurred, kernel, FLAGS.sigma))]
+  for fast in (False, True):
+    restorer, _ = engine.Restorer.from_weights(FLAGS.weights, fast=fast)
+    restorer.deblur(blurred, kernel, FLAGS.sigma)  # Compile outside timing.
+    methods.append((f"RIM {'fast path' if fast else 'float32'}",
+                    lambda r=restorer: r.deblur(blurred, kernel,
+                                                FLAGS.sigma)))
+  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {'/ BM3D':>7}")
+  for name, run in methods:
+    seconds, estimate = _best_seconds(run, FLAGS.repeats)
+    psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
+    rows.append({"method": name, "seconds": seconds, "psnr": psnr})
+    print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "
+          f"{seconds / rows[0]['seconds']:>7.2f}", flush=True)
+  load = os.getloadavg()
+  print("load {:.2f} {:.2f} {:.2f}".format(*load))
+  if FLAGS.output:
+    with open(experiment_flags.output_path(FLAGS.output), "w",
+              encoding="utf-8") as f:
+      json.dump({"command": experiment_flags.command_line(),
+                 "image": image_id, "kernel": FLAGS.kernel,
+                 "sigma": FLAGS.sigma, "rows": rows, "load": load}, f,
+                indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)
