@@ -271,6 +271,19 @@ def test_normalised_matrix_entries_have_variance_one_over_m(ensemble):
   assert abs(float(np.mean(np.diag(gram))) - 1.0) < 0.01
 
 
+@pytest.mark.parametrize("ensemble", ENSEMBLES)
+def test_every_normalised_ensemble_keeps_the_energy_on_average(ensemble):
+  # E[A^T A] = I: E ||A x||^2 = ||x||^2 for every ensemble alike, so the
+  # likelihood gradient has one scale whatever the ensemble (and denoising,
+  # A = I, is the p = 1 member of the family).
+  shape = (8, 8, 1)
+  op = ensemble.sample(shape, 0.25, seed=11, batch_size=512, normalize=True)
+  x = np.tile(np.random.default_rng(2).random((1,) + shape), (512, 1, 1, 1))
+  energy = np.sum(np.square(op.forward(x.astype(np.float32))), axis=1)
+  ratio = float(np.mean(energy)) / float(np.sum(np.square(x[0])))
+  assert abs(ratio - 1.0) < 0.05, ratio
+
+
 def test_all_rows_of_the_unitary_dft_give_the_identity():
   shape = (4, 4, 2)
   op = operators.FourierProjection.sample(shape, 1.0, seed=5, normalize=True)

@@ -237,8 +237,10 @@ class FourierProjection(RandomProjection):
     indices: int32 row indices, [m] (shared) or [N, m] (per example), distinct
       within each set, in [0, d).
     image_shape: (H, W, C) of the patches.
-    normalize: rows of the unitary DFT (entries exp(...) / sqrt(d)): all d
-      rows give A^T A = I.
+    normalize: entries exp(...) / sqrt(m), so that E[A^T A] = I over the
+      draw of the m rows, as for the other normalised ensembles (rows of the
+      unitary DFT would give p I: the gradient p times weaker than theirs);
+      all d rows are the unitary DFT, A^T A = I.
     start: see `RandomProjection`.
   """
 
@@ -252,7 +254,7 @@ class FourierProjection(RandomProjection):
                      start)
     self.indices = tf.cast(indices, tf.int32)
     self.normalize = bool(normalize)
-    self._gain = 1.0 / math.sqrt(self._d) if self.normalize else 1.0
+    self._gain = 1.0 / math.sqrt(self._m) if self.normalize else 1.0
 
   @property
   def range_shape(self):
@@ -305,7 +307,7 @@ class FourierProjection(RandomProjection):
   @classmethod
   def sample(cls, image_shape, ratio, seed, batch_size=None, normalize=False):
     """Draws m distinct DFT rows (arguments as `RandomMatrixProjection.sample`;
-    `normalize`: of the unitary DFT)."""
+    `normalize`: entries of modulus 1 / sqrt(m), E[A^T A] = I)."""
     m = num_measurements(image_shape, ratio)
     d = math.prod(image_shape)
     shape = [d] if batch_size is None else [batch_size, d]
