@@ -30,6 +30,7 @@ def _trained_like(channels=1, norm_steps=3, ablation=None, seed=0):
   return rim
 
 
+@pytest.mark.parametrize("loop", [False, True])
 @pytest.mark.parametrize("channels,norm_steps,ablation,size", [
     (1, 3, None, (13, 10)),   # odd height, steps past the norm rows
     (3, 3, None, (8, 11)),    # colour, odd width
@@ -37,14 +38,17 @@ def _trained_like(channels=1, norm_steps=3, ablation=None, seed=0):
     (1, 3, "gdn", (10, 12)),  # the cell sees the gradient alone
 ])
 def test_fused_rim_equals_the_keras_model(channels, norm_steps, ablation,
-                                          size):
+                                          size, loop):
   rim = _trained_like(channels, norm_steps, ablation)
   rng = np.random.default_rng(1)
   y = rng.uniform(0, 1, (2,) + size + (channels,)).astype(np.float32)
   sigma = np.array([0.1, 0.05], np.float32)
   operator = operators.Identity((None, None, channels), "measurement")
   expected = rim.final_estimate(y, operator, sigma, steps=5).numpy()
-  got = fused.FusedRIM(rim).final_estimate(y, operator, sigma, 5).numpy()
+  fused_rim = fused.FusedRIM(rim)  # Reads the weights eagerly.
+  run = tf.function(lambda y, sigma: fused_rim.final_estimate(
+      y, operator, sigma, 5, loop=loop))
+  got = run(y, sigma).numpy()
   # Far below what the estimate's changes from step to step are.
   assert np.abs(expected - rim.final_estimate(
       y, operator, sigma, steps=4).numpy()).max() > 1e-2

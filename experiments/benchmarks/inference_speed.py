@@ -149,7 +149,8 @@ def _op_profile(run, image, sigma, path, rows=12):
 def _keras_path(policy, jit_compile, steps, fused=False):
   model, _ = pretrained.load(FLAGS.weights, policy)
   operator = operators.Identity((None, None, model.channels))
-  final = (fused_rim.final_estimate_fn(model) if fused else
+  # The fast path's form: fused, its steps in a graph loop (exports unroll).
+  final = (fused_rim.final_estimate_fn(model, loop=True) if fused else
            model.final_estimate)
   run = tf.function(lambda y, s: final(y, operator, s, steps),
                     jit_compile=jit_compile)
