@@ -73,3 +73,34 @@ def test_a_hand_edited_readme_table_fails_the_check(copied, tmp_path):
   readme.write_text("no markers")
   with pytest.raises(ValueError, match="no results-table markers"):
     results_doc.check(page, results, readme=readme)
+
+
+def test_the_levin_table_shows_each_kernel_the_mean_and_the_times(tmp_path):
+  from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
+  rng = __import__("numpy").random.default_rng(0)
+
+  def entry(offset):
+    psnr = {str(i): 25.0 + offset + rng.random() for i in range(3)}
+    return tables.summarize(psnr, {i: 0.8 for i in psnr})
+
+  results = {"rim": {}, "bm3d": {}}
+  for sigma in ("sigma2.55", "sigma7.65"):
+    for k in range(1, 9):
+      results["rim"][f"{sigma}_k{k}"] = entry(1.0)
+      results["bm3d"][f"{sigma}_k{k}"] = entry(0.0)
+    for name in results:
+      results[name][sigma] = entry(0.5 if name == "rim" else -0.5)
+  (tmp_path / "deblur_bsd68.json").write_text(json.dumps(results))
+  (tmp_path / "deblur_bsd68.md").write_text(
+      "# deblur\n\nSeconds per image: rim 1.97, bm3d 8.40\n")
+  section = results_doc.Section(
+      "Deblurring", "", "", "deblur_bsd68.json", render="levin",
+      methods={"rim": "deblur", "bm3d": "BM3D-deblurring"})
+  lines = results_doc._RENDERERS["levin"](section, tmp_path)  # pylint: disable=protected-access
+  text = "\n".join(lines)
+  assert "σ = 2.55" in text and "σ = 7.65" in text
+  assert "| method | k1 | k2 | k3 | k4 | k5 | k6 | k7 | k8 | mean |" in text
+  mean = (results["rim"]["sigma2.55"]["psnr"] -
+          results["bm3d"]["sigma2.55"]["psnr"])
+  assert f"{mean:+.2f} |" in text.split("σ = 7.65")[0]
+  assert "Seconds per image: deblur 1.97, BM3D-deblurring 8.40." in text

@@ -304,6 +304,57 @@ def _deblur_ab(section, results_dir):
   return lines + [""]
 
 
+def _levin(section, results_dir):
+  """The deblurring benchmark: per noise level a table of every method's
+  mean PSNR per Levin kernel and over the kernels, the methods' times
+  beside it (from the evaluation's markdown), and how far the first
+  method is ahead of each other over the kernels."""
+  results = _load(results_dir, section.results)
+  if section.methods:
+    results = {shown: results[name] for name, shown in section.methods.items()
+               if name in results}
+  first = next(iter(results.values()))
+  sigmas = sorted({s.split("_")[0] for s in first}, key=tables.setting_order)
+  seconds = _seconds_per_image(results_dir, section.results,
+                               section.methods or {})
+  lines = []
+  for sigma in sigmas:
+    kernels = sorted((s for s in first if s.startswith(sigma + "_k")),
+                     key=tables.setting_order)
+    lines += [f"σ = {sigma[len('sigma'):]} (0-255 scale), PSNR (dB):", "",
+              "| method | " + " | ".join(f"k{s.rsplit('_k', 1)[1]}"
+                                       for s in kernels) + " | mean |",
+              "|" + "---|" * (len(kernels) + 2)]
+    for name, by_setting in results.items():
+      lines.append(f"| {name} | " + " | ".join(
+          f"{by_setting[s]['psnr']:.2f}" for s in kernels + [sigma]) + " |")
+    ours = next(iter(results))
+    for other in list(results)[1:]:
+      lines.append(f"| {ours} − {other} | " + " | ".join(
+          f"{results[ours][s]['psnr'] - results[other][s]['psnr']:+.2f}"
+          for s in kernels + [sigma]) + " |")
+    lines.append("")
+  if seconds:
+    lines += ["Seconds per image: " + ", ".join(
+        f"{name} {value:.2f}" for name, value in seconds.items()) + ".", ""]
+  return lines
+
+
+def _seconds_per_image(results_dir, json_name, methods):
+  """{shown name: seconds} from the "Seconds per image:" line of the
+  evaluation's markdown beside its JSON ({} without one)."""
+  md = (pathlib.Path(results_dir) / json_name).with_suffix(".md")
+  if not md.exists():
+    return {}
+  for line in md.read_text().splitlines():
+    if line.startswith("Seconds per image:"):
+      found = dict(re.findall(r"([^\s,:]+) ([\d.]+)",
+                              line[len("Seconds per image:"):]))
+      return {methods.get(name, name): float(value)
+              for name, value in found.items()}
+  return {}
+
+
 def _before_after(section, results_dir):
   """The RIM's mean PSNR in `section.results` (before) and in the file
   `section.methods["after"]` (after), per setting, and the gain."""
@@ -348,7 +399,8 @@ def _speed(section, results_dir):
 
 _RENDERERS = {"evaluation": _evaluation, "curves": _curves,
               "methods": _methods, "scores": _scores, "deblur_ab": _deblur_ab,
-              "speed": _speed, "before_after": _before_after}
+              "speed": _speed, "before_after": _before_after,
+              "levin": _levin}
 
 
 def _weights_line(section, results_dir):
