@@ -88,6 +88,11 @@ class TrainerConfig:
   # the learning rate (at 3e-3 that wrecked a trained model: its training
   # PSNR fell from 28.9 to 9.9 dB in 20 steps). 0 disables the ramp.
   init_ramp_steps: int = 200
+  # With init_weights: keep the export's likelihood eps = softplus(phi), or
+  # (False) start it at model.epsilon_init. eps is a noise floor the donor
+  # learned for its own problem: a denoiser's is about 12 / 255, which
+  # tempers a low-noise problem's data term (e.g. deblurring at 2.55).
+  init_keep_likelihood: bool = True
   # Decay of an exponential moving average of all the weights, updated
   # after every step (rim_tf.training.weight_average, with its warm-up);
   # validation and exports use it. 0 disables it.

@@ -50,6 +50,10 @@ class GaussianLikelihood(keras.layers.Layer):
         name="phi", shape=(),
         initializer=keras.initializers.Constant(phi0), trainable=True)
 
+  def reset(self):
+    """Sets eps back to `epsilon_init` (phi to its initial value)."""
+    self.phi.assign(math.log(math.expm1(self.epsilon_init)))
+
   @property
   def epsilon(self):
     """eps = softplus(phi), a float32 scalar tensor."""

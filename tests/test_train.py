@@ -1440,3 +1440,25 @@ def test_a_deblurring_rim_trains_and_restores_with_its_kernel(tmp_path):
                    steps=RIM_STEPS)
   assert final.shape == (1, 16, 16, 1)
   assert np.isfinite(final.numpy()).all()
+
+
+def test_a_warm_start_keeps_or_restarts_the_likelihoods_eps(tmp_path):
+  config = tiny_config()
+  donor = tasks.from_config(config).build_model(config, _policy(config))
+  donor.likelihood.phi.assign(-3.0)  # A noise floor learned elsewhere.
+  init = tmp_path / "init.weights.h5"
+  donor.save_weights(str(init))
+  kept = training.Trainer(
+      configs.override(config, {"trainer.init_weights": str(init)}),
+      tmp_path / "kept", patches=tiny_patches())
+  assert float(kept.model.likelihood.phi.numpy()) == pytest.approx(-3.0)
+  fresh = training.Trainer(
+      configs.override(config, {"trainer.init_weights": str(init),
+                                "trainer.init_keep_likelihood": False,
+                                "model.epsilon_init": 1e-5}),
+      tmp_path / "fresh", patches=tiny_patches())
+  assert float(fresh.model.likelihood.epsilon.numpy()) == pytest.approx(
+      1e-5, rel=1e-3)
+  # The cell's weights came from the export all the same.
+  np.testing.assert_array_equal(fresh.model.cell.out.kernel.numpy(),
+                                donor.cell.out.kernel.numpy())

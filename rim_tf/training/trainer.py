@@ -198,6 +198,8 @@ class Trainer:
         init = pretrained.resolve(self.config.trainer.init_weights)
       warm_start.load_init_weights(self.model, self.config, init,
                                    self.policy)
+      if not self.config.trainer.init_keep_likelihood:
+        self.model.likelihood.reset()
       start_average = True
       if self.config.trainer.init_continue:
         exported = warm_start.exported_run(self.config, init)
