@@ -15,13 +15,13 @@ average (2 cores: above 2 means other jobs shared the CPU).
 
 import json
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
+import timing  # pylint: disable=g-bad-import-order
 from rim_tf import baselines
 from rim_tf import experiment_flags
 from rim_tf import metrics
@@ -40,15 +40,6 @@ flags.DEFINE_integer("kernel", 1, "Levin et al.'s kernel, 1 to 8.")
 flags.DEFINE_float("sigma", 2.55, "Noise std on the 0-255 scale.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per method (best is kept).")
 flags.DEFINE_string("output", None, "Also write the figures as JSON here.")
-
-
-def _best_seconds(function, repeats):
-  best, result = float("inf"), None
-  for _ in range(repeats):
-    start = time.perf_counter()
-    result = function()
-    best = min(best, time.perf_counter() - start)
-  return best, result
 
 
 def main(argv):
@@ -78,7 +69,7 @@ def main(argv):
                                                 FLAGS.sigma)))
   print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {'/ BM3D':>7}")
   for name, run in methods:
-    seconds, estimate = _best_seconds(run, FLAGS.repeats)
+    seconds, estimate = timing.best_seconds(run, FLAGS.repeats)
     psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
     rows.append({"method": name, "seconds": seconds, "psnr": psnr})
     print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "

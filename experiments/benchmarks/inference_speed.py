@@ -32,7 +32,6 @@ import importlib.util
 import json
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,6 +40,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import timing  # pylint: disable=g-bad-import-order
 from rim_tf import baselines
 from rim_tf import experiment_flags
 from rim_tf import metrics
@@ -75,15 +75,6 @@ flags.DEFINE_integer("intra_op_threads", None, "TensorFlow's intra-op "
                      "threads (default: its own choice).")
 
 
-def _best_seconds(function, repeats):
-  best, result = float("inf"), None
-  for _ in range(repeats):
-    start = time.perf_counter()
-    result = function()
-    best = min(best, time.perf_counter() - start)
-  return best, result
-
-
 def _gflop(shape, steps, fused=False):
   """GFLOP of `steps` RIM steps on an image of `shape` [1, H, W, C], of the
   Keras model or of its fused form."""
@@ -114,7 +105,7 @@ def _conv_peak(shape, repeats=5):
   conv = tf.function(lambda x: tf.reduce_sum(tf.cast(
       tf.nn.conv2d(x, kernel, 1, "SAME")[0, 0, 0], tf.float32)))
   conv(x)
-  seconds, _ = _best_seconds(lambda: conv(x).numpy(), repeats)
+  seconds, _ = timing.best_seconds(lambda: conv(x).numpy(), repeats)
   return 2 * 9 * inputs * outputs * half[1] * half[2] / seconds / 1e9
 
 
@@ -228,7 +219,7 @@ def main(argv):
   print(f"ceiling: the largest convolution alone runs at {peak:.0f} GFLOP/s "
         f"in {engine.fast_policy()}: {fused_gflop / peak:.2f} s for the "
         f"fused form's {fused_gflop:.0f} GFLOP")
-  bm3d_seconds, estimate = _best_seconds(
+  bm3d_seconds, estimate = timing.best_seconds(
       lambda: baselines.bm3d_denoise(noisy, FLAGS.sigma), FLAGS.repeats)
   psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
   print(f"{'method':<36} {'s/image':>8} {'PSNR dB':>8} {'/ BM3D':>7} "
@@ -264,7 +255,7 @@ def main(argv):
         print(f"{path}: failed ({type(error).__name__}: "
               f"{' '.join(str(error).split())[:160]})")
         continue
-      seconds, out = _best_seconds(lambda r=run: np.asarray(r(image, sigma)),
+      seconds, out = timing.best_seconds(lambda r=run: np.asarray(r(image, sigma)),
                                    FLAGS.repeats)
       psnr = metrics.psnr_255(metrics.to_uint8(out[0]), clean)
       name = f"RIM {FLAGS.weights} T={FLAGS.steps} {path}"
