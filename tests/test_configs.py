@@ -72,6 +72,20 @@ def test_cpu_superres_preset_warm_starts_from_the_shipped_denoiser():
   assert configs.preset("paper", "superres").trainer.init_weights is None
 
 
+def test_cpu_deblur_preset_restarts_the_donors_eps_and_starts_from_wiener():
+  config = configs.preset("cpu", "deblur")
+  assert config.trainer.init_weights == "denoise_gray"
+  # The same cell as the denoiser, so its weights load as they are.
+  assert dataclasses.replace(config.model, epsilon_init=1e-3) == (
+      configs.preset("cpu", "denoise").model)
+  # The denoiser's eps (a noise floor near 12/255) would temper the blur's
+  # data term; the run starts it again at 1e-4.
+  assert not config.trainer.init_keep_likelihood
+  assert config.model.epsilon_init == 1e-4
+  assert config.task_args["start"] == "wiener"
+  assert configs.preset("cpu", "superres").trainer.init_keep_likelihood
+
+
 def test_cpu_random_projections_preset_has_its_own_budget():
   assert configs.preset("cpu", "random_projections").trainer.train_steps == (
       4000)
