@@ -104,3 +104,17 @@ def test_the_levin_table_shows_each_kernel_the_mean_and_the_times(tmp_path):
           results["bm3d"]["sigma2.55"]["psnr"])
   assert f"{mean:+.2f} |" in text.split("σ = 7.65")[0]
   assert "Seconds per image: deblur 1.97, BM3D-deblurring 8.40." in text
+
+
+def test_a_probe_table_shows_each_method_and_its_lead_on_the_baseline(
+    tmp_path):
+  (tmp_path / "p.json").write_text(json.dumps({"images": 10, "psnr": {
+      "sigma25": {"rim": 30.9712, "CBM3D": 30.8804},
+      "sigma15": {"rim": 33.5611, "CBM3D": 33.6603}}}))
+  section = results_doc.Section("P", "", "", "p.json", render="probe")
+  text = "\n".join(results_doc._RENDERERS["probe"](section, tmp_path))  # pylint: disable=protected-access
+  assert "Mean PSNR (dB) over 10 images:" in text
+  assert "| method | sigma15 | sigma25 |" in text
+  assert "| rim | 33.56 | 30.97 |" in text
+  assert "| CBM3D | 33.66 | 30.88 |" in text
+  assert "| rim − CBM3D | -0.10 | +0.09 |" in text
