@@ -1,5 +1,6 @@
 """docs/results.md is what the committed result files give."""
 
+import dataclasses
 import json
 import pathlib
 import shutil
@@ -104,6 +105,32 @@ def test_the_levin_table_shows_each_kernel_the_mean_and_the_times(tmp_path):
           results["bm3d"]["sigma2.55"]["psnr"])
   assert f"{mean:+.2f} |" in text.split("σ = 7.65")[0]
   assert "Seconds per image: deblur 1.97, BM3D-deblurring 8.40." in text
+
+
+def test_the_hypothesis_table_shows_each_probe_row_and_its_command(tmp_path):
+  folder = tmp_path / "rp_hypotheses"
+  folder.mkdir()
+  row = {"patches": 76800, "train_steps": 10,
+         "held_out_at_T": {"gaussian": 26.5871, "binary": 26.5749,
+                           "fourier": 25.1249},
+         "transfer_bsd68_first10": {"sigma50": 20.874, "sigma15": 27.0634,
+                                    "sigma25": 23.6577},
+         "command": "python docs/probes/rp_hypotheses.py --weights=a"}
+  (folder / "a.json").write_text(json.dumps(row))
+  section = results_doc.Section("H", "", "", "rp_hypotheses",
+                                render="hypotheses",
+                                methods={"a": "normalised", "b": "missing"})
+  with pytest.raises(ValueError, match="b.json is missing"):
+    results_doc._RENDERERS["hypotheses"](section, tmp_path)  # pylint: disable=protected-access
+  section = dataclasses.replace(section, methods={"a": "normalised"})
+  text = "\n".join(results_doc._RENDERERS["hypotheses"](section, tmp_path))  # pylint: disable=protected-access
+  assert ("| set-up | patches | T | held out, gaussian | held out, binary | "
+          "held out, fourier | denoising sigma15 | denoising sigma25 | "
+          "denoising sigma50 |") in text
+  assert ("| normalised | 76.8 k | 10 | 26.59 | 26.57 | 25.12 | 27.06 | "
+          "23.66 | 20.87 |") in text
+  assert "- normalised: `python docs/probes/rp_hypotheses.py --weights=a`" in (
+      text)
 
 
 def test_a_probe_table_shows_each_method_and_its_lead_on_the_baseline(

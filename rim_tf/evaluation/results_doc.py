@@ -450,10 +450,43 @@ def _probe(section, results_dir):
   return lines + [""]
 
 
+def _hypotheses(section, results_dir):
+  """The random-projection hypothesis table: a row per probe JSON of the
+  folder `section.results` (`docs/probes/rp_hypotheses.py`), in the order
+  and with the labels of `section.methods` ({file stem: label}), then each
+  row's command."""
+  folder = pathlib.Path(results_dir) / section.results
+  rows = {}
+  for stem, label in section.methods.items():
+    path = folder / f"{stem}.json"
+    if not path.exists():
+      raise ValueError(f"{path} is missing: run docs/probes/rp_hypotheses.py "
+                       f"for the row {label!r}.")
+    rows[label] = json.loads(path.read_text())
+  kinds = list(next(iter(rows.values()))["held_out_at_T"])
+  sigmas = sorted(next(iter(rows.values()))["transfer_bsd68_first10"],
+                  key=tables.setting_order)
+  lines = ["| set-up | patches | T | " + " | ".join(
+      f"held out, {k}" for k in kinds) + " | " + " | ".join(
+          f"denoising {s}" for s in sigmas) + " |",
+           "|" + "---|" * (3 + len(kinds) + len(sigmas))]
+  for label, row in rows.items():
+    lines.append(
+        f"| {label} | {row['patches'] / 1000:.1f} k | {row['train_steps']} | "
+        + " | ".join(f"{row['held_out_at_T'][k]:.2f}" for k in kinds) + " | "
+        + " | ".join(f"{row['transfer_bsd68_first10'][s]:.2f}"
+                     for s in sigmas) + " |")
+  lines += ["", "Each row's command:", ""]
+  for label, row in rows.items():
+    lines.append(f"- {label}: `{row['command']}`")
+  return lines + [""]
+
+
 _RENDERERS = {"evaluation": _evaluation, "curves": _curves,
               "methods": _methods, "scores": _scores, "deblur_ab": _deblur_ab,
               "speed": _speed, "before_after": _before_after,
-              "levin": _levin, "probe": _probe}
+              "levin": _levin, "hypotheses": _hypotheses,
+              "probe": _probe}
 
 
 def _weights_line(section, results_dir):
