@@ -668,3 +668,24 @@ def test_deblurring_scores_each_kernel_and_their_mean_per_image():
         np.mean(per_kernel))
   assert tables.setting_order("sigma2.55_k2") < tables.setting_order(
       "sigma7.65") < tables.setting_order("sigma15")
+
+
+def test_markdown_table_shows_published_rows_only_for_their_settings():
+  unclipped = {"cbm3d": {s: _fake(30.0, 0.8) for s in
+                         ("sigma15", "sigma25", "sigma50", "sigma25_q8")}}
+  lines = tables.markdown_table(unclipped, "denoise_color",
+                                "bsd68").splitlines()
+  assert "| CBM3D (published) | 33.52 | 30.71 | 27.38 |  |" in lines
+  assert "| CDnCNN-B (published) |  | 31.23 |  |  |" in lines
+  assert "| DRUNet (published) | 34.30 | 31.69 | 28.51 |  |" in lines
+  assert "| CBM3D (paper) |  |  |  | 30.18 |" in lines
+  assert lines[-1].startswith("Published rows: CBM3D, as tabulated by")
+  # Table 1's setting alone: none of them printed it.
+  quantized = {"cbm3d": {"sigma25_q8": _fake(30.0, 0.8)}}
+  table = tables.markdown_table(quantized, "denoise_color", "bsd68")
+  assert "(published)" not in table and "Published rows" not in table
+  # Not on the 100 images, nor for SSIM.
+  assert "(published)" not in tables.markdown_table(unclipped,
+                                                    "denoise_color", "bsd100")
+  assert "(published)" not in tables.markdown_table(
+      unclipped, "denoise_color", "bsd68", "ssim")

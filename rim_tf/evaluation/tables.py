@@ -64,10 +64,16 @@ def restrict(results, ids):
 
 
 def markdown_table(results, task, subset, metric="psnr"):
-  """A markdown table of our results with the paper's numbers beside them."""
+  """A markdown table of our results with the paper's numbers beside them,
+  and other papers' (`Evaluation.published`) where they printed one of the
+  settings, their sources below the table."""
   settings = sorted({s for r in results.values() for s in r},
                     key=setting_order)
-  paper = tasks.get(task).evaluation.paper_rows(subset, metric)
+  evaluation = tasks.get(task).evaluation
+  paper = evaluation.paper_rows(subset, metric)
+  published = {name: row for name, row in (
+      evaluation.published.get(subset, {}) if metric == "psnr" else {}
+  ).items() if any(s in row for s in settings)}
   header = ["method"] + settings
   lines = ["| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
@@ -86,6 +92,14 @@ def markdown_table(results, task, subset, metric="psnr"):
     cells = [fmt.format(by_setting[s]) if s in by_setting else ""
              for s in settings]
     lines.append(f"| {name} (paper) | " + " | ".join(cells) + " |")
+  for name, by_setting in published.items():
+    cells = [fmt.format(by_setting[s]) if s in by_setting else ""
+             for s in settings]
+    lines.append(f"| {name} (published) | " + " | ".join(cells) + " |")
+  if published:
+    lines += ["", "Published rows: " + "; ".join(
+        f"{name}, {evaluation.published_sources[name]}"
+        for name in published) + "."]
   return "\n".join(lines)
 
 

@@ -37,6 +37,9 @@ class Evaluation:
     paper_ssim: the paper's SSIMs, same layout.
     paper_rim: the paper's row of the RIM trained for the task.
     paper_bars: rows a RIM is compared with before the paper's RIM.
+    published: other papers' PSNRs on the same protocol, same layout as
+      `paper`, shown beside ours when a run scores one of their settings.
+    published_sources: {row of `published`: where it was printed}.
     table_of: the task whose table a RIM of this one is scored in when it
       has none of its own (the 3-task RIM denoises: Table 2), with
       `table_row` its row there; None for the task's own.
@@ -51,6 +54,8 @@ class Evaluation:
   paper_ssim: dict = dataclasses.field(default_factory=dict)
   paper_rim: str | None = None
   paper_bars: tuple = ()
+  published: dict = dataclasses.field(default_factory=dict)
+  published_sources: dict = dataclasses.field(default_factory=dict)
   table_of: str | None = None
   table_row: str | None = None
 
