@@ -4,10 +4,9 @@ Scores, on the first CBSD68 images with unclipped (or 8-bit quantized)
 white Gaussian noise at sigma 15 / 25 / 50, on the same noisy images:
 
   - `denoise_color`, the shipped colour RIM;
-  - the gray RIM `denoise_gray` run on each channel of an orthogonal
-    opponent colour space (mean, red - blue, red - 2 green + blue; rows
-    scaled and offset so each channel lies in [0, 1], the noise staying
-    white with a known sigma per channel), the way CBM3D decorrelates;
+  - the gray RIM `denoise_gray` run on each channel of the opponent colour
+    space of `rim_tf.data.colour` (the noise stays white there, with a
+    known sigma per channel), the way CBM3D decorrelates;
   - the mean of the two estimates;
   - CBM3D with the true sigma (cached with --baseline_cache).
 
@@ -28,6 +27,7 @@ from rim_tf import baselines
 from rim_tf import experiment_flags
 from rim_tf import metrics
 from rim_tf.data import bsds
+from rim_tf.data import colour
 from rim_tf.data import degrade
 from rim_tf.evaluation import baseline_cache
 from rim_tf.inference import engine
@@ -40,23 +40,14 @@ flags.DEFINE_string("baseline_cache", None, "Folder of cached baselines.")
 flags.DEFINE_string("output", None, "JSON of the mean PSNRs.")
 experiment_flags.define_data_dir()
 
-# Orthogonal rows (luminance, two colour differences), each scaled so its
-# channel spans [0, 1] after OFFSET; white RGB noise of std s stays white
-# with std s * NOISE_GAIN per channel.
-OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [1 / 2, 0, -1 / 2],
-                     [1 / 4, -1 / 2, 1 / 4]], np.float32)
-OFFSET = np.array([0.0, 0.5, 0.5], np.float32)
-NOISE_GAIN = np.sqrt((OPPONENT ** 2).sum(axis=1))
-
-
 def gray_in_opponent_space(restorer, noisy, sigma_255):
   """The gray restorer on each opponent channel of `noisy` [H, W, 3]."""
-  channels = noisy @ OPPONENT.T + OFFSET
+  channels = colour.to_opponent(noisy)
   out = np.stack([
       restorer.denoise(channels[..., c:c + 1],
-                       sigma_255 * NOISE_GAIN[c])[..., 0] for c in range(3)],
-                 axis=-1)
-  return (out - OFFSET) @ np.linalg.inv(OPPONENT).T
+                       sigma_255 * colour.NOISE_GAIN[c])[..., 0]
+      for c in range(3)], axis=-1)
+  return colour.from_opponent(out)
 
 
 def main(argv):
