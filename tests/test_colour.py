@@ -41,3 +41,17 @@ def test_round_trip_and_a_clear_error_for_other_shapes():
                              rgb, atol=1e-6)
   with pytest.raises(ValueError, match="3 channels"):
     colour.to_opponent(np.zeros((4, 4, 1)))
+
+
+def test_the_tensor_transform_and_the_channel_batches_round_trip():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  rgb = np.random.default_rng(2).random((2, 5, 4, 3)).astype(np.float32)
+  np.testing.assert_allclose(colour.to_opponent_tf(tf.constant(rgb)).numpy(),
+                             colour.to_opponent(rgb), atol=1e-6)
+  batch = colour.channels_to_batch(tf.constant(rgb)).numpy()
+  assert batch.shape == (6, 5, 4, 1)
+  # Example i's channel c is row 3 i + c.
+  np.testing.assert_array_equal(batch[3 * 1 + 2, ..., 0], rgb[1, ..., 2])
+  np.testing.assert_array_equal(batch[0, ..., 0], rgb[0, ..., 0])
+  np.testing.assert_array_equal(
+      colour.batch_to_channels(tf.constant(batch)).numpy(), rgb)

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from rim_tf.data import builtin
+from rim_tf.data import colour
 from rim_tf.data import corruptions
 from rim_tf.data import patches
 from rim_tf import metrics
@@ -256,12 +257,50 @@ def test_sr_rejects_patches_the_scales_do_not_divide():
     corruptions.BicubicDownsampling().for_scale(5)
 
 
+# --- opponent noise -----------------------------------------------------------
+
+
+def test_opponent_noise_hands_each_colour_channel_over_as_a_gray_example():
+  batch = _batch((4, 16, 16, 3))
+  rgb = corruptions.GaussianNoise((5, 55), quantize=0.5)(batch, _seed(3))
+  out = corruptions.OpponentNoise((5, 55), quantize=0.5)(batch, _seed(3))
+  assert out["x"].shape == out["y"].shape == (12, 16, 16, 1)
+  assert out["sigma"].shape == (12,)
+  # Example i's channel c at 3 i + c: the RGB corruption's noisy image and
+  # sigma with the same seed, seen in the opponent space.
+  for name in ("x", "y"):
+    expected = colour.to_opponent(rgb[name].numpy())
+    np.testing.assert_allclose(out[name].numpy()[7, ..., 0],
+                               expected[2, ..., 1], atol=1e-6)
+  np.testing.assert_allclose(
+      out["sigma"].numpy().reshape(4, 3),
+      rgb["sigma"].numpy()[:, None] * colour.NOISE_GAIN[None, :], rtol=1e-6)
+
+
+def test_opponent_noise_has_each_channels_stated_std():
+  x = np.full((256, 32, 32, 3), 0.5, np.float32)
+  out = corruptions.OpponentNoise((25, 25))({"x": tf.constant(x)}, _seed(1))
+  residual = (out["y"] - out["x"]).numpy().reshape(256, 3, -1)
+  for c in range(3):
+    expected = 25 / 255 * colour.NOISE_GAIN[c]
+    assert abs(residual[:, c].std() / expected - 1) < 0.01
+  np.testing.assert_allclose(out["sigma"].numpy()[:3] * 255,
+                             25 * np.sqrt([1 / 3, 1 / 2, 3 / 8]), rtol=1e-5)
+
+
+def test_opponent_noise_refuses_gray_patches(natural):
+  with pytest.raises(ValueError, match="RGB patches"):
+    natural.train_dataset(4, corruptions.OpponentNoise((25, 25)),
+                          num_batches=1)
+
+
 # --- configs ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("corruption", [
     corruptions.GaussianNoise((25, 25), quantize=True),
     corruptions.GaussianNoise((5, 55), quantize=0.5),
+    corruptions.OpponentNoise((5, 55), quantize=0.5),
     corruptions.RandomProjections(kinds=("fourier",), ratios=(0.3,),
                                   noise_sigma=0.5, per_example=False),
     corruptions.BicubicDownsampling((2, 4), noise_sigma_255=1.0),

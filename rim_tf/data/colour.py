@@ -11,9 +11,14 @@ too — the range a RIM's estimates live on.
     opponent = to_opponent(rgb)          # [..., 3] -> [..., 3], on [0, 1]
     rgb = from_opponent(opponent)
     sigmas = sigma * NOISE_GAIN          # each channel's noise std
+
+A gray RIM restores the three channels as three gray images:
+`channels_to_batch` turns [N, H, W, 3] into [3N, H, W, 1] (example i's
+channel c at 3i + c) and `batch_to_channels` turns it back.
 """
 
 import numpy as np
+import tensorflow as tf
 
 # Orthogonal rows; row r scaled so that its channel spans [0, 1] after
 # OFFSET[r] over the RGB cube.
@@ -45,3 +50,30 @@ def to_opponent(rgb):
 def from_opponent(opponent):
   """The RGB image [..., 3] of opponent channels; inverts `to_opponent`."""
   return (_check(opponent, "opponent") - OFFSET) @ _INVERSE.T
+
+
+def to_opponent_tf(rgb):
+  """`to_opponent` of a float32 tensor [..., 3]."""
+  return tf.tensordot(rgb, tf.constant(MATRIX.T), axes=1) + OFFSET
+
+
+def _shape(images):
+  """The static sizes where known (so patches keep a static shape), else
+  the dynamic ones."""
+  dynamic = tf.shape(images)
+  return [dynamic[i] if size is None else size
+          for i, size in enumerate(images.shape)]
+
+
+def channels_to_batch(images):
+  """[N, H, W, C] -> [C N, H, W, 1], example i's channel c at C i + c."""
+  shape = _shape(images)
+  stacked = tf.transpose(images, [0, 3, 1, 2])
+  return tf.reshape(stacked, [shape[0] * shape[3], shape[1], shape[2], 1])
+
+
+def batch_to_channels(images, channels=3):
+  """Inverts `channels_to_batch`: [C N, H, W, 1] -> [N, H, W, C]."""
+  shape = _shape(images)
+  grouped = tf.reshape(images, [-1, channels, shape[1], shape[2]])
+  return tf.transpose(grouped, [0, 2, 3, 1])

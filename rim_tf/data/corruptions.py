@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from rim_tf import metrics
+from rim_tf.data import colour
 from rim_tf.data import kernels as blur_kernels
 from rim_tf.operators import bicubic
 from rim_tf.operators import blur
@@ -145,6 +146,40 @@ class GaussianNoise(Corruption):
   def get_config(self):
     return {"name": self.name, "sigma_range_255": list(self.sigma_range_255),
             "quantize": self.quantize}
+
+
+class OpponentNoise(GaussianNoise):
+  """`GaussianNoise` on RGB patches, handed to a gray RIM channel by channel
+  in the opponent colour space of `rim_tf.data.colour`.
+
+  The noise (and the quantization) is made in RGB, as a camera's is; then
+  x and y go to the opponent space, where white RGB noise of std s is white
+  noise of std s * NOISE_GAIN[c] in channel c, and each channel becomes an
+  example of its own: a batch of N patches [N, P, P, 3] comes out as 3N gray
+  examples [3N, P, P, 1] with sigma [3N] (example i's channel c at 3i + c).
+  Other per-example entries of the batch are repeated alike.
+  """
+
+  name = "opponent_noise"
+
+  def check_patch_shape(self, patch_shape):
+    if tuple(patch_shape)[-1:] != (3,):
+      raise ValueError(f"opponent_noise corrupts RGB patches, got patches "
+                       f"of shape {tuple(patch_shape)}.")
+
+  def __call__(self, batch, seed):
+    noisy = super().__call__(batch, seed)
+    count = noisy["x"].shape[0]
+    gains = tf.constant(colour.NOISE_GAIN)
+    out = {key: (tf.repeat(value, 3, axis=0)
+                 if key not in ("x", "y", "sigma") else value)
+           for key, value in noisy.items()}
+    for key in ("x", "y"):
+      out[key] = colour.channels_to_batch(colour.to_opponent_tf(noisy[key]))
+    out["sigma"] = tf.reshape(noisy["sigma"][:, None] * gains[None, :], [-1])
+    if count is not None:
+      out["sigma"].set_shape([3 * count])
+    return out
 
 
 class RandomProjections(Corruption):
@@ -367,7 +402,8 @@ class Blurring(Corruption):
 
 
 _REGISTRY = {cls.name: cls for cls in
-             (GaussianNoise, RandomProjections, BicubicDownsampling, Blurring)}
+             (GaussianNoise, OpponentNoise, RandomProjections,
+              BicubicDownsampling, Blurring)}
 
 
 def from_config(config):
