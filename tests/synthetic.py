@@ -20,11 +20,13 @@ def smooth_image(height, width, channels, seed=0):
   return np.clip(np.round(np.stack(planes, -1)), 0, 255).astype(np.uint8)
 
 
-def export_untrained_rim(folder, task="denoise", steps=2, seed=0):
-  """Writes an untrained tiny RIM for `task` as folder/TASK.weights.h5 + .json.
+def export_untrained_rim(folder, task="denoise", steps=2, seed=0,
+                         overrides=None, name=None):
+  """Writes an untrained tiny RIM for `task` as folder/NAME.weights.h5 +
+  .json (NAME: the task's, unless given).
 
-  8 features, T = `steps`; the JSON holds only what the loader reads (the
-  config). Returns the .weights.h5 path.
+  8 features, T = `steps`, then the config `overrides`; the JSON holds only
+  what the loader reads (the config). Returns the .weights.h5 path.
   """
   import json  # pylint: disable=g-import-not-at-top
   import keras  # pylint: disable=g-import-not-at-top
@@ -32,12 +34,13 @@ def export_untrained_rim(folder, task="denoise", steps=2, seed=0):
   from rim_tf import tasks  # pylint: disable=g-import-not-at-top
   config = configs.override(configs.preset("smoke", task), {
       "model.features": 8, "model.gru_features": 8,
-      "trainer.rim_steps": steps})
+      "trainer.rim_steps": steps, **(overrides or {})})
   keras.utils.set_random_seed(seed)
   model = tasks.from_config(config).build_model(config)
-  path = folder / f"{task}.weights.h5"
+  name = name or task
+  path = folder / f"{name}.weights.h5"
   model.save_weights(str(path))
-  (folder / f"{task}.json").write_text(json.dumps(
+  (folder / f"{name}.json").write_text(json.dumps(
       {"config": json.loads(config.to_json()), "step": 0}))
   return path
 

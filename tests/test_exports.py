@@ -138,6 +138,25 @@ def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
   assert np.abs(got[0] - want).max() < 1 / 255
 
 
+@pytest.mark.parametrize("fmt", deploy.FORMATS)
+def test_an_exported_opponent_space_denoiser_takes_and_gives_rgb(
+    fmt, tmp_path):
+  _needs(fmt)
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  path = export_untrained_rim(tmp_path, "denoise_color", steps=2,
+                              overrides={"task_args.space": "opponent"},
+                              name="opponent")
+  output = deploy.export(str(path), fmt, tmp_path / _output_name(fmt, "rim"))
+  rng = np.random.default_rng(3)
+  feeds = {"image": rng.random((1, 37, 29, 3)).astype(np.float32),
+           "sigma": np.array([25 / 255], np.float32)}
+  got, = _run_export(fmt, output, [feeds], tmp_path)
+  restorer, _ = engine.Restorer.from_weights(str(path))
+  want = restorer.denoise(feeds["image"][0], 25.0)
+  assert got.shape == (1, 37, 29, 3)
+  assert np.abs(got[0] - want).max() < 1 / 255
+
+
 def test_exports_are_refused_in_one_line_where_they_cannot_be(
     weights, tmp_path, capsys):
   with pytest.raises(ValueError, match=r"exports for one of the scales it "

@@ -58,6 +58,38 @@ def test_rim_restorer_maps_rgb_through_a_gray_model_per_channel(tiny_rim):
   assert not np.allclose(out[..., 0], out[..., 2], atol=1e-2)
 
 
+def test_rim_restorer_denoises_rgb_in_the_opponent_space_if_told(tiny_rim):
+  from rim_tf.data import colour  # pylint: disable=g-import-not-at-top
+  rgb = protocols.noisy_image(smooth_image(37, 29, 3, seed=5), 15, False, (1,))
+  rgb[..., 2] = rgb[..., 2][::-1]
+  out = engine.Restorer(tiny_rim, 2, color_space="opponent").denoise(rgb, 15)
+  # Each opponent channel denoised as a gray image at its own sigma.
+  gray = engine.Restorer(tiny_rim, 2)
+  channels = colour.to_opponent(rgb)
+  expected = colour.from_opponent(np.stack([
+      gray.denoise(channels[..., c:c + 1], 15 * colour.NOISE_GAIN[c])[..., 0]
+      for c in range(3)], axis=-1))
+  assert out.shape == (37, 29, 3)
+  np.testing.assert_allclose(out, expected, atol=1e-6)
+  assert not np.allclose(out, gray.denoise(rgb, 15), atol=1e-3)
+  with pytest.raises(ValueError, match="color_space must be"):
+    engine.Restorer(tiny_rim, 2, color_space="yuv")
+
+
+def test_an_opponent_space_model_restores_rgb_through_restore(tmp_path):
+  path = export_untrained_rim(tmp_path, "denoise_color", steps=2,
+                              overrides={"task_args.space": "opponent"},
+                              name="opponent")
+  restorer, _ = engine.Restorer.from_weights(path)
+  assert (restorer.color_space, restorer.channels) == ("opponent", 1)
+  image = smooth_image(33, 40, 3, seed=2)
+  out = rim_tf.restore(image, task="denoise", sigma=25, weights=str(path),
+                       fast=False)
+  assert out.shape == (33, 40, 3) and out.dtype == np.uint8
+  np.testing.assert_array_equal(
+      out, metrics.to_uint8(restorer.denoise(image / np.float32(255), 25)))
+
+
 def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):
   noisy = protocols.noisy_image(smooth_image(24, 20, 1), 25, False, (0,))
   sigma = np.array([25 / 255.0], np.float32)

@@ -204,3 +204,19 @@ def test_random_projections_normalised_from_the_adjoint_start():
       tf.clip_by_value(operator.adjoint(batch["y"]), 0.0, 1.0))
   with pytest.raises(ValueError, match="start must be one of"):
     tasks.make("random_projections", start="zero")
+
+
+def test_an_opponent_space_colour_task_trains_a_gray_cell_on_rgb_images():
+  from rim_tf.tasks import denoise  # pylint: disable=g-import-not-at-top
+  task = denoise.DenoiseColor(space="opponent", quantize=0.5)
+  assert (task.channels, task.image_channels, task.color_space) == (
+      1, 3, "opponent")
+  assert isinstance(task.corruption(), corruptions.OpponentNoise)
+  assert all(isinstance(c, corruptions.OpponentNoise)
+             for c in task.held_out_conditions().values())
+  assert (denoise.DenoiseColor().channels,
+          denoise.DenoiseColor().color_space) == (3, "rgb")
+  with pytest.raises(ValueError, match="for colour images"):
+    denoise.Denoise(space="opponent")
+  with pytest.raises(ValueError, match="'rgb' or 'opponent'"):
+    denoise.DenoiseColor(space="yuv")

@@ -1462,3 +1462,30 @@ def test_a_warm_start_keeps_or_restarts_the_likelihoods_eps(tmp_path):
   # The cell's weights came from the export all the same.
   np.testing.assert_array_equal(fresh.model.cell.out.kernel.numpy(),
                                 donor.cell.out.kernel.numpy())
+
+
+def test_an_opponent_space_colour_run_starts_from_gray_weights_and_trains(
+    tmp_path):
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  gray = training.Trainer(tiny_config(**{"trainer.train_steps": 4}),
+                          tmp_path / "gray", patches=tiny_patches())
+  gray.train()
+  donor = tmp_path / "gray.weights.h5"
+  gray.export_weights(donor)
+  config = tiny_config("denoise_color", **{
+      "task_args": {"patch": PATCH, "space": "opponent", "quantize": 0.5},
+      "trainer.train_steps": 4, "trainer.init_weights": str(donor)})
+  trainer = training.Trainer(config, tmp_path / "colour",
+                             patches=tiny_patches(channels=3))
+  # The gray cell as it is: one channel in and out.
+  assert trainer.model.channels == 1
+  for got, want in zip(trainer.model.get_weights(), gray.model.get_weights()):
+    np.testing.assert_array_equal(got, want)
+  trainer.train()
+  assert int(trainer.step) == 4
+  trainer.export_weights(tmp_path / "colour.weights.h5")
+  restorer, _ = engine.Restorer.from_weights(str(tmp_path /
+                                                 "colour.weights.h5"))
+  assert restorer.color_space == "opponent"
+  rgb = np.random.default_rng(0).random((20, 24, 3)).astype(np.float32)
+  assert restorer.denoise(rgb, 25).shape == (20, 24, 3)

@@ -57,6 +57,11 @@ def to_opponent_tf(rgb):
   return tf.tensordot(rgb, tf.constant(MATRIX.T), axes=1) + OFFSET
 
 
+def from_opponent_tf(opponent):
+  """`from_opponent` of a float32 tensor [..., 3]."""
+  return tf.tensordot(opponent - OFFSET, tf.constant(_INVERSE.T), axes=1)
+
+
 def _shape(images):
   """The static sizes where known (so patches keep a static shape), else
   the dynamic ones."""

@@ -147,7 +147,7 @@ def _run_measurements(task, paths, weights, rim_name, steps, data_dir,
                        f"not for {task!r}.")
     problem = problem or tasks.from_config(config)
     rims[name] = (model, steps or config.trainer.rim_steps)
-  images, ids = _test_images(paths, problem.channels == 1, data_dir,
+  images, ids = _test_images(paths, problem.image_channels == 1, data_dir,
                              num_images)
   results, timing = protocols.evaluate_measurements(images, problem, rims,
                                                     seed)

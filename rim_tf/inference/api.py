@@ -304,7 +304,9 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
     log(f"super-resolving the luma with the gray RIM {weights}, the chroma "
         f"bicubically." if task == "superres" else
-        f"restoring the RGB channels one by one with the gray RIM "
+        f"restoring the channels of an opponent colour space one by one "
+        f"with the gray RIM {weights}." if restorer.color_space == "opponent"
+        else f"restoring the RGB channels one by one with the gray RIM "
         f"{weights}.")
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,

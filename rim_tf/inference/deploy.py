@@ -25,6 +25,7 @@ import tensorflow as tf
 from rim_tf import operators
 from rim_tf import pretrained
 from rim_tf import tasks
+from rim_tf.data import colour
 from rim_tf.inference import fused
 from rim_tf.operators import blur
 
@@ -64,6 +65,21 @@ def serving_function(model, task, steps, scale=None):
                      f"denoising, deblurring and super-resolution RIMs "
                      f"export.")
   operator = operators.Identity((None, None, channels), task.denoise_start)
+  if task.color_space == "opponent":
+    # RGB in and out; inside, each opponent channel is a gray image with
+    # its own noise std (`rim_tf.data.colour`).
+    rgb = tf.TensorSpec([None, None, None, 3], tf.float32, "image")
+
+    @tf.function(input_signature=[rgb, sigma])
+    def serve_opponent(image, sigma):
+      # Made inside: a tensor captured from outside is an input to tf2onnx.
+      gains = tf.constant(colour.NOISE_GAIN)
+      gray = colour.channels_to_batch(colour.to_opponent_tf(image))
+      sigmas = tf.reshape(sigma[:, None] * gains[None, :], [-1])
+      out = final_estimate(gray, operator, sigmas, steps)
+      return {"restored": colour.from_opponent_tf(
+          colour.batch_to_channels(out))}
+    return serve_opponent
 
   @tf.function(input_signature=[image, sigma])
   def serve(image, sigma):

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from rim_tf.data import colour
 from rim_tf.data import kernels as blur_kernels
 from rim_tf.inference import fused as fused_rim
 from rim_tf.inference import tiling
@@ -64,12 +65,19 @@ class Restorer:
     fused: run the model as a `rim_tf.inference.fused.FusedRIM` (the same
       function in fewer operations; a snapshot of its weights) where the
       cell allows, else as the Keras model.
+    color_space: how a gray model denoises an RGB image (its task's
+      `color_space`): "rgb", R, G and B one by one, or "opponent", each
+      channel of `rim_tf.data.colour`'s space with its own noise std.
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
                denoise_start="measurement", jit_compile=False,
-               deblur_start="measurement", fused=False):
+               deblur_start="measurement", fused=False, color_space="rgb"):
+    if color_space not in ("rgb", "opponent"):
+      raise ValueError(f"color_space must be 'rgb' or 'opponent', got "
+                       f"{color_space!r}.")
     self.model = model
+    self.color_space = color_space
     self.fused = (fused_rim.FusedRIM(model)
                   if fused and fused_rim.supports(model) else None)
     self.steps = int(steps)
@@ -111,7 +119,8 @@ class Restorer:
       steps = task.denoise_steps or config.trainer.rim_steps
     return cls(model, steps, task.likelihood_sigma_255,
                task.denoise_start,
-               deblur_start=task.deblur_start, fused=fast), config
+               deblur_start=task.deblur_start, fused=fast,
+               color_space=task.color_space), config
 
   @property
   def channels(self):
@@ -144,6 +153,14 @@ class Restorer:
                      f"{image.shape[-1]}-channel image.")
 
   def _denoise_whole(self, noisy01, sigma_255):
+    if (self.color_space == "opponent" and self.model.channels == 1 and
+        np.shape(noisy01)[-1] == 3):
+      # White RGB noise stays white there, its std scaled per channel.
+      channels = colour.to_opponent(noisy01)
+      return colour.from_opponent(np.stack([
+          self._denoise_whole(channels[..., c:c + 1],
+                              sigma_255 * float(colour.NOISE_GAIN[c]))[..., 0]
+          for c in range(3)], axis=-1))
     sigma = tf.constant([sigma_255 / 255.0], tf.float32)
     return self._through_model(
         lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)

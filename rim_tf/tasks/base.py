@@ -95,6 +95,12 @@ class Task(abc.ABC):
     likelihood_sigma_255: the noise std (0-255 scale) a RIM of this task
       assumes for an input that comes without one (super-resolution: its
       training noise).
+    image_channels: C of the task's images, which may differ from the
+      model's `channels` (a gray RIM restoring colour images channel by
+      channel).
+    color_space: how a gray RIM of this task restores an RGB image: "rgb"
+      (R, G and B one by one) or "opponent" (the channels of
+      `rim_tf.data.colour`, each with its own noise std).
 
   Example: a registered task and the RIM of its config (write your own:
   `docs/own_operator.md`):
@@ -118,11 +124,18 @@ class Task(abc.ABC):
   denoise_start = "measurement"
   deblur_start = "measurement"
   denoise_steps = None
+  color_space = "rgb"
 
   @property
   @abc.abstractmethod
   def channels(self):
     """C of the images."""
+
+  @property
+  def image_channels(self):
+    """C of the task's images (the model's `channels` unless a task says
+    otherwise)."""
+    return self.channels
 
   @classmethod
   def preset_overrides(cls, preset, config):
@@ -228,8 +241,8 @@ class Task(abc.ABC):
 
   def training_patches(self, data_config):
     """The `rim_tf.data.PatchDataset` of the training images (gray or RGB
-    by `channels`, patches of `patch_size`) of a DataConfig."""
-    gray = self.channels == 1
+    by `image_channels`, patches of `patch_size`) of a DataConfig."""
+    gray = self.image_channels == 1
     if data_config.source == "bsds300":
       images = rim_data.load_images("train", gray=gray,
                                     data_dir=data_config.data_dir)

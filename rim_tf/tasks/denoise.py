@@ -71,6 +71,11 @@ class Denoise(base.Task):
       quantizes that share of the examples and leaves the rest unclipped
       (`rim_tf.data.corruptions.GaussianNoise`).
     color: RGB instead of gray.
+    space: with `color`, where the RIM works: "rgb" (a colour cell on R, G,
+      B) or "opponent" (a gray cell on each channel of the opponent colour
+      space of `rim_tf.data.colour`, noise and quantization made in RGB:
+      `rim_tf.data.corruptions.OpponentNoise`; it warm-starts from a gray
+      denoiser as it is).
     patch: training patch side (32 in the paper).
     loss_sigma_power: p >= 0; each example's MSE is weighted by sigma^-p,
       normalised to mean 1 over the batch. 0 is the paper's plain MSE.
@@ -79,6 +84,7 @@ class Denoise(base.Task):
   sigma_range_255: tuple = (15.0, 50.0)
   quantize: bool | float = False
   color: bool = False
+  space: str = "rgb"
   patch: int = 32
   loss_sigma_power: float = 0.0
 
@@ -91,6 +97,11 @@ class Denoise(base.Task):
       paper_rim="RIM-denoise")
 
   def __post_init__(self):
+    if self.space not in ("rgb", "opponent"):
+      raise ValueError(f"space must be 'rgb' or 'opponent', got "
+                       f"{self.space!r}.")
+    if self.space == "opponent" and not self.color:
+      raise ValueError("space 'opponent' is for colour images (color=True).")
     if not self.loss_sigma_power >= 0.0:
       raise ValueError(f"loss_sigma_power must be >= 0, got "
                        f"{self.loss_sigma_power!r}.")
@@ -101,14 +112,27 @@ class Denoise(base.Task):
 
   @property
   def channels(self):
+    return 3 if self.color and self.space == "rgb" else 1
+
+  @property
+  def image_channels(self):
     return 3 if self.color else 1
+
+  @property
+  def color_space(self):
+    return self.space
 
   @property
   def usable_sigma_255(self):
     return base.usable_noise_255(self.sigma_range_255)
 
+  def _noise(self, sigma_range_255):
+    noise = (corruptions.OpponentNoise if self.space == "opponent" else
+             corruptions.GaussianNoise)
+    return noise(sigma_range_255, self.quantize)
+
   def corruption(self):
-    return corruptions.GaussianNoise(self.sigma_range_255, self.quantize)
+    return self._noise(self.sigma_range_255)
 
   def operator(self, batch):
     return operators.Identity((None, None, self.channels))
@@ -137,9 +161,7 @@ class Denoise(base.Task):
   def held_out_conditions(self, sigmas=None):
     """Fixed noise levels (default: Table 2's), the task's quantization."""
     sigmas = (15.0, 25.0, 50.0) if sigmas is None else sigmas
-    return {f"psnr_sigma{s:g}": corruptions.GaussianNoise((s, s),
-                                                          self.quantize)
-            for s in sigmas}
+    return {f"psnr_sigma{s:g}": self._noise((s, s)) for s in sigmas}
 
   def example_weights(self, batch):
     # The test metric, mean PSNR over images, weighs each image's error by
