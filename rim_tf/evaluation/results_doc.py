@@ -128,6 +128,14 @@ SECTIONS = (
         "--output=docs/results/color_opponent_first10.json",
         "color_opponent_first10.json", render="probe"),
     Section(
+        "", "The same with 8-bit quantized noisy images: the gray RIM, "
+        "trained on unclipped noise only, loses to the colour RIM as the "
+        "clipping grows.",
+        "python docs/probes/color_opponent.py --data_dir=DATA "
+        "--num_images=10 --quantized --baseline_cache=CACHE "
+        "--output=docs/results/color_opponent_q8_first10.json",
+        "color_opponent_q8_first10.json", render="probe"),
+    Section(
         "Table 3: super-resolution on BSD100, `superres` against bicubic",
         "The protocol of Huang et al. (2015): each image cropped to a "
         "multiple of the scale and reduced with MATLAB-exact bicubic "
@@ -524,8 +532,9 @@ def render(results_dir):
   lines = [TITLE, "", INTRO, ""]
   for section in SECTIONS:
     if section.title:
-      lines += [f"## {section.title}", "", textwrap.fill(section.text, 88),
-                ""]
+      lines += [f"## {section.title}", ""]
+    if section.text:
+      lines += [textwrap.fill(section.text, 88), ""]
     if section.command:
       lines += ["```bash"] + _command_lines(section.command) + ["```", ""]
     lines += _weights_line(section, results_dir)
