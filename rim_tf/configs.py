@@ -210,7 +210,10 @@ def _cpu_finetune(task):
   config = preset("cpu", task)
   # Without shipped weights the stage starts from nothing unless the run
   # names its start (--set=trainer.init_weights=PATH), which replaces this.
+  # The stage trains its own task's weights on: their eps is the task's,
+  # kept even where the first stage started it afresh.
   return override(config, {"trainer.init_weights": cls.shipped,
+                           "trainer.init_keep_likelihood": True,
                            **cls.finetune_overrides(config)})
 
 

@@ -84,6 +84,8 @@ def test_cpu_deblur_preset_restarts_the_donors_eps_and_starts_from_wiener():
   assert config.model.epsilon_init == 1e-4
   assert config.task_args["start"] == "wiener"
   assert configs.preset("cpu", "superres").trainer.init_keep_likelihood
+  # A second stage trains deblurring weights on: their eps stays.
+  assert configs.preset("cpu_finetune", "deblur").trainer.init_keep_likelihood
 
 
 def test_cpu_random_projections_preset_has_its_own_budget():

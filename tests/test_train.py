@@ -1002,6 +1002,13 @@ def test_a_wider_run_from_narrower_weights_starts_from_their_widening(
   rim_model.widen_gru(narrow.model, want, seed=config.data.seed)
   for got, expected in zip(wide.model.weights, want.weights, strict=True):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # Another eps to start from (deblurring's preset) is still a widening.
+  other_eps = training.Trainer(
+      configs.override(config, {"model.epsilon_init": 1e-4}), tmp_path / "e",
+      patches=tiny_patches())
+  for got, expected in zip(other_eps.model.cell.weights, want.cell.weights,
+                           strict=True):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
   # Wider in another field too: not a widening, the load fails plainly.
   with pytest.raises(ValueError, match="do not fit this RIM"):
     training.Trainer(configs.override(config, {"model.features": 4}),

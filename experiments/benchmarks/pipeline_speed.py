@@ -38,7 +38,7 @@ def main(argv):
         f"stride={FLAGS.stride} cpus={os.cpu_count()}")
   for name in FLAGS.tasks or tasks.names():
     task = tasks.make(name)
-    gray = task.channels == 1
+    gray = task.image_channels == 1
     try:
       if gray not in images:
         images[gray] = rim_data.load_images("train", gray=gray,
@@ -52,7 +52,7 @@ def main(argv):
     stream = dataset.train_dataset(FLAGS.batch_size, task.corruption())
     rate = patches.measure_throughput(stream, FLAGS.num_batches)
     print(f"{name:20s} {rate:10.1f} patches/s  ({task.patch_size}x"
-          f"{task.patch_size}x{task.channels}, {task.corruption()!r}; "
+          f"{task.patch_size}x{task.image_channels}, {task.corruption()!r}; "
           f"{dataset.num_train} training patches, table built in "
           f"{build:.1f} s)")
 

@@ -72,8 +72,10 @@ def load_init_weights(model, config, path, policy):
     logging.info(f"Inflated the gray weights of {path} to "
                  f"{model.channels} channels.")
     return
+  # eps starts where the run says, whatever the donor's init was.
   if exported is not None and exported.model != ours and dataclasses.replace(
-      exported.model, gru_features=ours.gru_features) == ours:
+      exported.model, gru_features=ours.gru_features,
+      epsilon_init=ours.epsilon_init) == ours:
     rim_model.widen_gru(loaded_donor(), model,
                         seed=config.data.seed)
     logging.info(f"Widened the GRU of {path} from "
