@@ -66,12 +66,19 @@ def test_rim_restorer_denoises_rgb_in_the_opponent_space_if_told(tiny_rim):
   # Each opponent channel denoised as a gray image at its own sigma.
   gray = engine.Restorer(tiny_rim, 2)
   channels = colour.to_opponent(rgb)
-  expected = colour.from_opponent(np.stack([
+  expected = np.clip(colour.from_opponent(np.stack([
       gray.denoise(channels[..., c:c + 1], 15 * colour.NOISE_GAIN[c])[..., 0]
-      for c in range(3)], axis=-1))
+      for c in range(3)], axis=-1)), 0.0, 1.0)
   assert out.shape == (37, 29, 3)
   np.testing.assert_allclose(out, expected, atol=1e-6)
   assert not np.allclose(out, gray.denoise(rgb, 15), atol=1e-3)
+  # Saturated colours: opponent estimates on (0, 1) can leave the RGB cube;
+  # the result stays on [0, 1].
+  saturated = np.zeros((24, 20, 3), np.float32)
+  saturated[:12, :, 0] = saturated[12:, :, 2] = 1.0
+  opponent = engine.Restorer(tiny_rim, 2, color_space="opponent")
+  out = opponent.denoise(saturated, 50)
+  assert out.min() >= 0.0 and out.max() <= 1.0
   with pytest.raises(ValueError, match="color_space must be"):
     engine.Restorer(tiny_rim, 2, color_space="yuv")
 

@@ -77,8 +77,9 @@ def serving_function(model, task, steps, scale=None):
       gray = colour.channels_to_batch(colour.to_opponent_tf(image))
       sigmas = tf.reshape(sigma[:, None] * gains[None, :], [-1])
       out = final_estimate(gray, operator, sigmas, steps)
-      return {"restored": colour.from_opponent_tf(
-          colour.batch_to_channels(out))}
+      # Clipped: three estimates on (0, 1) can map outside the RGB cube.
+      return {"restored": tf.clip_by_value(colour.from_opponent_tf(
+          colour.batch_to_channels(out)), 0.0, 1.0)}
     return serve_opponent
 
   @tf.function(input_signature=[image, sigma])

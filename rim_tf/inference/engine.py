@@ -156,11 +156,12 @@ class Restorer:
     if (self.color_space == "opponent" and self.model.channels == 1 and
         np.shape(noisy01)[-1] == 3):
       # White RGB noise stays white there, its std scaled per channel.
+      # Clipped: three estimates on (0, 1) can map outside the RGB cube.
       channels = colour.to_opponent(noisy01)
-      return colour.from_opponent(np.stack([
+      return np.clip(colour.from_opponent(np.stack([
           self._denoise_whole(channels[..., c:c + 1],
                               sigma_255 * float(colour.NOISE_GAIN[c]))[..., 0]
-          for c in range(3)], axis=-1))
+          for c in range(3)], axis=-1)), 0.0, 1.0)
     sigma = tf.constant([sigma_255 / 255.0], tf.float32)
     return self._through_model(
         lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)
