@@ -77,7 +77,7 @@ class Task(abc.ABC):
 
   Attributes:
     name: registry key.
-    channels: C of the images (1 gray, 3 RGB).
+    channels: C of the model's images (1 gray, 3 RGB).
     patch_size: side of the training patches.
     denoise_start: where a RIM trained on this task starts when it
       denoises, one of `rim_tf.operators.identity.STARTS`: from the noisy
@@ -129,7 +129,7 @@ class Task(abc.ABC):
   @property
   @abc.abstractmethod
   def channels(self):
-    """C of the images."""
+    """C of the model's images (see `image_channels`)."""
 
   @property
   def image_channels(self):

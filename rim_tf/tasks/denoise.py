@@ -41,7 +41,8 @@ TABLE1 = {
 }
 
 # Colour denoising on CBSD68 as later papers report it: white Gaussian noise
-# left unclipped, sigma 15 / 25 / 50. Only numbers read in their source.
+# left unclipped, sigma 15 / 25 / 50: only numbers read in a source named
+# in CBSD68_SOURCES.
 CBSD68_PUBLISHED = {
     "bsd68": {"CBM3D": {"sigma15": 33.52, "sigma25": 30.71, "sigma50": 27.38},
               "CDnCNN-B": {"sigma25": 31.23},
@@ -54,9 +55,9 @@ CBSD68_SOURCES = {
              "(github.com/cszn/DnCNN/issues/4)",
     "CDnCNN-B": "Zhang et al., IEEE TIP 2017 (sigma 25, as quoted in "
                 "public re-implementations)",
-    "FFDNet": "Zhang, Zuo & Zhang, IEEE TIP 2018, Table (as quoted in the "
-              "DPIR and Restormer tables; DPIR's README prints 27.97 at "
-              "sigma 50)",
+    "FFDNet": "Zhang, Zuo & Zhang, IEEE TIP 2018 (as quoted in the DPIR "
+              "and Restormer tables; DPIR's README prints 27.97 at sigma "
+              "50)",
     "DRUNet": "Zhang et al., IEEE TPAMI 2021 (DPIR)",
 }
 
