@@ -220,3 +220,29 @@ def test_an_opponent_space_colour_task_trains_a_gray_cell_on_rgb_images():
     denoise.Denoise(space="opponent")
   with pytest.raises(ValueError, match="'rgb' or 'opponent'"):
     denoise.DenoiseColor(space="yuv")
+
+
+def test_an_opponent_space_task_scores_rgb_images():
+  from rim_tf.data import colour  # pylint: disable=g-import-not-at-top
+  from rim_tf import metrics  # pylint: disable=g-import-not-at-top
+  from rim_tf.training import validation  # pylint: disable=g-import-not-at-top
+  from rim_tf.tasks import denoise  # pylint: disable=g-import-not-at-top
+  task = denoise.DenoiseColor(space="opponent", quantize=False)
+  rgb = np.random.default_rng(0).random((4, 8, 8, 3)).astype(np.float32)
+  gray = colour.channels_to_batch(colour.to_opponent_tf(tf.constant(rgb)))
+  np.testing.assert_allclose(task.scored(gray).numpy(), rgb, atol=1e-6)
+  steps = tf.stack([gray, gray])
+  assert task.scored_steps(steps).shape == (2, 4, 8, 8, 3)
+  # Held out: a RIM that returns its measurement scores the noisy RGB
+  # patches' PSNR, not the opponent channels'.
+  clean = rgb
+  got = validation.held_out_psnr(task, lambda b: (b["y"][None], None), clean)
+  batch = task.corruption()({"x": tf.constant(clean)},
+                            tf.constant([validation.SEED, 0], tf.int64))
+  noisy = task.scored(batch["y"]).numpy()
+  want = np.mean(metrics.psnr_tf(noisy, clean).numpy())
+  assert abs(got["psnr"] - want) < 1e-4
+  channelwise = np.mean(metrics.psnr_tf(batch["y"], batch["x"]).numpy())
+  assert abs(got["psnr"] - channelwise) > 0.1
+  with pytest.raises(ValueError, match="loss_sigma_power"):
+    denoise.DenoiseColor(space="opponent", loss_sigma_power=1.0)

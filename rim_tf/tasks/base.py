@@ -224,6 +224,19 @@ class Task(abc.ABC):
     del batch
     return None
 
+  def scored(self, images):
+    """The model's images [M, H, W, C] as the task scores them, [N, H, W,
+    C_image]: the loss, the training PSNR and the held-out PSNR compare
+    these (the model's own images by default)."""
+    return images
+
+  def scored_steps(self, estimates):
+    """`scored` of each step's estimate, [T, M, ...] -> [T, N, ...]."""
+    if type(self).scored is Task.scored:
+      return estimates
+    return tf.stack([self.scored(e) for e in
+                     tf.unstack(estimates, num=estimates.shape[0])])
+
   def get_config(self):
     return {"name": self.name, **dataclasses.asdict(self)}
 
@@ -290,8 +303,10 @@ class Task(abc.ABC):
     with tf.GradientTape() as tape:
       estimates, _ = model(batch["y"], operator=operator,
                            sigma=batch["sigma"], steps=steps, training=True)
+      estimates = self.scored_steps(estimates)
+      target = self.scored(batch["x"])
       loss, per_step = rim_model.rim_loss(
-          estimates, batch["x"], weights=step_weights,
+          estimates, target, weights=step_weights,
           example_weights=self.example_weights(batch),
           example_weighting=trainer_config.loss_example_weights)
       scaled = loss / num_replicas
@@ -309,7 +324,7 @@ class Task(abc.ABC):
           gradients, trainer_config.clip_norm, use_norm=norm)
     optimizer.apply_gradients(zip(gradients, variables))
     psnr = tf.reduce_mean(tf.stack([
-        metrics.psnr_tf(e, batch["x"])
+        metrics.psnr_tf(e, target)
         for e in tf.unstack(estimates, num=steps)]), axis=1)
     return loss, per_step, psnr, norm
 

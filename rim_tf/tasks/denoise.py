@@ -5,6 +5,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from rim_tf.data import colour
 from rim_tf.data import corruptions
 from rim_tf import operators
 from rim_tf.tasks import base
@@ -103,6 +104,10 @@ class Denoise(base.Task):
                        f"{self.space!r}.")
     if self.space == "opponent" and not self.color:
       raise ValueError("space 'opponent' is for colour images (color=True).")
+    if self.space == "opponent" and self.loss_sigma_power:
+      raise ValueError("loss_sigma_power weighs gray examples by their sigma; "
+                       "space 'opponent' scores RGB images: use one or the "
+                       "other.")
     if not self.loss_sigma_power >= 0.0:
       raise ValueError(f"loss_sigma_power must be >= 0, got "
                        f"{self.loss_sigma_power!r}.")
@@ -134,6 +139,15 @@ class Denoise(base.Task):
 
   def corruption(self):
     return self._noise(self.sigma_range_255)
+
+  def scored(self, images):
+    # In opponent space a gray example is one channel of a colour patch:
+    # scored as RGB patches, the loss is the RGB error (the channels'
+    # squared errors weighed by 1 / NOISE_GAIN^2) and the held-out PSNR
+    # that of colour images.
+    if self.space != "opponent":
+      return images
+    return colour.from_opponent_tf(colour.batch_to_channels(images))
 
   def operator(self, batch):
     return operators.Identity((None, None, self.channels))

@@ -34,6 +34,7 @@ def held_out_psnr(task, infer, clean, corruption=None, batch_size=100):
       batch = corrupt({"x": tf.constant(clean[start:start + batch_size])},
                       tf.constant([SEED, start], tf.int64))
       estimates, _ = infer(batch)
-      values.append(metrics.psnr_tf(estimates[-1], batch["x"]).numpy())
+      values.append(metrics.psnr_tf(task.scored(estimates[-1]),
+                                    task.scored(batch["x"])).numpy())
     results[name] = float(np.mean(np.concatenate(values)))
   return results
