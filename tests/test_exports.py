@@ -148,13 +148,14 @@ def test_an_exported_opponent_space_denoiser_takes_and_gives_rgb(
                               name="opponent")
   output = deploy.export(str(path), fmt, tmp_path / _output_name(fmt, "rim"))
   rng = np.random.default_rng(3)
-  feeds = {"image": rng.random((1, 37, 29, 3)).astype(np.float32),
+  # Two images, one sigma for both.
+  feeds = {"image": rng.random((2, 37, 29, 3)).astype(np.float32),
            "sigma": np.array([25 / 255], np.float32)}
   got, = _run_export(fmt, output, [feeds], tmp_path)
   restorer, _ = engine.Restorer.from_weights(str(path))
-  want = restorer.denoise(feeds["image"][0], 25.0)
-  assert got.shape == (1, 37, 29, 3)
-  assert np.abs(got[0] - want).max() < 1 / 255
+  assert got.shape == (2, 37, 29, 3)
+  for image, out in zip(feeds["image"], got):
+    assert np.abs(out - restorer.denoise(image, 25.0)).max() < 1 / 255
 
 
 def test_exports_are_refused_in_one_line_where_they_cannot_be(

@@ -75,6 +75,8 @@ def serving_function(model, task, steps, scale=None):
       # Made inside: a tensor captured from outside is an input to tf2onnx.
       gains = tf.constant(colour.NOISE_GAIN)
       gray = colour.channels_to_batch(colour.to_opponent_tf(image))
+      # One sigma for all N images, or one each, as the other exports.
+      sigma = tf.broadcast_to(sigma, tf.shape(image)[:1])
       sigmas = tf.reshape(sigma[:, None] * gains[None, :], [-1])
       out = final_estimate(gray, operator, sigmas, steps)
       # Clipped: three estimates on (0, 1) can map outside the RGB cube.
