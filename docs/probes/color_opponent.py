@@ -57,10 +57,9 @@ def main(argv):
   images = dict(itertools.islice(images.items(), FLAGS.num_images))
   gray, _ = engine.Restorer.from_weights("denoise_gray")
   color, _ = engine.Restorer.from_weights("denoise_color")
-  cbm3d = baselines.cbm3d_denoise
-  if FLAGS.baseline_cache:
-    cbm3d = baseline_cache.CachedBaseline("cbm3d", cbm3d,
-                                          FLAGS.baseline_cache)
+  # The evaluation's name for it: entries are shared with evaluate.py.
+  cbm3d = baseline_cache.cached({"cbm3d": baselines.cbm3d_denoise},
+                                FLAGS.baseline_cache)["cbm3d"]
   found = {}
   for sigma in (float(s) for s in FLAGS.sigmas):
     scores = {}
