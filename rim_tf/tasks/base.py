@@ -231,11 +231,13 @@ class Task(abc.ABC):
     return images
 
   def scored_steps(self, estimates):
-    """`scored` of each step's estimate, [T, M, ...] -> [T, N, ...]."""
-    if type(self).scored is Task.scored:
-      return estimates
-    return tf.stack([self.scored(e) for e in
-                     tf.unstack(estimates, num=estimates.shape[0])])
+    """`scored` of each step's estimate, [T, M, ...] -> [T, N, ...] (the T
+    batches scored as one: `scored` maps groups of consecutive examples)."""
+    steps = estimates.shape[0]
+    scored = self.scored(tf.reshape(
+        estimates, tf.concat([[-1], tf.shape(estimates)[2:]], 0)))
+    return tf.reshape(scored, tf.concat([[steps, -1], tf.shape(scored)[1:]],
+                                        0))
 
   def get_config(self):
     return {"name": self.name, **dataclasses.asdict(self)}
