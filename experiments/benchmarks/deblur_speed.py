@@ -56,7 +56,6 @@ def main(argv):
         f"{FLAGS.kernel} ({kernel.shape[0]}x{kernel.shape[1]}), sigma "
         f"{FLAGS.sigma:g}; blurred PSNR "
         f"{metrics.psnr_255(metrics.to_uint8(blurred), clean):.2f} dB")
-  rows = []
   methods = [("BM3D-deblurring", lambda: baselines.bm3d_deblur(
       blurred, kernel, FLAGS.sigma)),
              ("Wiener", lambda: baselines.wiener_deblur(
@@ -67,13 +66,7 @@ def main(argv):
     methods.append((f"RIM {'fast path' if fast else 'float32'}",
                     lambda r=restorer: r.deblur(blurred, kernel,
                                                 FLAGS.sigma)))
-  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {'/ BM3D':>7}")
-  for name, run in methods:
-    seconds, estimate = timing.best_seconds(run, FLAGS.repeats)
-    psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean)
-    rows.append({"method": name, "seconds": seconds, "psnr": psnr})
-    print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "
-          f"{seconds / rows[0]['seconds']:>7.2f}", flush=True)
+  rows = timing.compare(methods, clean, FLAGS.repeats)
   load = os.getloadavg()
   print("load {:.2f} {:.2f} {:.2f}".format(*load))
   if FLAGS.output:

@@ -1,6 +1,8 @@
-"""The benchmarks' one timer."""
+"""The benchmarks' one timer, and their one side-by-side comparison."""
 
 import time
+
+from rim_tf import metrics
 
 
 def best_seconds(function, repeats):
@@ -11,3 +13,27 @@ def best_seconds(function, repeats):
     result = function()
     best = min(best, time.perf_counter() - start)
   return best, result
+
+
+def compare(methods, clean_uint8, repeats):
+  """Times each (name, run) of `methods` in order and prints its row.
+
+  Args:
+    methods: list of (name, run): run() -> float estimate [H, W, C] on
+      [0, 1]; the first is the baseline the others' times are divided by.
+    clean_uint8: the uint8 reference [H, W, C].
+    repeats: timed runs per method (the fastest is kept).
+
+  Returns:
+    list of {"method", "seconds", "psnr"}: PSNR of the clipped, rounded
+    estimate.
+  """
+  rows = []
+  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {'/ ' + methods[0][0]:>10}")
+  for name, run in methods:
+    seconds, estimate = best_seconds(run, repeats)
+    psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean_uint8)
+    rows.append({"method": name, "seconds": seconds, "psnr": psnr})
+    print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "
+          f"{seconds / rows[0]['seconds']:>10.2f}", flush=True)
+  return rows
