@@ -14,7 +14,8 @@ REPRODUCE = $(PYTHON) experiments/reproduce.py --preset=$(PRESET) \
 .PHONY: install test evaluate tensorboard reproduce-denoise reproduce-color \
 	reproduce-sr reproduce-rp reproduce-deblur benchmark-model \
 	benchmark-pipeline benchmark-blur \
-	benchmark-inference benchmark-tiling benchmark-cli-memory recipe-search
+	benchmark-inference benchmark-color benchmark-tiling \
+	benchmark-cli-memory recipe-search
 
 install:
 	pip install -e ".[test,export]"
@@ -55,6 +56,9 @@ benchmark-pipeline:
 
 benchmark-inference:
 	$(PYTHON) experiments/benchmarks/inference_speed.py --data_dir=$(DATA_DIR)
+
+benchmark-color:
+	$(PYTHON) experiments/benchmarks/color_speed.py --data_dir=$(DATA_DIR)
 
 benchmark-tiling:
 	$(PYTHON) experiments/benchmarks/tiling_agreement.py --data_dir=$(DATA_DIR)
