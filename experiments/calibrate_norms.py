@@ -5,7 +5,8 @@
 
 writes the same RIM with a row of moving statistics per RIM step in each
 batch norm (model.norm_steps = the training T), each row the population
-statistics of that step's inputs on training patches
+statistics of that step's inputs on training patches (an export with a
+row per step already gets its rows computed again)
 (`rim_tf.training.norm_calibration`); compare it with the original using
 experiments/score_weights.py.
 """

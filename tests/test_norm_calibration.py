@@ -154,10 +154,31 @@ def test_calibrate_binary_writes_a_loadable_per_step_export(tmp_path):
   # Calibrated rows differ from the shared statistics they started from.
   assert not np.allclose(norms[1].moving_variance.numpy()[0],
                          norms[1].moving_variance.numpy()[1])
+  # A per-step export recalibrates to the same rows: each row is its
+  # step's population statistics, whatever the rows were before.
   again = subprocess.run(
       [sys.executable, str(REPO / "experiments" / "calibrate_norms.py"),
-       f"--weights={output}", f"--output={tmp_path / 'x.weights.h5'}"],
+       f"--weights={output}", f"--output={tmp_path / 'x.weights.h5'}",
+       "--num_batches=2"],
       capture_output=True, text=True, timeout=300, env=env, check=False)
-  assert again.returncode != 0
-  assert "already has 2 rows" in again.stderr
+  assert again.returncode == 0, again.stderr[-3000:]
+  recalibrated, _ = pretrained.load(tmp_path / "x.weights.h5")
+  for old, new in zip(norms, recalibrated.cell.norm_layers()):
+    np.testing.assert_allclose(new.moving_mean.numpy(),
+                               old.moving_mean.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(new.moving_variance.numpy(),
+                               old.moving_variance.numpy(), rtol=1e-4,
+                               atol=1e-6)
+  # Rows that are neither shared nor one per step are refused.
+  meta_t3 = dict(meta, config={**meta["config"], "trainer": {
+      **meta["config"]["trainer"], "rim_steps": 3}})
+  (tmp_path / "x.json").write_text(json.dumps(meta_t3))
+  refused = subprocess.run(
+      [sys.executable, str(REPO / "experiments" / "calibrate_norms.py"),
+       f"--weights={tmp_path / 'x.weights.h5'}",
+       f"--output={tmp_path / 'y.weights.h5'}"],
+      capture_output=True, text=True, timeout=300, env=env, check=False)
+  assert refused.returncode != 0
+  assert "has 2 rows" in refused.stderr and "T = 3" in refused.stderr
+  assert not (tmp_path / "y.weights.h5").exists()
   assert configs.ExperimentConfig.from_dict(meta["config"]) == config

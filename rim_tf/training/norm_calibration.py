@@ -125,7 +125,8 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32):
   batch-norm statistics calibrated on its task's training patches.
 
   Args:
-    weights: exported weights with shared statistics (model.norm_steps 1).
+    weights: exported weights with shared statistics (model.norm_steps 1)
+      or with a row per RIM step (recalibrated).
     output: the new .weights.h5; its JSON is the export's, with
       model.norm_steps set and a "norm_calibration" record added.
     data_dir: folder holding BSDS300/ (default: $RIM_DATA_DIR, then
@@ -137,10 +138,13 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32):
     {layer name: (mean, variance)} as `calibrate` returns them.
   """
   source, config = pretrained.load(weights)
-  if config.model.norm_steps != 1:
-    raise ValueError(f"{weights} already has {config.model.norm_steps} rows "
-                     f"of batch-norm statistics per layer.")
   norm_steps = config.trainer.rim_steps
+  # Rows trained as moving averages (a fine-tuned calibrated model) are
+  # recalibrated: they mix the batch moments of many weights and inputs.
+  if config.model.norm_steps not in (1, norm_steps):
+    raise ValueError(f"{weights} has {config.model.norm_steps} rows of "
+                     f"batch-norm statistics per layer, neither one nor one "
+                     f"per RIM step of its T = {norm_steps}.")
   new_config = configs.override(config, {"model.norm_steps": norm_steps})
   task = tasks.from_config(config)
   target = task.build_model(new_config)  # float32, as pretrained.load's.
