@@ -29,11 +29,13 @@ def compare(methods, clean_uint8, repeats):
     estimate.
   """
   rows = []
-  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {'/ ' + methods[0][0]:>10}")
+  ratio = "/ " + methods[0][0]
+  width = max(10, len(ratio))
+  print(f"{'method':<24} {'s/image':>8} {'PSNR dB':>8} {ratio:>{width}}")
   for name, run in methods:
     seconds, estimate = best_seconds(run, repeats)
     psnr = metrics.psnr_255(metrics.to_uint8(estimate), clean_uint8)
     rows.append({"method": name, "seconds": seconds, "psnr": psnr})
     print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "
-          f"{seconds / rows[0]['seconds']:>10.2f}", flush=True)
+          f"{seconds / rows[0]['seconds']:>{width}.2f}", flush=True)
   return rows
