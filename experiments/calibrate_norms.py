@@ -22,7 +22,8 @@ from rim_tf import experiment_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", None, "A shipped name or .weights.h5 path with "
-                    "shared batch-norm statistics.", required=True)
+                    "shared batch-norm statistics or a row per RIM step.",
+                    required=True)
 flags.DEFINE_string("output", None, "The calibrated .weights.h5 (with its "
                     ".json).", required=True)
 experiment_flags.define_data_dir()

@@ -15,6 +15,7 @@ from rim_tf import configs
 from rim_tf import model as rim_model
 from rim_tf import operators
 from rim_tf import pretrained
+from rim_tf.training import exports
 from rim_tf.training import norm_calibration
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -154,12 +155,23 @@ def test_calibrate_binary_writes_a_loadable_per_step_export(tmp_path):
   # Calibrated rows differ from the shared statistics they started from.
   assert not np.allclose(norms[1].moving_variance.numpy()[0],
                          norms[1].moving_variance.numpy()[1])
-  # A per-step export recalibrates to the same rows: each row is its
-  # step's population statistics, whatever the rows were before.
+  # Per-step rows that are not their steps' statistics (here each row
+  # the mean of all, as a trained moving average might leave them) are
+  # recalibrated to the rows above: each row is computed from the rows
+  # before it only.
+  averaged, _ = pretrained.load(output)
+  for norm in averaged.cell.norm_layers():
+    for variable in (norm.moving_mean, norm.moving_variance):
+      rows = variable.numpy()
+      variable.assign(np.broadcast_to(rows.mean(axis=0), rows.shape))
+  exports.write(averaged, tmp_path / "rows.weights.h5", meta)
+  assert not np.allclose(
+      averaged.cell.norm_layers()[1].moving_variance.numpy(),
+      norms[1].moving_variance.numpy(), rtol=1e-2)
   again = subprocess.run(
       [sys.executable, str(REPO / "experiments" / "calibrate_norms.py"),
-       f"--weights={output}", f"--output={tmp_path / 'x.weights.h5'}",
-       "--num_batches=2"],
+       f"--weights={tmp_path / 'rows.weights.h5'}",
+       f"--output={tmp_path / 'x.weights.h5'}", "--num_batches=2"],
       capture_output=True, text=True, timeout=300, env=env, check=False)
   assert again.returncode == 0, again.stderr[-3000:]
   recalibrated, _ = pretrained.load(tmp_path / "x.weights.h5")
