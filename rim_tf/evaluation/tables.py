@@ -152,6 +152,18 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
                     "|" + "---|" * (len(settings) + 1)] + lines)
 
 
+def partial_run_note(results, subset):
+  """The sentence saying a run scored only some of `subset`'s images (so
+  the paper's and published rows beside it are not compared), or ""."""
+  first = next(iter(results.values()))
+  if _is_whole(first, subset):
+    return ""
+  return (f"The paper's rows are over all {SUBSET_SIZES[subset]} images of "
+          f"{subset}; this run scored "
+          f"{len(next(iter(first.values()))['per_image'])}, so no "
+          f"difference to them is taken.")
+
+
 def write_results(results, timing, path, task, subset, metadata=None,
                   ours=None, paper_rim=None):
   """Writes the JSON results and, beside it, the markdown tables (.md);
@@ -165,12 +177,9 @@ def write_results(results, timing, path, task, subset, metadata=None,
     md += [f"- {k}: {v}" for k, v in metadata.items()] + [""]
   md += ["PSNR (dB), mean ± bootstrap SEM:", "",
          markdown_table(results, task, subset, "psnr"), ""]
-  first = next(iter(results.values()))
-  if not _is_whole(first, subset):
-    md += [f"The paper's rows are over all {SUBSET_SIZES[subset]} images of "
-           f"{subset}; this run scored "
-           f"{len(next(iter(first.values()))['per_image'])}, so no "
-           f"difference to them is taken.", ""]
+  caveat = partial_run_note(results, subset)
+  if caveat:
+    md += [caveat, ""]
   comparison = (comparison_table(results, task, subset, ours, paper_rim)
                 if ours else "")
   if comparison:
