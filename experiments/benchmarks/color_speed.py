@@ -12,7 +12,6 @@ method seconds (best of --repeats), PSNR and the ratio to CBM3D's time,
 then the load average (2 cores: above 2 means other jobs shared the CPU).
 """
 
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,7 +25,6 @@ from rim_tf import experiment_flags
 from rim_tf import metrics
 from rim_tf.data import bsds
 from rim_tf.evaluation import protocols
-from rim_tf.inference import engine
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "denoise_color", "Shipped name or "
@@ -57,21 +55,11 @@ def main(argv):
         f"{'8-bit quantized' if FLAGS.quantized else 'unclipped'}; noisy "
         f"PSNR {metrics.psnr_255(metrics.to_uint8(noisy), clean):.2f} dB")
   methods = [("CBM3D", lambda: baselines.cbm3d_denoise(noisy, FLAGS.sigma))]
-  for fast in (False, True):
-    restorer, _ = engine.Restorer.from_weights(FLAGS.weights, fast=fast)
-    restorer.denoise(noisy, FLAGS.sigma)  # Compile outside timing.
-    methods.append((f"RIM {'fast path' if fast else 'float32'}",
-                    lambda r=restorer: r.denoise(noisy, FLAGS.sigma)))
+  methods += timing.rim_paths(
+      FLAGS.weights, lambda restorer: restorer.denoise(noisy, FLAGS.sigma))
   rows = timing.compare(methods, clean, FLAGS.repeats)
-  load = os.getloadavg()
-  print("load {:.2f} {:.2f} {:.2f}".format(*load))
-  if FLAGS.output:
-    with open(experiment_flags.output_path(FLAGS.output), "w",
-              encoding="utf-8") as f:
-      json.dump({"command": experiment_flags.command_line(),
-                 "image": image_id, "sigma": FLAGS.sigma,
-                 "quantized": FLAGS.quantized, "rows": rows, "load": load},
-                f, indent=1)
+  timing.report(rows, FLAGS.output, image=image_id, sigma=FLAGS.sigma,
+                quantized=FLAGS.quantized)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ on `rim_tf.restore`'s fast path. Prints per method seconds (best of
 average (2 cores: above 2 means other jobs shared the CPU).
 """
 
-import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,7 +27,6 @@ from rim_tf import metrics
 from rim_tf.data import bsds
 from rim_tf.data import degrade
 from rim_tf.data import kernels
-from rim_tf.inference import engine
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "deblur", "Shipped name or .weights.h5 of a "
@@ -60,22 +58,12 @@ def main(argv):
       blurred, kernel, FLAGS.sigma)),
              ("Wiener", lambda: baselines.wiener_deblur(
                  blurred, kernel, FLAGS.sigma))]
-  for fast in (False, True):
-    restorer, _ = engine.Restorer.from_weights(FLAGS.weights, fast=fast)
-    restorer.deblur(blurred, kernel, FLAGS.sigma)  # Compile outside timing.
-    methods.append((f"RIM {'fast path' if fast else 'float32'}",
-                    lambda r=restorer: r.deblur(blurred, kernel,
-                                                FLAGS.sigma)))
+  methods += timing.rim_paths(
+      FLAGS.weights,
+      lambda restorer: restorer.deblur(blurred, kernel, FLAGS.sigma))
   rows = timing.compare(methods, clean, FLAGS.repeats)
-  load = os.getloadavg()
-  print("load {:.2f} {:.2f} {:.2f}".format(*load))
-  if FLAGS.output:
-    with open(experiment_flags.output_path(FLAGS.output), "w",
-              encoding="utf-8") as f:
-      json.dump({"command": experiment_flags.command_line(),
-                 "image": image_id, "kernel": FLAGS.kernel,
-                 "sigma": FLAGS.sigma, "rows": rows, "load": load}, f,
-                indent=1)
+  timing.report(rows, FLAGS.output, image=image_id, kernel=FLAGS.kernel,
+                sigma=FLAGS.sigma)
 
 
 if __name__ == "__main__":

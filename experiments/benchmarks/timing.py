@@ -1,8 +1,12 @@
 """The benchmarks' one timer, and their one side-by-side comparison."""
 
+import json
+import os
 import time
 
+from rim_tf import experiment_flags
 from rim_tf import metrics
+from rim_tf.inference import engine
 
 
 def best_seconds(function, repeats):
@@ -39,3 +43,29 @@ def compare(methods, clean_uint8, repeats):
     print(f"{name:<24} {seconds:>8.2f} {psnr:>8.3f} "
           f"{seconds / rows[0]['seconds']:>{width}.2f}", flush=True)
   return rows
+
+
+def rim_paths(weights, restore):
+  """[(name, run)] of the RIM `weights` as the float32 Keras model and on
+  `rim_tf.restore`'s fast path: run() = restore(restorer), each compiled
+  by a first call outside the timing."""
+  methods = []
+  for fast in (False, True):
+    restorer, _ = engine.Restorer.from_weights(weights, fast=fast)
+    restore(restorer)
+    methods.append((f"RIM {'fast path' if fast else 'float32'}",
+                    lambda r=restorer: restore(r)))
+  return methods
+
+
+def report(rows, output, **facts):
+  """Prints the load average (2 cores: above 2 means other jobs shared the
+  CPU) and, with `output`, writes the command, `facts`, `rows` and the
+  load as JSON there."""
+  load = os.getloadavg()
+  print("load {:.2f} {:.2f} {:.2f}".format(*load))
+  if output:
+    with open(experiment_flags.output_path(output), "w",
+              encoding="utf-8") as f:
+      json.dump({"command": experiment_flags.command_line(), **facts,
+                 "rows": rows, "load": load}, f, indent=1)
