@@ -20,6 +20,10 @@ channel c at 3i + c) and `batch_to_channels` turns it back.
 import numpy as np
 import tensorflow as tf
 
+# Where a colour image is restored: R, G and B, or this module's space.
+SPACES = ("rgb", "opponent")
+SPACE_NAMES = " or ".join(repr(space) for space in SPACES)
+
 # Orthogonal rows; row r scaled so that its channel spans [0, 1] after
 # OFFSET[r] over the RGB cube.
 MATRIX = np.array([[1 / 3, 1 / 3, 1 / 3],

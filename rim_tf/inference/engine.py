@@ -73,8 +73,8 @@ class Restorer:
   def __init__(self, model, steps, superres_sigma_255=0.0,
                denoise_start="measurement", jit_compile=False,
                deblur_start="measurement", fused=False, color_space="rgb"):
-    if color_space not in ("rgb", "opponent"):
-      raise ValueError(f"color_space must be 'rgb' or 'opponent', got "
+    if color_space not in colour.SPACES:
+      raise ValueError(f"color_space must be {colour.SPACE_NAMES}, got "
                        f"{color_space!r}.")
     self.model = model
     self.color_space = color_space

@@ -99,8 +99,8 @@ class Denoise(base.Task):
       paper_rim="RIM-denoise")
 
   def __post_init__(self):
-    if self.space not in ("rgb", "opponent"):
-      raise ValueError(f"space must be 'rgb' or 'opponent', got "
+    if self.space not in colour.SPACES:
+      raise ValueError(f"space must be {colour.SPACE_NAMES}, got "
                        f"{self.space!r}.")
     if self.space == "opponent" and not self.color:
       raise ValueError("space 'opponent' is for colour images (color=True).")

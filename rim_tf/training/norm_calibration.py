@@ -4,11 +4,11 @@ In training every RIM step's batch norms normalise with that step's batch
 moments, which differ by orders of magnitude from step to step; Keras's
 batch norm keeps one moving average over all of them, which fits no step
 at inference (docs/training.md, "Batch-norm statistics per RIM step").
-`calibrate_export` turns
-exported weights with shared statistics (or rows trained as moving
-averages) into the same RIM with a row of statistics per RIM step (`rim_tf.layers.StepBatchNormalization`), each row
-the population mean and variance of the layer's inputs at that step of
-inference on training patches. Nothing trained changes: the kernels, gamma
+`calibrate_export` turns exported weights with shared statistics (or rows
+trained as moving averages) into the same RIM with a row of statistics per
+RIM step (`rim_tf.layers.StepBatchNormalization`), each row the population
+mean and variance of the layer's inputs at that step of inference on
+training patches. Nothing trained changes: the kernels, gamma
 and beta are copied.
 """
 
