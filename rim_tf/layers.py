@@ -227,6 +227,12 @@ class _CellBase(layers.Layer):
     norm_steps: rows of the batch norms' moving statistics: 1, one set for
       every RIM step (Keras's batch norm); T, one per RIM step
       (`StepBatchNormalization`).
+    channel_context: 0, or k >= 2 for a gray cell whose batch holds the k
+      channels of each image as k consecutive examples (example k i + c is
+      channel c of image i, `rim_tf.data.colour.channels_to_batch`): its
+      first convolution then also reads the k estimates of its image and a
+      one-hot of its channel c (`context_maps`), so each channel is
+      restored knowing the others.
 
   Attributes:
     shift_period: the smallest shift of the input (in pixels) that shifts
@@ -236,7 +242,7 @@ class _CellBase(layers.Layer):
   shift_period = 1
 
   def __init__(self, channels, use_estimate=True, recurrent=True,
-               norm_steps=1, **kwargs):
+               norm_steps=1, channel_context=0, **kwargs):
     super().__init__(**kwargs)
     if int(channels) < 1:
       raise ValueError(f"channels must be >= 1, got {channels}.")
@@ -246,6 +252,14 @@ class _CellBase(layers.Layer):
     self.use_estimate = bool(use_estimate)
     self.recurrent = bool(recurrent)
     self.norm_steps = int(norm_steps)
+    self.channel_context = int(channel_context)
+    if self.channel_context and (self.channel_context < 2 or
+                                 self.channels != 1 or not self.use_estimate):
+      raise ValueError(
+          f"channel_context must be 0, or k >= 2 for a gray cell that reads "
+          f"its estimate (channels=1, not the GDN ablation); got "
+          f"channel_context={channel_context} with channels={channels}, "
+          f"use_estimate={use_estimate}.")
 
   def _normalize(self, norm, x, step, training):
     if isinstance(norm, StepBatchNormalization):
@@ -258,22 +272,52 @@ class _CellBase(layers.Layer):
     return layers.Conv2D(features, 3, padding="same", activation="relu",
                          name=name, dtype=self.dtype_policy)
 
+  def context_maps(self, eta):
+    """The channel context of eta [k N, H, W, 1] (k = `channel_context`):
+    [k N, H, W, 2 k], for example k i + c the k estimates of image i, then
+    the one-hot of c. Reshapes, transposes and broadcasts only, so every
+    export runs it."""
+    k = self.channel_context
+    if eta.shape[0] is not None and eta.shape[0] % k:
+      raise ValueError(
+          f"a cell with channel_context={k} restores the {k} channels of "
+          f"each image as {k} consecutive examples; got a batch of "
+          f"{eta.shape[0]}.")
+    shape = tf.shape(eta)
+    height, width = shape[1], shape[2]
+    images = tf.transpose(tf.reshape(eta, [-1, k, height, width]),
+                          [0, 2, 3, 1])  # [N, H, W, k]
+    grid = tf.stack([shape[0] // k, k, height, width, k])
+    estimates = tf.broadcast_to(images[:, None], grid)
+    which = tf.broadcast_to(
+        tf.eye(k, dtype=eta.dtype)[None, :, None, None, :], grid)
+    both = tf.concat([estimates, which], axis=-1)
+    return tf.reshape(both, tf.stack([shape[0], height, width, 2 * k]))
+
   def step_inputs(self, eta, grad):
     """What a step's first convolution reads, in the compute dtype:
-    concat(eta_t, grad) [N, H, W, 2C], or grad alone for the GDN."""
+    concat(eta_t, grad) [N, H, W, 2C], or grad alone for the GDN; with a
+    channel context, concat(eta_t, grad, `context_maps(eta_t)`)
+    [N, H, W, 2 + 2k]."""
     grad = tf.cast(grad, self.compute_dtype)
     if not self.use_estimate:
       return grad
-    return tf.concat([tf.cast(eta, self.compute_dtype), grad], axis=-1)
+    eta = tf.cast(eta, self.compute_dtype)
+    if not self.channel_context:
+      return tf.concat([eta, grad], axis=-1)
+    return tf.concat([eta, grad, self.context_maps(eta)], axis=-1)
 
   @property
   def input_channels(self):
-    return 2 * self.channels if self.use_estimate else self.channels
+    if not self.use_estimate:
+      return self.channels
+    return 2 * self.channels + 2 * self.channel_context
 
   def get_config(self):
     config = super().get_config()
     config.update(channels=self.channels, use_estimate=self.use_estimate,
-                  recurrent=self.recurrent, norm_steps=self.norm_steps)
+                  recurrent=self.recurrent, norm_steps=self.norm_steps,
+                  channel_context=self.channel_context)
     return config
 
 
@@ -294,7 +338,7 @@ class RIMCell(_CellBase):
     channels: C of the images.
     features: width of the strided and transposed convolutions.
     gru_features: width of the ConvGRU state.
-    use_estimate, recurrent, norm_steps: see `_CellBase`.
+    use_estimate, recurrent, norm_steps, channel_context: see `_CellBase`.
   """
 
   # Shifting the input by 2 pixels shifts the output by 2 (stride 2).
@@ -378,7 +422,7 @@ class AtrousRIMCell(_CellBase):
     features: width of the dilated convolutions.
     gru_features: width of each ConvGRU state.
     dilations: the three dilation rates.
-    use_estimate, recurrent, norm_steps: see `_CellBase`.
+    use_estimate, recurrent, norm_steps, channel_context: see `_CellBase`.
   """
 
   def __init__(self, channels, features=64, gru_features=64,

@@ -176,7 +176,7 @@ class RIM(keras.Model):
     config = self.cell.get_config()
     return ", ".join(f"{key}={config[key]}" for key in (
         "channels", "features", "gru_features", "dilations", "use_estimate",
-        "recurrent") if key in config)
+        "recurrent", "channel_context") if key in config)
 
   def get_config(self):
     config = super().get_config()
@@ -284,16 +284,48 @@ def dtype_policy(policy):
     keras.mixed_precision.set_global_policy(previous)
 
 
-def build_model(model_config, channels, num_steps, policy="float32"):
+def build_model(model_config, channels, num_steps, policy="float32",
+                channel_context=0):
   """The RIM of a `rim_tf.configs.ModelConfig` for C-channel images, T =
-  `num_steps`, its cell in the dtype policy `policy` (this model only)."""
+  `num_steps`, its cell in the dtype policy `policy` (this model only) and
+  with the cell's `channel_context` (`rim_tf.layers._CellBase`)."""
   with dtype_policy(policy):
     return build_rim(
         model_config.architecture, channels, ablation=model_config.ablation,
         num_steps=num_steps, epsilon_init=model_config.epsilon_init,
         features=model_config.features,
         gru_features=model_config.gru_features,
-        norm_steps=model_config.norm_steps)
+        norm_steps=model_config.norm_steps, channel_context=channel_context)
+
+
+def add_channel_context(plain, model):
+  """Sets the weights of `model`, a RIM whose cell reads a channel context,
+  from `plain`, the same RIM without one: every weight is copied, and the
+  first convolution's kernel rows for the context maps are zero. `model`
+  then computes exactly what `plain` computes, whatever the context: a
+  warm start that training moves from there.
+
+  Raises:
+    ValueError: if `plain` reads a context or the models differ in more.
+  """
+  configs = [m.cell.get_config() for m in (plain, model)]
+  if (type(plain.cell) is not type(model.cell) or configs[0][
+      "channel_context"] or not configs[1]["channel_context"] or any(
+          configs[0][k] != configs[1][k] for k in configs[0]
+          if k not in ("channel_context", "name"))):
+    raise ValueError(
+        f"add_channel_context needs two RIMs that differ in the channel "
+        f"context alone, the first without one: got "
+        f"{type(plain.cell).__name__}({plain._cell_summary()}) and "
+        f"{type(model.cell).__name__}({model._cell_summary()}).")
+  for source, target in zip(plain.weights, model.weights, strict=True):
+    value, shape = source.numpy(), tuple(target.shape)
+    if value.shape != shape:
+      # The first convolution: its input rows (eta, grad) come first.
+      value = np.concatenate([value, np.zeros(
+          value.shape[:2] + (shape[2] - value.shape[2],) + value.shape[3:],
+          value.dtype)], axis=2)
+    target.assign(value)
 
 
 def inflate_channels(gray, colour):

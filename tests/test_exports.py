@@ -138,13 +138,15 @@ def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
   assert np.abs(got[0] - want).max() < 1 / 255
 
 
+@pytest.mark.parametrize("context", [False, True])
 @pytest.mark.parametrize("fmt", deploy.FORMATS)
 def test_an_exported_opponent_space_denoiser_takes_and_gives_rgb(
-    fmt, tmp_path):
+    fmt, context, tmp_path):
   _needs(fmt)
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
   path = export_untrained_rim(tmp_path, "denoise_color", steps=2,
-                              overrides={"task_args.space": "opponent"},
+                              overrides={"task_args.space": "opponent",
+                                         "task_args.context": context},
                               name="opponent")
   output = deploy.export(str(path), fmt, tmp_path / _output_name(fmt, "rim"))
   rng = np.random.default_rng(3)

@@ -9,13 +9,15 @@ from rim_tf import operators
 from rim_tf.inference import fused
 
 
-def _trained_like(channels=1, norm_steps=3, ablation=None, seed=0):
+def _trained_like(channels=1, norm_steps=3, ablation=None, seed=0,
+                  channel_context=0):
   """A small RIM whose batch norms have nontrivial statistics and affine
   weights and whose GRU has a bias, as a trained one does."""
   tf.keras.utils.set_random_seed(seed)
   rim = rim_model.build_rim("rim", channels, ablation=ablation, features=8,
                             gru_features=6, num_steps=4,
-                            norm_steps=norm_steps)
+                            norm_steps=norm_steps,
+                            channel_context=channel_context)
   rng = np.random.default_rng(seed)
   for norm in rim.cell.norm_layers():
     for weight in norm.weights:
@@ -53,6 +55,22 @@ def test_fused_rim_equals_the_keras_model(channels, norm_steps, ablation,
   assert np.abs(expected - rim.final_estimate(
       y, operator, sigma, steps=4).numpy()).max() > 1e-2
   np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+def test_fused_rim_equals_the_keras_model_with_a_channel_context():
+  rim = _trained_like(channel_context=3)
+  rng = np.random.default_rng(1)
+  # Two RGB images as six gray examples, each with its own sigma.
+  y = rng.uniform(0, 1, (6, 9, 12, 1)).astype(np.float32)
+  sigma = rng.uniform(0.02, 0.1, 6).astype(np.float32)
+  operator = operators.Identity((None, None, 1), "measurement")
+  expected = rim.final_estimate(y, operator, sigma, steps=5).numpy()
+  got = fused.FusedRIM(rim).final_estimate(y, operator, sigma, 5).numpy()
+  np.testing.assert_allclose(got, expected, atol=2e-5)
+  # The context is read: another image 1 leaves image 0 alone, not image 1.
+  y[3:] = y[3:][:, ::-1]
+  other = fused.FusedRIM(rim).final_estimate(y, operator, sigma, 5).numpy()
+  np.testing.assert_allclose(other[:3], expected[:3], atol=1e-6)
 
 
 def test_fused_rim_equals_the_keras_model_on_super_resolution():

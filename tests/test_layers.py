@@ -320,3 +320,75 @@ def test_rim_cell_sees_odd_sizes_on_the_even_sampling_grid(height, width):
   assert layers.RIMCell.shift_period == 2
   assert layers.AtrousRIMCell.shift_period == 1
   assert rim.shift_period == 2
+
+
+# --- channel context -----------------------------------------------------------
+
+
+def _context_reference(eta, k):
+  """context_maps in numpy: example k i + c gets image i's k estimates, then
+  the one-hot of c."""
+  eta = np.asarray(eta)[..., 0]
+  out = []
+  for index in range(eta.shape[0]):
+    image, c = divmod(index, k)
+    maps = [eta[k * image + j] for j in range(k)]
+    maps += [np.full(eta.shape[1:], float(j == c)) for j in range(k)]
+    out.append(np.stack(maps, axis=-1))
+  return np.stack(out)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_channel_context_gives_each_example_its_images_channels(k):
+  cell = _cell(channel_context=k)
+  eta, grad = _inputs((2 * k, 5, 7, 1))
+  np.testing.assert_array_equal(cell.context_maps(eta),
+                                _context_reference(eta, k))
+  # Traced with the batch and the size unknown, as exports trace it.
+  traced = tf.function(cell.context_maps, input_signature=[
+      tf.TensorSpec([None, None, None, 1], tf.float32)])
+  np.testing.assert_array_equal(traced(eta), _context_reference(eta, k))
+  inputs = cell.step_inputs(eta, grad)
+  assert inputs.shape == (2 * k, 5, 7, 2 + 2 * k) == (
+      2 * k, 5, 7, cell.input_channels)
+  np.testing.assert_array_equal(inputs[..., :2],
+                                tf.concat([eta, grad], -1))
+
+
+@pytest.mark.parametrize("architecture", ["rim", "atrous"])
+def test_a_context_cell_restores_each_channel_knowing_the_others(
+    architecture):
+  cell = _cell(architecture, channel_context=3)
+  eta, grad = _inputs((6, 8, 8, 1))
+  state = cell.initial_state(eta)
+  delta, _ = cell(eta, grad, state)
+  # Changing image 0's channel 1 changes the updates of channels 0 and 2
+  # of image 0, and nothing of image 1.
+  changed = tf.tensor_scatter_nd_add(eta, [[1]], tf.ones([1, 8, 8, 1]))
+  other, _ = cell(changed, grad, state)
+  moved = np.abs(np.asarray(other) - np.asarray(delta)).max(axis=(1, 2, 3))
+  assert moved[0] > 1e-4 and moved[2] > 1e-4
+  np.testing.assert_array_equal(moved[3:], 0.0)
+  # Without a context, channel 0's update is its own.
+  plain = _cell(architecture)
+  alone, _ = plain(eta, grad, plain.initial_state(eta))
+  again, _ = plain(changed, grad, plain.initial_state(eta))
+  np.testing.assert_array_equal(np.asarray(alone)[[0, 2]],
+                                np.asarray(again)[[0, 2]])
+
+
+def test_channel_context_config_round_trip_and_bad_settings():
+  cell = _cell(channel_context=3, norm_steps=2)
+  clone = _config_round_trip(cell)
+  assert clone.channel_context == 3 and clone.input_channels == 8
+  assert _cell().get_config()["channel_context"] == 0
+  for kwargs, fragment in (
+      (dict(channels=3, channel_context=3), "channels=3"),
+      (dict(channel_context=1), "channel_context=1"),
+      (dict(ablation="gdn", channel_context=3), "use_estimate=False")):
+    with pytest.raises(ValueError, match=f"channel_context must be.*"
+                       f"{fragment}"):
+      _cell(**kwargs)
+  with pytest.raises(ValueError, match="3 consecutive examples; got a "
+                     "batch of 4"):
+    cell.context_maps(tf.zeros([4, 6, 6, 1]))

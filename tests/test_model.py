@@ -124,6 +124,44 @@ def test_inflate_channels_refuses_other_models():
     rim_model.inflate_channels(_rim(), _rim(channels=3, gru_features=8))
 
 
+@pytest.mark.parametrize("architecture", ["rim", "atrous"])
+def test_a_cell_given_a_context_by_zero_rows_computes_as_before(
+    architecture):
+  plain = _rim(architecture, norm_steps=2)
+  _randomize_batch_norms(plain)
+  for weight in plain.trainable_weights:
+    weight.assign(weight + 0.05 * tf.random.normal(weight.shape, seed=7))
+  model = _rim(architecture, norm_steps=2, channel_context=3)
+  rim_model.add_channel_context(plain, model)
+  # Two RGB images as six gray examples, unequal channels.
+  op, y, sigma, _ = _denoising((6, 12, 10, 1), sigma=0.1)
+  want, _ = plain(y, operator=op, sigma=sigma, steps=3)
+  got, _ = model(y, operator=op, sigma=sigma, steps=3)
+  np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+  first = model.cell.convs[0] if architecture == "atrous" else model.cell.down
+  assert first.kernel.shape[2] == 8
+  np.testing.assert_array_equal(first.kernel.numpy()[:, :, 2:], 0.0)
+  # Once the context rows are trained, the channels inform each other.
+  first.kernel.assign(first.kernel + 0.1 * tf.random.normal(
+      first.kernel.shape, seed=3))
+  moved, _ = model(y, operator=op, sigma=sigma, steps=3)
+  assert np.abs(moved - want).max() > 1e-3
+
+
+def test_add_channel_context_refuses_other_models():
+  with pytest.raises(ValueError, match="differ in the channel context "
+                     "alone"):
+    rim_model.add_channel_context(_rim(), _rim(gru_features=8,
+                                               channel_context=3))
+  with pytest.raises(ValueError, match="differ in the channel context "
+                     "alone"):
+    rim_model.add_channel_context(_rim(channel_context=3),
+                                  _rim(channel_context=3))
+  with pytest.raises(ValueError, match="differ in the channel context "
+                     "alone"):
+    rim_model.add_channel_context(_rim(), _rim("atrous", channel_context=3))
+
+
 def test_while_loop_equals_python_reference_for_a_projection():
   op = operators.GaussianProjection.sample((8, 8, 1), 0.5, seed=3)
   rng = np.random.default_rng(1)

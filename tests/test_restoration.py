@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import rim_tf
 from rim_tf.data import bsds
@@ -95,6 +96,35 @@ def test_an_opponent_space_model_restores_rgb_through_restore(tmp_path):
   assert out.shape == (33, 40, 3) and out.dtype == np.uint8
   np.testing.assert_array_equal(
       out, metrics.to_uint8(restorer.denoise(image / np.float32(255), 25)))
+
+
+def test_a_context_model_restores_the_three_channels_together(tmp_path):
+  from rim_tf.data import colour  # pylint: disable=g-import-not-at-top
+  path = export_untrained_rim(
+      tmp_path, "denoise_color", steps=2, name="context",
+      overrides={"task_args.space": "opponent", "task_args.context": True})
+  restorer, _ = engine.Restorer.from_weights(path)
+  assert restorer.model.cell.channel_context == 3
+  rgb = protocols.noisy_image(smooth_image(37, 29, 3, seed=5), 15, False, (1,))
+  rgb[..., 2] = rgb[..., 2][::-1]
+  out = restorer.denoise(rgb, 15)
+  # The reference: the Keras model on the image's three opponent channels
+  # as one batch, each at its own sigma.
+  batch = colour.channels_to_batch(colour.to_opponent_tf(
+      tf.constant(rgb[None])))
+  _, final = restorer.model(
+      batch, operator=operators.Identity((None, None, 1)),
+      sigma=tf.constant(15 / 255 * colour.NOISE_GAIN), steps=2)
+  want = np.clip(colour.from_opponent(
+      colour.batch_to_channels(final).numpy()[0]), 0.0, 1.0)
+  np.testing.assert_allclose(out, want, atol=1e-6)
+  # Tiles restore the three channels of each tile together too.
+  tiled = restorer.denoise(rgb, 15, tile=24, overlap=8)
+  assert tiled.shape == rgb.shape and np.abs(tiled - out).mean() < 0.02
+  # The fast path (fused, bfloat16) runs it too.
+  fast, _ = engine.Restorer.from_weights(path, fast=True)
+  assert fast.fused is not None
+  assert np.abs(fast.denoise(rgb, 15) - out).max() < 1 / 255
 
 
 def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):

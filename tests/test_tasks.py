@@ -220,6 +220,12 @@ def test_an_opponent_space_colour_task_trains_a_gray_cell_on_rgb_images():
     denoise.Denoise(space="opponent")
   with pytest.raises(ValueError, match="'rgb' or 'opponent'"):
     denoise.DenoiseColor(space="yuv")
+  # With a context, the gray cell reads the image's three channels.
+  assert denoise.DenoiseColor(space="opponent",
+                              context=True).channel_context == 3
+  assert task.channel_context == 0
+  with pytest.raises(ValueError, match="context .* needs space 'opponent'"):
+    denoise.DenoiseColor(context=True)
 
 
 def test_an_opponent_space_task_scores_rgb_images():

@@ -965,6 +965,35 @@ def test_a_colour_run_from_gray_weights_starts_from_their_inflation(
         tmp_path / "c2", patches=tiny_patches(channels=3))
 
 
+def test_a_context_run_from_gray_weights_starts_as_them_and_trains(
+    tmp_path):
+  gray = training.Trainer(tiny_config(), tmp_path / "g", patches=tiny_patches())
+  gray.train(2)
+  export = gray.export_weights(tmp_path / "gray.weights.h5")
+  context = {"task_args.space": "opponent", "task_args.context": True,
+             "task_args.quantize": 0.5}
+  run = training.Trainer(
+      tiny_config("denoise_color", **context,
+                  **{"trainer.init_weights": str(export)}),
+      tmp_path / "c", patches=tiny_patches(channels=3))
+  assert run.model.cell.channel_context == 3
+  want = tasks.from_config(run.config).build_model(run.config)
+  rim_model.add_channel_context(gray.model, want)
+  for got, expected in zip(run.model.weights, want.weights):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  run.train(2)
+  # The context rows of the first convolution learn from zero.
+  assert np.abs(run.model.cell.down.kernel.numpy()[:, :, 2:]).max() > 0
+  # A context cell's weights do not warm-start a cell without one.
+  back = run.export_weights(tmp_path / "context.weights.h5")
+  with pytest.raises(ValueError, match="channel_context=3; it cannot "
+                     "warm-start one with channel_context=0"):
+    training.Trainer(
+        tiny_config("denoise_color", **{"task_args.space": "opponent",
+                                        "trainer.init_weights": str(back)}),
+        tmp_path / "p", patches=tiny_patches(channels=3))
+
+
 def test_a_run_refuses_init_weights_of_another_cell(tmp_path):
   # Figure 2's three models share a task; each trains on from its own.
   rim = training.Trainer(tiny_config(), tmp_path / "r", patches=tiny_patches())

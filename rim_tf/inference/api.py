@@ -302,12 +302,17 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
             f"scale).")
     sigma = check_sigma(sigma, config, weights)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
-    log(f"super-resolving the luma with the gray RIM {weights}, the chroma "
-        f"bicubically." if task == "superres" else
-        f"restoring the channels of an opponent colour space one by one "
-        f"with the gray RIM {weights}." if restorer.color_space == "opponent"
-        else f"restoring the RGB channels one by one with the gray RIM "
-        f"{weights}.")
+    if task == "superres":
+      how = "super-resolving the luma with"
+    elif restorer.model.cell.channel_context:
+      how = ("restoring the three channels of an opponent colour space "
+             "together, each knowing the others, with")
+    elif restorer.color_space == "opponent":
+      how = "restoring the channels of an opponent colour space one by one with"
+    else:
+      how = "restoring the RGB channels one by one with"
+    log(f"{how} the gray RIM {weights}" + (
+        ", the chroma bicubically." if task == "superres" else "."))
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,
                            progress=progress)

@@ -158,6 +158,13 @@ class Restorer:
       # White RGB noise stays white there, its std scaled per channel.
       # Clipped: three estimates on (0, 1) can map outside the RGB cube.
       channels = colour.to_opponent(noisy01)
+      if self.model.cell.channel_context:
+        # The three channels in one batch, as the cell reads them.
+        sigmas = tf.constant(sigma_255 / 255.0 * colour.NOISE_GAIN)
+        batch = colour.channels_to_batch(tf.constant(channels[None]))
+        restored = colour.batch_to_channels(self._denoise(batch, sigmas))
+        return np.clip(colour.from_opponent(np.asarray(restored)[0]), 0.0,
+                       1.0)
       return np.clip(colour.from_opponent(np.stack([
           self._denoise_whole(channels[..., c:c + 1],
                               sigma_255 * float(colour.NOISE_GAIN[c]))[..., 0]

@@ -101,6 +101,9 @@ class Task(abc.ABC):
     color_space: how a gray RIM of this task restores an RGB image: "rgb"
       (R, G and B one by one) or "opponent" (the channels of
       `rim_tf.data.colour`, each with its own noise std).
+    channel_context: the cell's `channel_context` (`rim_tf.layers`): 0, or
+      k when a gray RIM restores the k channels of each image together,
+      each reading the others' estimates.
 
   Example: a registered task and the RIM of its config (write your own:
   `docs/own_operator.md`):
@@ -125,6 +128,7 @@ class Task(abc.ABC):
   deblur_start = "measurement"
   denoise_steps = None
   color_space = "rgb"
+  channel_context = 0
 
   @property
   @abc.abstractmethod
@@ -252,7 +256,8 @@ class Task(abc.ABC):
     build_model`), never for the process.
     """
     return rim_model.build_model(config.model, self.channels,
-                                 config.trainer.rim_steps, policy)
+                                 config.trainer.rim_steps, policy,
+                                 channel_context=self.channel_context)
 
   def training_patches(self, data_config):
     """The `rim_tf.data.PatchDataset` of the training images (gray or RGB

@@ -78,6 +78,10 @@ class Denoise(base.Task):
       space of `rim_tf.data.colour`, noise and quantization made in RGB:
       `rim_tf.data.corruptions.OpponentNoise`; it warm-starts from a gray
       denoiser as it is).
+    context: with space "opponent", the gray cell restores the three
+      channels of an image together, each reading the others' estimates
+      (`channel_context` 3); it warm-starts from a gray denoiser without
+      one as that denoiser exactly (`rim_tf.model.add_channel_context`).
     patch: training patch side (32 in the paper).
     loss_sigma_power: p >= 0; each example's MSE is weighted by sigma^-p,
       normalised to mean 1 over the batch. 0 is the paper's plain MSE.
@@ -87,6 +91,7 @@ class Denoise(base.Task):
   quantize: bool | float = False
   color: bool = False
   space: str = "rgb"
+  context: bool = False
   patch: int = 32
   loss_sigma_power: float = 0.0
 
@@ -104,6 +109,9 @@ class Denoise(base.Task):
                        f"{self.space!r}.")
     if self.space == "opponent" and not self.color:
       raise ValueError("space 'opponent' is for colour images (color=True).")
+    if self.context and self.space != "opponent":
+      raise ValueError("context reads the other channels of an opponent "
+                       "colour image: it needs space 'opponent'.")
     if self.space == "opponent" and self.loss_sigma_power:
       raise ValueError("loss_sigma_power weighs gray examples by their sigma; "
                        "space 'opponent' scores RGB images: use one or the "
@@ -127,6 +135,10 @@ class Denoise(base.Task):
   @property
   def color_space(self):
     return self.space
+
+  @property
+  def channel_context(self):
+    return 3 if self.context else 0
 
   @property
   def usable_sigma_255(self):

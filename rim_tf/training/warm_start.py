@@ -2,8 +2,9 @@
 
 A warm start loads the weights of another run (`trainer.init_weights`) into
 a new model, adapting what differs in a way that keeps the function the
-same: gray weights inflate to colour, a narrower GRU widens, batch-norm
-statistics go from shared to per RIM step or back. With
+same: gray weights inflate to colour, a narrower GRU widens, a cell gains
+a channel context, batch-norm statistics go from shared to per RIM step or
+back. With
 `trainer.init_continue` the run goes on with the exported run's step and
 budget (`exported_run`).
 """
@@ -26,8 +27,10 @@ def _build(config, policy):
 def load_init_weights(model, config, path, policy):
   """Loads exported weights into the model; a gray RIM's (its JSON says
   so) into a colour model by `rim_model.inflate_channels`, a narrower
-  GRU's by `rim_model.widen_gru`, and batch-norm statistics per RIM step
-  into shared ones (or back) by `norm_calibration.transfer_weights`."""
+  GRU's by `rim_model.widen_gru`, a cell's without a channel context into
+  one with it by `rim_model.add_channel_context`, and batch-norm statistics
+  per RIM step into shared ones (or back) by
+  `norm_calibration.transfer_weights`."""
   try:
     exported = pretrained.config(path)
   except (FileNotFoundError, ValueError):
@@ -60,8 +63,21 @@ def load_init_weights(model, config, path, policy):
     model.load_weights(str(path))
     return model
 
-  channels = (rim_tasks.from_config(exported).channels if exported is not None
-              else None)
+  donor_task = (rim_tasks.from_config(exported) if exported is not None
+                else None)
+  if (donor_task is not None and donor_task.channel_context !=
+      model.cell.channel_context):
+    if donor_task.channel_context or donor_task.channels != model.channels:
+      raise ValueError(
+          f"{path} holds a RIM with channel_context="
+          f"{donor_task.channel_context}; it cannot warm-start one with "
+          f"channel_context={model.cell.channel_context} (only a gray cell "
+          f"without a context gains one).")
+    rim_model.add_channel_context(loaded_donor(), model)
+    logging.info(f"Added a {model.cell.channel_context}-channel context to "
+                 f"the cell of {path}.")
+    return
+  channels = donor_task.channels if donor_task is not None else None
   if channels is not None and channels != model.channels:
     if channels != 1:
       raise ValueError(
