@@ -134,6 +134,17 @@ class ExperimentConfig:
     return cls.from_dict(json.loads(text))
 
 
+def same_model(first, second):
+  """True when ExperimentConfigs `first` and `second` train the same RIM:
+  the same task, model section and cell inputs (the task's
+  `channel_context`), so that a checkpoint of one is a checkpoint of the
+  other."""
+  from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  return (first.task == second.task and first.model == second.model and
+          tasks.from_config(first).channel_context ==
+          tasks.from_config(second).channel_context)
+
+
 def export_json_path(weights_path):
   """NAME.json beside an exported NAME.weights.h5 (its config and budget)."""
   path = pathlib.Path(weights_path)

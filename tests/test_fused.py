@@ -67,10 +67,13 @@ def test_fused_rim_equals_the_keras_model_with_a_channel_context():
   expected = rim.final_estimate(y, operator, sigma, steps=5).numpy()
   got = fused.FusedRIM(rim).final_estimate(y, operator, sigma, 5).numpy()
   np.testing.assert_allclose(got, expected, atol=2e-5)
-  # The context is read: another image 1 leaves image 0 alone, not image 1.
-  y[3:] = y[3:][:, ::-1]
+  # The context is read: another channel 1 of image 0 moves its channels
+  # 0 and 2, and leaves image 1 alone.
+  y[1] = y[1, ::-1]
   other = fused.FusedRIM(rim).final_estimate(y, operator, sigma, 5).numpy()
-  np.testing.assert_allclose(other[:3], expected[:3], atol=1e-6)
+  moved = np.abs(other - expected).max(axis=(1, 2, 3))
+  assert moved[0] > 1e-3 and moved[2] > 1e-3
+  np.testing.assert_allclose(other[3:], expected[3:], atol=1e-6)
 
 
 def test_fused_rim_equals_the_keras_model_on_super_resolution():

@@ -125,6 +125,15 @@ def test_a_context_model_restores_the_three_channels_together(tmp_path):
   fast, _ = engine.Restorer.from_weights(path, fast=True)
   assert fast.fused is not None
   assert np.abs(fast.denoise(rgb, 15) - out).max() < 1 / 255
+  # Only RGB images, in the opponent space: one line, not a graph error.
+  with pytest.raises(ValueError, match="denoises RGB images only.*got a "
+                     "1-channel image"):
+    restorer.denoise(rgb[..., :1], 15)
+  with pytest.raises(ValueError, match="denoises RGB images only"):
+    rim_tf.restore((rgb[..., 0] * 255).astype(np.uint8), sigma=15,
+                   weights=str(path), fast=False)
+  with pytest.raises(ValueError, match="color_space must be 'opponent'"):
+    engine.Restorer(restorer.model, 2)
 
 
 def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):

@@ -986,12 +986,26 @@ def test_a_context_run_from_gray_weights_starts_as_them_and_trains(
   assert np.abs(run.model.cell.down.kernel.numpy()[:, :, 2:]).max() > 0
   # A context cell's weights do not warm-start a cell without one.
   back = run.export_weights(tmp_path / "context.weights.h5")
+  plain = tiny_config("denoise_color", **{"task_args.space": "opponent"})
   with pytest.raises(ValueError, match="channel_context=3; it cannot "
                      "warm-start one with channel_context=0"):
     training.Trainer(
-        tiny_config("denoise_color", **{"task_args.space": "opponent",
-                                        "trainer.init_weights": str(back)}),
+        configs.override(plain, {"trainer.init_weights": str(back)}),
         tmp_path / "p", patches=tiny_patches(channels=3))
+  # Nor is it the same run: neither to continue its export nor to resume
+  # its folder.
+  assert not configs.same_model(plain, run.config)
+  plain_path = tmp_path / "plain.weights.h5"
+  tasks.from_config(plain).build_model(plain).save_weights(str(plain_path))
+  (tmp_path / "plain.json").write_text(json.dumps(
+      {"config": json.loads(plain.to_json()), "step": 3}))
+  with pytest.raises(ValueError, match="another model or task"):
+    training.Trainer(
+        configs.override(run.config, {"trainer.init_weights": str(plain_path),
+                                      "trainer.init_continue": True}),
+        tmp_path / "q", patches=tiny_patches(channels=3))
+  with pytest.raises(ValueError, match="another model or task"):
+    training.Trainer(plain, tmp_path / "c", patches=tiny_patches(channels=3))
 
 
 def test_a_run_refuses_init_weights_of_another_cell(tmp_path):

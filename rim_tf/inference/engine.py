@@ -49,7 +49,9 @@ class Restorer:
   """A RIM that restores whole images, compiled once per input shape.
 
   A gray RIM denoises a colour image channel by channel, one channel at a
-  time; it super-resolves a colour image's luma (see `superres`).
+  time, or (a cell with a channel context, `rim_tf.layers`) the three
+  channels of its opponent colour space as one batch; it super-resolves a
+  colour image's luma (see `superres`).
 
   Args:
     model: a `rim_tf.model.RIM`.
@@ -67,7 +69,8 @@ class Restorer:
       cell allows, else as the Keras model.
     color_space: how a gray model denoises an RGB image (its task's
       `color_space`): "rgb", R, G and B one by one, or "opponent", each
-      channel of `rim_tf.data.colour`'s space with its own noise std.
+      channel of `rim_tf.data.colour`'s space with its own noise std (a
+      model with a channel context: "opponent" only).
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
@@ -76,6 +79,11 @@ class Restorer:
     if color_space not in colour.SPACES:
       raise ValueError(f"color_space must be {colour.SPACE_NAMES}, got "
                        f"{color_space!r}.")
+    if model.cell.channel_context and color_space != "opponent":
+      raise ValueError(
+          f"a RIM with a channel context restores the channels of the "
+          f"opponent colour space together: color_space must be "
+          f"'opponent', got {color_space!r}.")
     self.model = model
     self.color_space = color_space
     self.fused = (fused_rim.FusedRIM(model)
@@ -144,6 +152,12 @@ class Restorer:
     [H, W, C]: whole when C is the model's, else (a gray model) one channel
     at a time, so only one channel's activations are ever in memory."""
     image = np.asarray(image, np.float32)
+    if self.model.cell.channel_context:
+      # Its batches must hold whole RGB images (`_denoise_whole`).
+      raise ValueError(
+          f"this RIM denoises RGB images only (their three opponent "
+          f"channels together, as it was trained); got a "
+          f"{image.shape[-1]}-channel image.")
     if image.shape[-1] == self.model.channels:
       return np.asarray(run(image[None]))[0]
     if self.model.channels == 1:

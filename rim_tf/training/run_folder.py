@@ -10,7 +10,6 @@ the training budget and the best validation's record.
 """
 
 import atexit
-import dataclasses
 import json
 import os
 import pathlib
@@ -94,8 +93,7 @@ class RunFolder:
           f"{path} is not a readable rim_tf config ({error!r}); this "
           f"folder does not hold a run of this code. Use a new run "
           f"folder.") from None
-    if dataclasses.asdict(previous)["model"] != dataclasses.asdict(
-        config)["model"] or previous.task != config.task:
+    if not configs.same_model(previous, config):
       raise ValueError(
           f"{self.path} holds a run of another model or task "
           f"({previous.task}, {previous.model}); use a new run folder.")

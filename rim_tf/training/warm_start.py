@@ -4,9 +4,8 @@ A warm start loads the weights of another run (`trainer.init_weights`) into
 a new model, adapting what differs in a way that keeps the function the
 same: gray weights inflate to colour, a narrower GRU widens, a cell gains
 a channel context, batch-norm statistics go from shared to per RIM step or
-back. With
-`trainer.init_continue` the run goes on with the exported run's step and
-budget (`exported_run`).
+back. With `trainer.init_continue` the run goes on with the exported run's
+step and budget (`exported_run`).
 """
 
 import dataclasses
@@ -116,8 +115,7 @@ def exported_run(config, weights_path):
     raise ValueError(
         f"trainer.init_continue needs {path}, the JSON written with the "
         f"exported weights ({error!r}).") from None
-  if (dataclasses.asdict(exported)["model"] != dataclasses.asdict(
-      config)["model"] or exported.task != config.task):
+  if not configs.same_model(exported, config):
     raise ValueError(
         f"{weights_path} was exported by a run of another model or task "
         f"({exported.task}, {exported.model}); trainer.init_continue "
