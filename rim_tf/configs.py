@@ -137,12 +137,13 @@ class ExperimentConfig:
 def same_model(first, second):
   """True when ExperimentConfigs `first` and `second` train the same RIM:
   the same task, model section and cell inputs (the task's
-  `channel_context`), so that a checkpoint of one is a checkpoint of the
-  other."""
+  `channel_context` and `condition_channels`), so that a checkpoint of one
+  is a checkpoint of the other."""
   from rim_tf import tasks  # pylint: disable=g-import-not-at-top
+  inputs = [(task.channel_context, task.condition_channels) for task in
+            (tasks.from_config(first), tasks.from_config(second))]
   return (first.task == second.task and first.model == second.model and
-          tasks.from_config(first).channel_context ==
-          tasks.from_config(second).channel_context)
+          inputs[0] == inputs[1])
 
 
 def export_json_path(weights_path):

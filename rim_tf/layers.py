@@ -233,6 +233,11 @@ class _CellBase(layers.Layer):
       first convolution then also reads the k estimates of its image and a
       one-hot of its channel c (`context_maps`), so each channel is
       restored knowing the others.
+    condition_channels: m >= 0 values per example that the first
+      convolution also reads, each as a constant map: what the task knows
+      about a measurement beyond y and sigma (e.g. whether it was 8-bit
+      quantized, `rim_tf.tasks.Denoise`). Given to `call` as
+      `condition` [N, m].
 
   Attributes:
     shift_period: the smallest shift of the input (in pixels) that shifts
@@ -242,7 +247,8 @@ class _CellBase(layers.Layer):
   shift_period = 1
 
   def __init__(self, channels, use_estimate=True, recurrent=True,
-               norm_steps=1, channel_context=0, **kwargs):
+               norm_steps=1, channel_context=0, condition_channels=0,
+               **kwargs):
     super().__init__(**kwargs)
     if int(channels) < 1:
       raise ValueError(f"channels must be >= 1, got {channels}.")
@@ -253,6 +259,10 @@ class _CellBase(layers.Layer):
     self.recurrent = bool(recurrent)
     self.norm_steps = int(norm_steps)
     self.channel_context = int(channel_context)
+    self.condition_channels = int(condition_channels)
+    if self.condition_channels < 0:
+      raise ValueError(f"condition_channels must be >= 0, got "
+                       f"{condition_channels}.")
     if self.channel_context and (self.channel_context < 2 or
                                  self.channels != 1 or not self.use_estimate):
       raise ValueError(
@@ -294,30 +304,64 @@ class _CellBase(layers.Layer):
     both = tf.concat([estimates, which], axis=-1)
     return tf.reshape(both, tf.stack([shape[0], height, width, 2 * k]))
 
-  def step_inputs(self, eta, grad):
+  def condition_maps(self, condition, eta):
+    """condition [N, m] as constant maps [N, H, W, m] the size of eta, in
+    the compute dtype."""
+    m = self.condition_channels
+    condition = tf.cast(condition, self.compute_dtype)
+    if condition.shape.rank != 2 or condition.shape[-1] not in (None, m):
+      raise ValueError(
+          f"this cell reads a condition of {m} value(s) per example: "
+          f"condition must be [N, {m}], got shape {condition.shape}.")
+    shape = tf.shape(eta)
+    return tf.broadcast_to(condition[:, None, None, :],
+                           tf.stack([shape[0], shape[1], shape[2], m]))
+
+  def step_inputs(self, eta, grad, condition=None):
     """What a step's first convolution reads, in the compute dtype:
-    concat(eta_t, grad) [N, H, W, 2C], or grad alone for the GDN; with a
-    channel context, concat(eta_t, grad, `context_maps(eta_t)`)
-    [N, H, W, 2 + 2k]."""
+    concat(eta_t, grad) [N, H, W, 2C], or grad alone for the GDN; then,
+    with a channel context, `context_maps(eta_t)` [N, H, W, 2k]; then,
+    with condition channels, `condition_maps` [N, H, W, m]
+    (`input_blocks` names them in order)."""
+    if self.condition_channels and condition is None:
+      raise ValueError(
+          f"this cell reads a condition of {self.condition_channels} "
+          f"value(s) per example: pass condition [N, "
+          f"{self.condition_channels}].")
+    if condition is not None and not self.condition_channels:
+      raise ValueError("this cell reads no condition; got one.")
     grad = tf.cast(grad, self.compute_dtype)
-    if not self.use_estimate:
-      return grad
-    eta = tf.cast(eta, self.compute_dtype)
-    if not self.channel_context:
-      return tf.concat([eta, grad], axis=-1)
-    return tf.concat([eta, grad, self.context_maps(eta)], axis=-1)
+    maps = [grad]
+    if self.use_estimate:
+      eta = tf.cast(eta, self.compute_dtype)
+      maps = [eta, grad]
+      if self.channel_context:
+        maps.append(self.context_maps(eta))
+    if self.condition_channels:
+      maps.append(self.condition_maps(condition, grad))
+    return maps[0] if len(maps) == 1 else tf.concat(maps, axis=-1)
+
+  def input_blocks(self):
+    """[(name, width)] of the maps `step_inputs` stacks, in order: the rows
+    of the first convolution's kernel."""
+    blocks = ([("estimate", self.channels)] if self.use_estimate else [])
+    blocks.append(("gradient", self.channels))
+    if self.channel_context:
+      blocks.append(("context", 2 * self.channel_context))
+    if self.condition_channels:
+      blocks.append(("condition", self.condition_channels))
+    return blocks
 
   @property
   def input_channels(self):
-    if not self.use_estimate:
-      return self.channels
-    return 2 * self.channels + 2 * self.channel_context
+    return sum(width for _, width in self.input_blocks())
 
   def get_config(self):
     config = super().get_config()
     config.update(channels=self.channels, use_estimate=self.use_estimate,
                   recurrent=self.recurrent, norm_steps=self.norm_steps,
-                  channel_context=self.channel_context)
+                  channel_context=self.channel_context,
+                  condition_channels=self.condition_channels)
     return config
 
 
@@ -338,7 +382,8 @@ class RIMCell(_CellBase):
     channels: C of the images.
     features: width of the strided and transposed convolutions.
     gru_features: width of the ConvGRU state.
-    use_estimate, recurrent, norm_steps, channel_context: see `_CellBase`.
+    use_estimate, recurrent, norm_steps, channel_context,
+      condition_channels: see `_CellBase`.
   """
 
   # Shifting the input by 2 pixels shifts the output by 2 (stride 2).
@@ -386,9 +431,9 @@ class RIMCell(_CellBase):
     """The batch norms in the order a step calls them."""
     return [self.down_norm, self.up_norm]
 
-  def call(self, eta, grad, state, step=0, training=False):
+  def call(self, eta, grad, state, step=0, training=False, condition=None):
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
-    inputs = pad_to_even(self.step_inputs(eta, grad))
+    inputs = pad_to_even(self.step_inputs(eta, grad, condition))
     hidden = tf.tanh(self._normalize(self.down_norm, self.down(inputs), step,
                                      training))
     if self.recurrent:
@@ -422,7 +467,8 @@ class AtrousRIMCell(_CellBase):
     features: width of the dilated convolutions.
     gru_features: width of each ConvGRU state.
     dilations: the three dilation rates.
-    use_estimate, recurrent, norm_steps, channel_context: see `_CellBase`.
+    use_estimate, recurrent, norm_steps, channel_context,
+      condition_channels: see `_CellBase`.
   """
 
   def __init__(self, channels, features=64, gru_features=64,
@@ -471,8 +517,8 @@ class AtrousRIMCell(_CellBase):
     """The batch norms in the order a step calls them."""
     return list(self.norms)
 
-  def call(self, eta, grad, state, step=0, training=False):
-    hidden = self.step_inputs(eta, grad)
+  def call(self, eta, grad, state, step=0, training=False, condition=None):
+    hidden = self.step_inputs(eta, grad, condition)
     new_state = []
     for i in range(3):
       hidden = tf.tanh(self._normalize(self.norms[i], self.convs[i](hidden),

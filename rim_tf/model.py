@@ -20,8 +20,9 @@ class RIM(keras.Model):
 
   Call with the measurement y ([N] + operator.range_shape), the operator (a
   `rim_tf.operators.LinearOperator`, or any differentiable callable
-  x -> A(x) together with `initial_estimate`), and the noise std sigma
-  (scalar or [N], in the units of y). Starts from
+  x -> A(x) together with `initial_estimate`), the noise std sigma
+  (scalar or [N], in the units of y) and, if the cell reads one, the
+  condition [N, m] (`rim_tf.layers._CellBase`). Starts from
   eta_0 = logit(clip(operator.initial_estimate(y))) and runs the cell for
   `steps` steps in one `tf.while_loop`.
 
@@ -90,14 +91,17 @@ class RIM(keras.Model):
     # every exported runtime has (ONNX has no Log1p).
     return tf.math.log(x0) - tf.math.log(1.0 - x0)
 
-  def step(self, eta, state, y, operator, sigma, training=False, t=0):
+  def step(self, eta, state, y, operator, sigma, training=False, t=0,
+           condition=None):
     """RIM update number t (from 0): returns (eta_{t+1}, s_{t+1})."""
     # Through __call__ so the likelihood's float32 scope applies to phi.
     grad = self.likelihood(eta, y=y, operator=operator, sigma=sigma)
-    delta, state = self.cell(eta, grad, state, step=t, training=training)
+    delta, state = self.cell(eta, grad, state, step=t, training=training,
+                             condition=condition)
     return eta + tf.cast(delta, tf.float32), state
 
-  def call(self, y, operator=None, sigma=None, steps=None, training=False):
+  def call(self, y, operator=None, sigma=None, steps=None, training=False,
+           condition=None):
     if operator is None or sigma is None:
       raise ValueError("RIM needs the operator and sigma: "
                        "model(y, operator=A, sigma=s).")
@@ -120,7 +124,8 @@ class RIM(keras.Model):
                                element_shape=eta.shape)
 
     def body(t, eta, state, estimates):
-      eta, state = self.step(eta, state, y, operator, sigma, training, t)
+      eta, state = self.step(eta, state, y, operator, sigma, training, t,
+                             condition)
       return t + 1, eta, state, estimates.write(t, tf.sigmoid(eta))
 
     # One graph loop whatever T: inside tf.function it trains as fast as
@@ -132,7 +137,7 @@ class RIM(keras.Model):
     estimates = estimates.stack()
     return estimates, estimates[-1]
 
-  def final_estimate(self, y, operator, sigma, steps=None):
+  def final_estimate(self, y, operator, sigma, steps=None, condition=None):
     """x_T alone, [N, H, W, C]: `call`'s final estimate, its T steps
     unrolled (T a Python int) and no estimate but the last kept: a graph of
     plain ops that every exported runtime (SavedModel, ONNX, LiteRT) runs
@@ -143,7 +148,8 @@ class RIM(keras.Model):
     eta = self.initial_eta(y, operator)
     state = self.cell.initial_state(eta)
     for t in range(steps):
-      eta, state = self.step(eta, state, y, operator, sigma, False, t)
+      eta, state = self.step(eta, state, y, operator, sigma, False, t,
+                             condition)
     return tf.sigmoid(eta)
 
   def load_weights(self, filepath, *args, **kwargs):
@@ -176,7 +182,8 @@ class RIM(keras.Model):
     config = self.cell.get_config()
     return ", ".join(f"{key}={config[key]}" for key in (
         "channels", "features", "gru_features", "dilations", "use_estimate",
-        "recurrent", "channel_context") if key in config)
+        "recurrent", "channel_context", "condition_channels")
+        if key in config)
 
   def get_config(self):
     config = super().get_config()
@@ -285,46 +292,65 @@ def dtype_policy(policy):
 
 
 def build_model(model_config, channels, num_steps, policy="float32",
-                channel_context=0):
+                channel_context=0, condition_channels=0):
   """The RIM of a `rim_tf.configs.ModelConfig` for C-channel images, T =
   `num_steps`, its cell in the dtype policy `policy` (this model only) and
-  with the cell's `channel_context` (`rim_tf.layers._CellBase`)."""
+  with the cell's `channel_context` and `condition_channels`
+  (`rim_tf.layers._CellBase`)."""
   with dtype_policy(policy):
     return build_rim(
         model_config.architecture, channels, ablation=model_config.ablation,
         num_steps=num_steps, epsilon_init=model_config.epsilon_init,
         features=model_config.features,
         gru_features=model_config.gru_features,
-        norm_steps=model_config.norm_steps, channel_context=channel_context)
+        norm_steps=model_config.norm_steps, channel_context=channel_context,
+        condition_channels=condition_channels)
 
 
-def add_channel_context(plain, model):
-  """Sets the weights of `model`, a RIM whose cell reads a channel context,
-  from `plain`, the same RIM without one: every weight is copied, and the
-  first convolution's kernel rows for the context maps are zero. `model`
-  then computes exactly what `plain` computes, whatever the context: a
-  warm start that training moves from there.
+EXTRA_INPUTS = ("channel_context", "condition_channels")
+
+
+def add_cell_inputs(plain, model):
+  """Sets the weights of `model` from `plain`, the same RIM whose cell
+  reads fewer input maps (no channel context, or no condition, or
+  neither; `rim_tf.layers._CellBase.input_blocks`): every weight is
+  copied, and the first convolution's kernel rows for the maps `plain`
+  does not read are zero. `model` then computes exactly what `plain`
+  computes, whatever the new inputs: a warm start that training moves from
+  there.
 
   Raises:
-    ValueError: if `plain` reads a context or the models differ in more.
+    ValueError: if the models differ in more, or `plain` reads a map
+      `model` does not.
   """
   configs = [m.cell.get_config() for m in (plain, model)]
-  if (type(plain.cell) is not type(model.cell) or configs[0][
-      "channel_context"] or not configs[1]["channel_context"] or any(
-          configs[0][k] != configs[1][k] for k in configs[0]
-          if k not in ("channel_context", "name"))):
+  blocks = [dict(m.cell.input_blocks()) for m in (plain, model)]
+  if (type(plain.cell) is not type(model.cell) or any(
+      configs[0][k] != configs[1][k] for k in configs[0]
+      if k not in EXTRA_INPUTS + ("name",)) or any(
+          blocks[1].get(name) != width for name, width in blocks[0].items())
+      or blocks[0] == blocks[1]):
     raise ValueError(
-        f"add_channel_context needs two RIMs that differ in the channel "
-        f"context alone, the first without one: got "
+        f"add_cell_inputs needs two RIMs that differ in the cell's extra "
+        f"inputs alone, the first reading fewer: got "
         f"{type(plain.cell).__name__}({plain._cell_summary()}) and "
         f"{type(model.cell).__name__}({model._cell_summary()}).")
+  rows = []  # Per input row of `model`: its row in `plain`, or None.
+  for name, width in model.cell.input_blocks():
+    start = None
+    if name in blocks[0]:
+      start = 0
+      for other, other_width in plain.cell.input_blocks():
+        if other == name:
+          break
+        start += other_width
+    rows += [None if start is None else start + i for i in range(width)]
   for source, target in zip(plain.weights, model.weights, strict=True):
     value, shape = source.numpy(), tuple(target.shape)
     if value.shape != shape:
-      # The first convolution: its input rows (eta, grad) come first.
-      value = np.concatenate([value, np.zeros(
-          value.shape[:2] + (shape[2] - value.shape[2],) + value.shape[3:],
-          value.dtype)], axis=2)
+      # The first convolution's kernel [h, w, in, out]: its input rows.
+      value = np.stack([np.zeros_like(value[:, :, 0]) if row is None
+                        else value[:, :, row] for row in rows], axis=2)
     target.assign(value)
 
 

@@ -90,6 +90,30 @@ def test_a_fraction_quantizes_that_share_and_leaves_the_rest_as_drawn():
   # values off the grid), and about a quarter is quantized.
   assert np.all(quantised ^ unchanged)
   assert 70 <= quantised.sum() <= 130
+  # The batch says which: read off y, it agrees with how y was made.
+  np.testing.assert_array_equal(mixed["quantized"], quantised.astype(
+      np.float32))
+
+
+def test_the_8bit_flag_tells_8bit_images_from_unclipped_noise():
+  rng = np.random.default_rng(0)
+  pixels = rng.integers(0, 256, (3, 9, 7, 3))
+  eight_bit = pixels.astype(np.float32) / np.float32(255)
+  noisy = eight_bit + np.float32(10 / 255) * rng.standard_normal(
+      eight_bit.shape).astype(np.float32)
+  # In float64 and back, or a PNG read as uint16 / 257 / 255: still 8 bit.
+  as_float64 = (pixels / 255.0).astype(np.float32)
+  one_off = eight_bit.copy()
+  one_off[1, 4, 3, 2] += np.float32(0.01 / 255)  # one value off the grid
+  outside = eight_bit.copy()
+  outside[2, 0, 0, 0] = np.float32(256 / 255)  # on the grid, past 1
+  flags = corruptions.quantized_8bit_flag(np.concatenate(
+      [eight_bit, noisy, as_float64, one_off, outside]))
+  np.testing.assert_array_equal(
+      flags, [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0])
+  # Quantizing makes any input 8 bit.
+  np.testing.assert_array_equal(corruptions.quantized_8bit_flag(
+      corruptions.quantize_8bit_tf(tf.constant(noisy))), [1, 1, 1])
 
 
 @pytest.mark.parametrize("quantize", [-0.1, 1.5, "yes", float("nan")])

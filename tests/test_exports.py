@@ -138,21 +138,26 @@ def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
   assert np.abs(got[0] - want).max() < 1 / 255
 
 
-@pytest.mark.parametrize("context", [False, True])
+@pytest.mark.parametrize("cell", ["plain", "context", "flag"])
 @pytest.mark.parametrize("fmt", deploy.FORMATS)
 def test_an_exported_opponent_space_denoiser_takes_and_gives_rgb(
-    fmt, context, tmp_path):
+    fmt, cell, tmp_path):
   _needs(fmt)
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  overrides = {"task_args.space": "opponent",
+               "task_args.context": cell != "plain"}
+  if cell == "flag":
+    overrides.update({"task_args.quantize": 0.5,
+                      "task_args.quantization_flag": True})
   path = export_untrained_rim(tmp_path, "denoise_color", steps=2,
-                              overrides={"task_args.space": "opponent",
-                                         "task_args.context": context},
-                              name="opponent")
+                              overrides=overrides, name="opponent")
   output = deploy.export(str(path), fmt, tmp_path / _output_name(fmt, "rim"))
   rng = np.random.default_rng(3)
-  # Two images, one sigma for both.
-  feeds = {"image": rng.random((2, 37, 29, 3)).astype(np.float32),
-           "sigma": np.array([25 / 255], np.float32)}
+  # Two images, one sigma for both; the second 8 bit (the flag model reads
+  # that off each image inside the export).
+  images = rng.random((2, 37, 29, 3)).astype(np.float32)
+  images[1] = np.round(images[1] * 255) / np.float32(255)
+  feeds = {"image": images, "sigma": np.array([25 / 255], np.float32)}
   got, = _run_export(fmt, output, [feeds], tmp_path)
   restorer, _ = engine.Restorer.from_weights(str(path))
   assert got.shape == (2, 37, 29, 3)

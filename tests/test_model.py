@@ -132,7 +132,7 @@ def test_a_cell_given_a_context_by_zero_rows_computes_as_before(
   for weight in plain.trainable_weights:
     weight.assign(weight + 0.05 * tf.random.normal(weight.shape, seed=7))
   model = _rim(architecture, norm_steps=2, channel_context=3)
-  rim_model.add_channel_context(plain, model)
+  rim_model.add_cell_inputs(plain, model)
   # Two RGB images as six gray examples, unequal channels.
   op, y, sigma, _ = _denoising((6, 12, 10, 1), sigma=0.1)
   want, _ = plain(y, operator=op, sigma=sigma, steps=3)
@@ -156,18 +156,54 @@ def test_a_cell_given_a_context_by_zero_rows_computes_as_before(
   np.testing.assert_array_equal(moved[3:], 0.0)
 
 
-def test_add_channel_context_refuses_other_models():
-  with pytest.raises(ValueError, match="differ in the channel context "
-                     "alone"):
-    rim_model.add_channel_context(_rim(), _rim(gru_features=8,
-                                               channel_context=3))
-  with pytest.raises(ValueError, match="differ in the channel context "
-                     "alone"):
-    rim_model.add_channel_context(_rim(channel_context=3),
-                                  _rim(channel_context=3))
-  with pytest.raises(ValueError, match="differ in the channel context "
-                     "alone"):
-    rim_model.add_channel_context(_rim(), _rim("atrous", channel_context=3))
+def test_add_cell_inputs_refuses_other_models():
+  for plain, model in ((_rim(), _rim(gru_features=8, channel_context=3)),
+                       (_rim(channel_context=3), _rim(channel_context=3)),
+                       (_rim(), _rim("atrous", channel_context=3)),
+                       # The plain one must read no map the other lacks.
+                       (_rim(channel_context=3, condition_channels=1),
+                        _rim(condition_channels=1))):
+    with pytest.raises(ValueError, match="differ in the cell's extra inputs "
+                       "alone"):
+      rim_model.add_cell_inputs(plain, model)
+
+
+def test_a_conditioned_cell_warm_starts_by_input_block_not_position():
+  # A condition-only cell's condition row sits at input 2; with a context
+  # added it moves to input 8, after the context's six.
+  cond = _rim(norm_steps=2, condition_channels=1)
+  _randomize_batch_norms(cond)
+  for weight in cond.trainable_weights:
+    weight.assign(weight + 0.05 * tf.random.normal(weight.shape, seed=5))
+  both = _rim(norm_steps=2, channel_context=3, condition_channels=1)
+  rim_model.add_cell_inputs(cond, both)
+  kernel = both.cell.down.kernel.numpy()
+  np.testing.assert_array_equal(kernel[:, :, 2:8], 0.0)
+  np.testing.assert_array_equal(kernel[:, :, 8],
+                                cond.cell.down.kernel.numpy()[:, :, 2])
+  op, y, sigma, _ = _denoising((6, 12, 10, 1), sigma=0.1)
+  for flag in (0.0, 1.0):
+    condition = tf.fill([6, 1], flag)
+    want, _ = cond(y, operator=op, sigma=sigma, steps=3, condition=condition)
+    got, _ = both(y, operator=op, sigma=sigma, steps=3, condition=condition)
+    np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+  # The condition moves the estimate (its row is not zero).
+  ones, _ = cond(y, operator=op, sigma=sigma, steps=3,
+                 condition=tf.ones([6, 1]))
+  zeros, _ = cond(y, operator=op, sigma=sigma, steps=3,
+                  condition=tf.zeros([6, 1]))
+  assert np.abs(ones - zeros).max() > 1e-4
+
+
+def test_a_conditioned_rim_wants_its_condition_and_no_other():
+  op, y, sigma, _ = _denoising((2, 8, 8, 1), sigma=0.1)
+  with pytest.raises(ValueError, match=r"pass condition \[N, 1\]"):
+    _rim(condition_channels=1)(y, operator=op, sigma=sigma, steps=1)
+  with pytest.raises(ValueError, match="reads no condition"):
+    _rim()(y, operator=op, sigma=sigma, steps=1, condition=tf.ones([2, 1]))
+  with pytest.raises(ValueError, match=r"condition must be \[N, 1\]"):
+    _rim(condition_channels=1)(y, operator=op, sigma=sigma, steps=1,
+                               condition=tf.ones([2, 2]))
 
 
 def test_while_loop_equals_python_reference_for_a_projection():

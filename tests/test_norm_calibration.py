@@ -22,11 +22,11 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 STEPS = 3
 
 
-def _rim(norm_steps, features=8, seed=0, ablation=None):
+def _rim(norm_steps, features=8, seed=0, ablation=None, condition=0):
   keras.utils.set_random_seed(seed)
   rim = rim_model.build_rim("rim", 1, num_steps=STEPS, features=features,
                             gru_features=8, norm_steps=norm_steps,
-                            ablation=ablation)
+                            ablation=ablation, condition_channels=condition)
   rng = np.random.default_rng(seed)
   for norm in rim.cell.norm_layers():
     norm.moving_mean.assign(rng.normal(size=norm.moving_mean.shape))
@@ -76,7 +76,7 @@ def test_transfer_to_shared_statistics_takes_the_mean_over_steps():
     norm_calibration.transfer_weights(_rim(2), per_step)  # 2 rows, not 3
 
 
-def _norm_inputs(rim, batch, t):
+def _norm_inputs(rim, batch, t, condition=None):
   """The inputs of the strided cell's two batch norms at RIM step t, by the
   cell's layers one by one (the cell's call written out, the GDN's without
   the estimate, the FFN's without a state)."""
@@ -85,10 +85,13 @@ def _norm_inputs(rim, batch, t):
   state = cell.initial_state(eta)
   for s in range(t):
     eta, state = rim.step(eta, state, batch["y"], operator, batch["sigma"],
-                          t=s)
+                          t=s, condition=condition)
   grad = rim.likelihood(eta, y=batch["y"], operator=operator,
                         sigma=batch["sigma"])
   inputs = tf.concat([eta, grad], -1) if cell.use_estimate else grad
+  if condition is not None:
+    inputs = tf.concat([inputs, tf.broadcast_to(
+        condition[:, None, None, :], inputs.shape[:3] + [1])], -1)
   down = cell.down(inputs)  # 12 x 12: even, no padding.
   hidden = tf.tanh(cell.down_norm(down, step=t))
   hidden = (cell.memory(hidden, state[0]) if cell.recurrent
@@ -114,6 +117,24 @@ def test_calibration_sets_each_row_to_its_steps_population_statistics(
       np.testing.assert_allclose(found[norm.name][0][t],
                                  pooled.mean(axis=0), rtol=1e-4, atol=1e-5)
   assert all(n.collect is None for n in rim.cell.norm_layers())
+
+
+def test_calibration_runs_a_conditioned_cell_on_each_batchs_condition():
+  rim = _rim(STEPS, condition=1)
+  batches = _batches()
+  for i, batch in enumerate(batches):
+    batch["flag"] = np.full([4, 1], float(i % 2), np.float32)
+  with pytest.raises(ValueError, match=r"pass condition \[N, 1\]"):
+    norm_calibration.calibrate(rim, batches, _identity)
+  norm_calibration.calibrate(rim, batches, _identity,
+                             lambda batch: batch["flag"])
+  for t in range(STEPS):
+    inputs = [_norm_inputs(rim, batch, t, tf.constant(batch["flag"]))
+              for batch in batches]
+    for k, norm in enumerate(rim.cell.norm_layers()):
+      pooled = np.concatenate([i[k] for i in inputs]).reshape(-1, 8)
+      np.testing.assert_allclose(norm.moving_mean.numpy()[t],
+                                 pooled.mean(axis=0), rtol=1e-4, atol=1e-5)
 
 
 def test_calibration_refuses_shared_statistics_and_no_batches():

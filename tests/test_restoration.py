@@ -136,6 +136,56 @@ def test_a_context_model_restores_the_three_channels_together(tmp_path):
     engine.Restorer(restorer.model, 2)
 
 
+def test_a_flagged_model_reads_off_each_input_whether_it_is_8_bit(tmp_path):
+  from rim_tf.data import colour  # pylint: disable=g-import-not-at-top
+  path = export_untrained_rim(
+      tmp_path, "denoise_color", steps=2, name="flag",
+      overrides={"task_args.space": "opponent", "task_args.context": True,
+                 "task_args.quantize": 0.5,
+                 "task_args.quantization_flag": True})
+  restorer, _ = engine.Restorer.from_weights(path)
+  assert restorer.model.cell.condition_channels == 1
+  clean = smooth_image(37, 29, 3, seed=5)
+  unclipped = protocols.noisy_image(clean, 15, False, (1,))
+  quantized = protocols.noisy_image(clean, 15, True, (1,))
+
+  def reference(rgb, flag):
+    batch = colour.channels_to_batch(colour.to_opponent_tf(
+        tf.constant(rgb[None])))
+    _, final = restorer.model(
+        batch, operator=operators.Identity((None, None, 1)),
+        sigma=tf.constant(15 / 255 * colour.NOISE_GAIN), steps=2,
+        condition=tf.fill([3, 1], flag))
+    return np.clip(colour.from_opponent(
+        colour.batch_to_channels(final).numpy()[0]), 0.0, 1.0)
+
+  for rgb, flag in ((unclipped, 0.0), (quantized, 1.0)):
+    out = restorer.denoise(rgb, 15)
+    np.testing.assert_allclose(out, reference(rgb, flag), atol=1e-6)
+    # The flag is the whole image's, not each tile's.
+    tiled = restorer.denoise(rgb, 15, tile=24, overlap=8)
+    assert np.abs(tiled - out).mean() < 0.02
+    fast, _ = engine.Restorer.from_weights(path, fast=True)
+    assert np.abs(fast.denoise(rgb, 15) - out).max() < 1 / 255
+  # The flag changes the result (its untrained row is not zero).
+  assert np.abs(reference(quantized, 0.0) - reference(quantized, 1.0)).max(
+  ) > 1e-4
+  # An 8-bit file is 8 bit: rim_tf.restore reads uint8 as such.
+  as_uint8 = metrics.to_uint8(quantized)
+  said = []
+  np.testing.assert_array_equal(
+      rim_tf.restore(as_uint8, sigma=15, weights=str(path), fast=False,
+                     log=said.append),
+      metrics.to_uint8(reference(quantized, 1.0)))
+  assert "the input is on the 8-bit grid: restoring it as 8-bit quantized." \
+      in said
+  rim_tf.restore(unclipped, sigma=15, weights=str(path), fast=False,
+                 log=said.append)
+  assert said[-1].startswith("the input is off the 8-bit grid")
+  with pytest.raises(ValueError, match="condition_of must compute them"):
+    engine.Restorer(restorer.model, 2, color_space="opponent")
+
+
 def test_rim_restorer_denoises_from_the_start_it_is_given(tiny_rim):
   noisy = protocols.noisy_image(smooth_image(24, 20, 1), 25, False, (0,))
   sigma = np.array([25 / 255.0], np.float32)

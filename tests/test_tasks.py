@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from rim_tf import data as rim_data
+from rim_tf.data import colour
 from rim_tf.data import corruptions
 from rim_tf import tasks
 
@@ -226,6 +227,28 @@ def test_an_opponent_space_colour_task_trains_a_gray_cell_on_rgb_images():
   assert task.channel_context == 0
   with pytest.raises(ValueError, match="context .* needs space 'opponent'"):
     denoise.DenoiseColor(context=True)
+
+
+def test_a_quantization_flag_is_read_per_image_and_held_by_its_channels():
+  from rim_tf.tasks import denoise  # pylint: disable=g-import-not-at-top
+  task = denoise.DenoiseColor(space="opponent", context=True, quantize=0.5,
+                              quantization_flag=True)
+  assert (task.condition_channels, denoise.DenoiseColor().condition_channels,
+          denoise.DenoiseColor().condition({})) == (1, 0, None)
+  for quantize in (True, False, 0.0, 1.0):
+    with pytest.raises(ValueError, match="train on both"):
+      denoise.DenoiseColor(quantize=quantize, quantization_flag=True)
+  rng = np.random.default_rng(1)
+  x = tf.constant(rng.uniform(0.2, 0.8, (6, 8, 8, 3)).astype(np.float32))
+  batch = task.corruption()({"x": x}, tf.constant([4, 0], tf.int64))
+  flags = task.condition(batch).numpy()
+  assert flags.shape == (18, 1)
+  # Each image's three channels hold its flag, and the flag says whether
+  # the RGB measurement was 8 bit (read off the image as a user gives it).
+  rgb = colour.from_opponent_tf(colour.batch_to_channels(batch["y"]))
+  per_image = task.condition_of(rgb).numpy()[:, 0]
+  np.testing.assert_array_equal(flags[:, 0], np.repeat(per_image, 3))
+  assert 0 < per_image.sum() < 6
 
 
 def test_an_opponent_space_task_scores_rgb_images():

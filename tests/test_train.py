@@ -978,7 +978,7 @@ def test_a_context_run_from_gray_weights_starts_as_them_and_trains(
       tmp_path / "c", patches=tiny_patches(channels=3))
   assert run.model.cell.channel_context == 3
   want = tasks.from_config(run.config).build_model(run.config)
-  rim_model.add_channel_context(gray.model, want)
+  rim_model.add_cell_inputs(gray.model, want)
   for got, expected in zip(run.model.weights, want.weights):
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
   run.train(2)
@@ -987,8 +987,9 @@ def test_a_context_run_from_gray_weights_starts_as_them_and_trains(
   # A context cell's weights do not warm-start a cell without one.
   back = run.export_weights(tmp_path / "context.weights.h5")
   plain = tiny_config("denoise_color", **{"task_args.space": "opponent"})
-  with pytest.raises(ValueError, match="channel_context=3; it cannot "
-                     "warm-start one with channel_context=0"):
+  with pytest.raises(ValueError, match="channel_context=3, "
+                     "condition_channels=0; it cannot warm-start one with "
+                     "channel_context=0"):
     training.Trainer(
         configs.override(plain, {"trainer.init_weights": str(back)}),
         tmp_path / "p", patches=tiny_patches(channels=3))
@@ -1539,3 +1540,36 @@ def test_an_opponent_space_colour_run_starts_from_gray_weights_and_trains(
   assert restorer.color_space == "opponent"
   rgb = np.random.default_rng(0).random((20, 24, 3)).astype(np.float32)
   assert restorer.denoise(rgb, 25).shape == (20, 24, 3)
+
+
+def test_a_quantization_flag_run_from_context_weights_starts_as_them(
+    tmp_path):
+  context = {"task_args.space": "opponent", "task_args.context": True,
+             "task_args.quantize": 0.5}
+  donor = training.Trainer(tiny_config("denoise_color", **context),
+                           tmp_path / "c", patches=tiny_patches(channels=3))
+  donor.train(1)
+  export = donor.export_weights(tmp_path / "context.weights.h5")
+  flagged = {**context, "task_args.quantization_flag": True}
+  run = training.Trainer(
+      tiny_config("denoise_color", **flagged,
+                  **{"trainer.init_weights": str(export)}),
+      tmp_path / "f", patches=tiny_patches(channels=3))
+  assert run.model.cell.condition_channels == 1
+  kernel = run.model.cell.down.kernel.numpy()
+  assert kernel.shape[2] == 9
+  np.testing.assert_array_equal(kernel[:, :, :8],
+                                donor.model.cell.down.kernel.numpy())
+  np.testing.assert_array_equal(kernel[:, :, 8], 0.0)
+  run.train(2)
+  # Half the examples quantized, half not: the flag's row learns.
+  assert np.abs(run.model.cell.down.kernel.numpy()[:, :, 8]).max() > 0
+  assert not configs.same_model(run.config, donor.config)
+  # The flag's weights warm-start no cell without it.
+  back = run.export_weights(tmp_path / "flag.weights.h5")
+  with pytest.raises(ValueError, match="condition_channels=1; it cannot "
+                     "warm-start one with channel_context=3, "
+                     "condition_channels=0"):
+    training.Trainer(
+        configs.override(donor.config, {"trainer.init_weights": str(back)}),
+        tmp_path / "p", patches=tiny_patches(channels=3))

@@ -8,6 +8,8 @@ plus what the model needs:
   "y":     the measurement,
   "sigma": float32 [N], the noise standard deviation of y (for images in
            [0, 1]-units; for projections in measurement units),
+  "quantized": float32 [N] (noise only), 1 where y is an 8-bit image
+           (`quantized_8bit_flag`), else 0,
 and the operator's parameters ("matrix", "kind", "ratio" / "scale" /
 "kernel").
 
@@ -60,6 +62,24 @@ def quantize_8bit_tf(noisy01):
                           stateful=False)
   out.set_shape(noisy01.shape)
   return out
+
+
+# How far (in steps of 1/255) a value may lie from the 8-bit grid and count
+# as on it: k / 255 in float32, times 255, is off by at most ~3e-5.
+GRID_TOLERANCE = 1e-3
+
+
+def quantized_8bit_flag(images):
+  """[N] float32: 1 for each image of `images` [N, H, W, C] whose every
+  value is on [0, 1] and on the 1/255 grid (an 8-bit image as floats, e.g.
+  `quantize_8bit_tf`'s output or a PNG / 255), else 0 (unclipped noise).
+  Plain TF ops, so an exported RIM computes it from its own input."""
+  images = tf.cast(images, tf.float32)
+  levels = images * 255.0
+  off_grid = tf.reduce_max(tf.abs(levels - tf.round(levels)), axis=[1, 2, 3])
+  inside = ((tf.reduce_min(images, axis=[1, 2, 3]) >= 0.0) &
+            (tf.reduce_max(images, axis=[1, 2, 3]) <= 1.0))
+  return tf.cast(inside & (off_grid <= GRID_TOLERANCE), tf.float32)
 
 
 class Corruption(abc.ABC):
@@ -141,7 +161,10 @@ class GaussianNoise(Corruption):
           tf.cast(seed, tf.int64), 1)
       picked = tf.random.stateless_uniform(count, seed_pick) < self._fraction
       y = tf.where(picked[:, None, None, None], quantize_8bit_tf(y), y)
-    return {**batch, "y": y, "sigma": sigma}
+    # Read off y as a restorer reads its input, so that training and
+    # restoring agree on it.
+    return {**batch, "y": y, "sigma": sigma,
+            "quantized": quantized_8bit_flag(y)}
 
   def get_config(self):
     return {"name": self.name, "sigma_range_255": list(self.sigma_range_255),

@@ -313,6 +313,13 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       how = "restoring the RGB channels one by one with"
     log(f"{how} the gray RIM {weights}" + (
         ", the chroma bicubically." if task == "superres" else "."))
+  if (log and task == "denoise" and
+      config.task_args.get("quantization_flag")):
+    flag = float(np.asarray(restorer.condition_of(image01[None]))[0, 0])
+    log("the input is " + ("on the 8-bit grid: restoring it as 8-bit "
+                           "quantized." if flag else
+                           "off the 8-bit grid: restoring it as unclipped "
+                           "noise."))
   if task == "denoise":
     out = restorer.denoise(image01, sigma, tile=tile, overlap=overlap,
                            progress=progress)

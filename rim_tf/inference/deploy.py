@@ -65,6 +65,10 @@ def serving_function(model, task, steps, scale=None):
                      f"denoising, deblurring and super-resolution RIMs "
                      f"export.")
   operator = operators.Identity((None, None, channels), task.denoise_start)
+  # A cell's condition (`Task.condition_of`) is read off the input in the
+  # graph, as `rim_tf.restore` reads it: the export's inputs stay the same.
+  condition_of = (task.condition_of if task.condition_channels else
+                  lambda image: None)
   if task.color_space == "opponent":
     # RGB in and out; inside, each opponent channel is a gray image with
     # its own noise std (`rim_tf.data.colour`).
@@ -78,7 +82,10 @@ def serving_function(model, task, steps, scale=None):
       # One sigma for all N images, or one each, as the other exports.
       sigma = tf.broadcast_to(sigma, tf.shape(image)[:1])
       sigmas = tf.reshape(sigma[:, None] * gains[None, :], [-1])
-      out = final_estimate(gray, operator, sigmas, steps)
+      condition = condition_of(image)
+      if condition is not None:  # One row per image, then per channel.
+        condition = tf.repeat(condition, 3, axis=0)
+      out = final_estimate(gray, operator, sigmas, steps, condition)
       # Clipped: three estimates on (0, 1) can map outside the RGB cube.
       return {"restored": tf.clip_by_value(colour.from_opponent_tf(
           colour.batch_to_channels(out)), 0.0, 1.0)}
@@ -86,7 +93,8 @@ def serving_function(model, task, steps, scale=None):
 
   @tf.function(input_signature=[image, sigma])
   def serve(image, sigma):
-    return {"restored": final_estimate(image, operator, sigma, steps)}
+    return {"restored": final_estimate(image, operator, sigma, steps,
+                                       condition_of(image))}
   return serve
 
 

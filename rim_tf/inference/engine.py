@@ -71,11 +71,15 @@ class Restorer:
       `color_space`): "rgb", R, G and B one by one, or "opponent", each
       channel of `rim_tf.data.colour`'s space with its own noise std (a
       model with a channel context: "opponent" only).
+    condition_of: for a cell that reads a condition, the function of the
+      noisy images [N, H, W, C] that computes it ([N, m], its task's
+      `condition_of`); read off the whole image, before any tiling.
   """
 
   def __init__(self, model, steps, superres_sigma_255=0.0,
                denoise_start="measurement", jit_compile=False,
-               deblur_start="measurement", fused=False, color_space="rgb"):
+               deblur_start="measurement", fused=False, color_space="rgb",
+               condition_of=None):
     if color_space not in colour.SPACES:
       raise ValueError(f"color_space must be {colour.SPACE_NAMES}, got "
                        f"{color_space!r}.")
@@ -84,8 +88,15 @@ class Restorer:
           f"a RIM with a channel context restores the channels of the "
           f"opponent colour space together: color_space must be "
           f"'opponent', got {color_space!r}.")
+    if bool(model.cell.condition_channels) != (condition_of is not None):
+      raise ValueError(
+          f"the RIM's cell reads {model.cell.condition_channels} condition "
+          f"value(s) per image: condition_of must "
+          + ("compute them." if model.cell.condition_channels else
+             "be None."))
     self.model = model
     self.color_space = color_space
+    self.condition_of = condition_of
     self.fused = (fused_rim.FusedRIM(model)
                   if fused and fused_rim.supports(model) else None)
     self.steps = int(steps)
@@ -102,7 +113,9 @@ class Restorer:
         self._denoise_graph, jit_compile=self._jit_compile,
         input_signature=[
             tf.TensorSpec([None, None, None, model.channels], tf.float32),
-            tf.TensorSpec([None], tf.float32)])
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None, model.cell.condition_channels],
+                          tf.float32)])
     # One super-resolution graph per scale, for every image size.
     self._superres = {}
     # One deblurring graph per boundary, for every image size and kernel
@@ -128,24 +141,29 @@ class Restorer:
     return cls(model, steps, task.likelihood_sigma_255,
                task.denoise_start,
                deblur_start=task.deblur_start, fused=fast,
-               color_space=task.color_space), config
+               color_space=task.color_space,
+               condition_of=(task.condition_of if task.condition_channels
+                             else None)), config
 
   @property
   def channels(self):
     return self.model.channels
 
-  def _final(self, y, operator, sigma):
+  def _final(self, y, operator, sigma, condition=None):
     """x_T of the measurement y, fused where the Restorer was made so."""
     if self.fused is not None:
       # In a graph loop: a tenth of the graph to build, as fast to run.
       return self.fused.final_estimate(y, operator, sigma, self.steps,
-                                       loop=True)
+                                       loop=True, condition=condition)
     _, final = self.model(y, operator=operator, sigma=sigma,
-                          steps=self.steps)
+                          steps=self.steps, condition=condition)
     return final
 
-  def _denoise_graph(self, noisy, sigma):
-    return self._final(noisy, self.denoise_operator, sigma)
+  def _denoise_graph(self, noisy, sigma, condition):
+    # Without condition channels, `condition` is [N, 0]: the cell reads none.
+    return self._final(noisy, self.denoise_operator, sigma,
+                       condition if self.model.cell.condition_channels
+                       else None)
 
   def _through_model(self, run, image):
     """run(float32 [1, H, W, C_model]) -> [1, H', W', C_model] on `image`
@@ -166,7 +184,9 @@ class Restorer:
     raise ValueError(f"a {self.model.channels}-channel RIM cannot restore a "
                      f"{image.shape[-1]}-channel image.")
 
-  def _denoise_whole(self, noisy01, sigma_255):
+  def _denoise_whole(self, noisy01, sigma_255, condition):
+    """`denoise` of a whole image (or tile); `condition` [1, m], the
+    image's (`condition_of`), held by every example made of it."""
     if (self.color_space == "opponent" and self.model.channels == 1 and
         np.shape(noisy01)[-1] == 3):
       # White RGB noise stays white there, its std scaled per channel.
@@ -176,16 +196,19 @@ class Restorer:
         # The three channels in one batch, as the cell reads them.
         sigmas = tf.constant(sigma_255 / 255.0 * colour.NOISE_GAIN)
         batch = colour.channels_to_batch(tf.constant(channels[None]))
-        restored = colour.batch_to_channels(self._denoise(batch, sigmas))
+        restored = colour.batch_to_channels(self._denoise(
+            batch, sigmas, tf.repeat(condition, 3, axis=0)))
         return np.clip(colour.from_opponent(np.asarray(restored)[0]), 0.0,
                        1.0)
       return np.clip(colour.from_opponent(np.stack([
           self._denoise_whole(channels[..., c:c + 1],
-                              sigma_255 * float(colour.NOISE_GAIN[c]))[..., 0]
+                              sigma_255 * float(colour.NOISE_GAIN[c]),
+                              condition)[..., 0]
           for c in range(3)], axis=-1)), 0.0, 1.0)
     sigma = tf.constant([sigma_255 / 255.0], tf.float32)
     return self._through_model(
-        lambda batch: self._denoise(tf.constant(batch), sigma), noisy01)
+        lambda batch: self._denoise(tf.constant(batch), sigma, condition),
+        noisy01)
 
   def denoise(self, noisy01, sigma_255, tile=None,
               overlap=tiling.DEFAULT_OVERLAP, progress=None):
@@ -199,7 +222,14 @@ class Restorer:
     if not sigma_255 > 0:
       raise ValueError(f"sigma must be > 0 (on the 0-255 scale), got "
                        f"{sigma_255}.")
-    run = functools.partial(self._denoise_whole, sigma_255=sigma_255)
+    noisy01 = np.asarray(noisy01, np.float32)
+    condition = tf.zeros([1, 0])
+    if self.condition_of is not None:
+      condition = tf.reshape(tf.cast(self.condition_of(noisy01[None]),
+                                     tf.float32),
+                             [1, self.model.cell.condition_channels])
+    run = functools.partial(self._denoise_whole, sigma_255=sigma_255,
+                            condition=condition)
     if tile is None:
       return run(noisy01)
     return tiling.apply_tiled(run, noisy01, tile, overlap,

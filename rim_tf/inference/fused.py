@@ -35,13 +35,14 @@ def supports(model):
 
 
 def final_estimate_fn(model, loop=False):
-  """final_estimate(y, operator, sigma, steps) of `model`: its fused form's
-  (`loop`: see `FusedRIM.final_estimate`) where `supports(model)`, else
-  the Keras model's (`RIM.final_estimate`)."""
+  """final_estimate(y, operator, sigma, steps, condition=None) of `model`:
+  its fused form's (`loop`: see `FusedRIM.final_estimate`) where
+  `supports(model)`, else the Keras model's (`RIM.final_estimate`)."""
   if supports(model):
     fused = FusedRIM(model)
-    return lambda y, operator, sigma, steps: fused.final_estimate(
-        y, operator, sigma, steps, loop=loop)
+    return lambda y, operator, sigma, steps, condition=None: (
+        fused.final_estimate(y, operator, sigma, steps, loop=loop,
+                             condition=condition))
   return model.final_estimate
 
 
@@ -144,16 +145,18 @@ class FusedRIM:
     return [tf.gather(tf.stack([r[i] for r in rows]), row) for i in range(4)]
 
   @tf.autograph.experimental.do_not_convert
-  def cell(self, eta, grad, state, step, weights=None):
+  def cell(self, eta, grad, state, step, weights=None, condition=None):
     """The cell's (delta eta float32 [N, H, W, C], state) at step `step`
     (a Python int), as `RIMCell.call` in inference mode. `weights`: from
     `weights()`, made once for all steps of a graph. At step 0 the state is
-    the cell's zero initial state whatever `state` is (None will do)."""
+    the cell's zero initial state whatever `state` is (None will do).
+    `condition`: [N, m], if the cell reads one."""
     w = self.weights() if weights is None else weights
     height, width = tf.shape(eta)[1], tf.shape(eta)[2]
     down, down_bias, up, up_bias = self._step_convs(w, step)
     conv = lambda x, name: tf.nn.conv2d(x, w[name], 1, "SAME")
-    inputs = rim_layers.pad_to_even(self._cell.step_inputs(eta, grad))
+    inputs = rim_layers.pad_to_even(self._cell.step_inputs(eta, grad,
+                                                           condition))
     x = tf.tanh(tf.nn.bias_add(tf.nn.conv2d(inputs, down, 2, "SAME"),
                                down_bias))
     if isinstance(step, int) and step == 0:  # The state is zero.
@@ -185,9 +188,10 @@ class FusedRIM:
     return tf.cast(tf.sigmoid(tf.cast(x, tf.float32)), self._dtype)
 
   @tf.autograph.experimental.do_not_convert
-  def final_estimate(self, y, operator, sigma, steps, loop=False):
+  def final_estimate(self, y, operator, sigma, steps, loop=False,
+                     condition=None):
     """x_T [N, H, W, C] float32, as `RIM.final_estimate(y, operator, sigma,
-    steps)` (T = `steps`, a Python int). `loop`: steps 1 to T - 1 in one
+    steps, condition)` (T = `steps`, a Python int). `loop`: steps 1 to T - 1 in one
     `tf.while_loop` (a graph a tenth the size: quicker to build and to
     start, as fast to run), else unrolled (what exports want: plain ops)."""
     model = self.model
@@ -198,7 +202,7 @@ class FusedRIM:
 
     def step(t, eta, state):
       grad = model.likelihood(eta, y=y, operator=operator, sigma=sigma)
-      delta, state = self.cell(eta, grad, state, t, weights)
+      delta, state = self.cell(eta, grad, state, t, weights, condition)
       return eta + delta, state
 
     eta, state = step(0, eta, None)

@@ -104,6 +104,9 @@ class Task(abc.ABC):
     channel_context: the cell's `channel_context` (`rim_tf.layers`): 0, or
       k when a gray RIM restores the k channels of each image together,
       each reading the others' estimates.
+    condition_channels: the cell's `condition_channels`: m values per
+      example the cell reads beside y and sigma (`condition`,
+      `condition_of`); 0 for none.
 
   Example: a registered task and the RIM of its config (write your own:
   `docs/own_operator.md`):
@@ -129,6 +132,7 @@ class Task(abc.ABC):
   denoise_steps = None
   color_space = "rgb"
   channel_context = 0
+  condition_channels = 0
 
   @property
   @abc.abstractmethod
@@ -257,7 +261,22 @@ class Task(abc.ABC):
     """
     return rim_model.build_model(config.model, self.channels,
                                  config.trainer.rim_steps, policy,
-                                 channel_context=self.channel_context)
+                                 channel_context=self.channel_context,
+                                 condition_channels=self.condition_channels)
+
+  def condition(self, batch):
+    """The cell's condition of a training batch, [N, m] float32 (one row
+    per example of the model's batch), or None (`condition_channels` 0)."""
+    del batch
+    return None
+
+  def condition_of(self, images):
+    """The cell's condition of the task's images as a user gives them
+    (float32 [N, H, W, C_image], before any colour transform): [N, m], one
+    row per image, or None. Restoring and exports compute it from the
+    input, so it must be a function of the image alone."""
+    del images
+    return None
 
   def training_patches(self, data_config):
     """The `rim_tf.data.PatchDataset` of the training images (gray or RGB
@@ -294,7 +313,7 @@ class Task(abc.ABC):
     """(estimates [T, N, H, W, C], initial estimate) of a batch."""
     operator = self.operator(batch)
     estimates, _ = model(batch["y"], operator=operator, sigma=batch["sigma"],
-                         steps=steps)
+                         steps=steps, condition=self.condition(batch))
     return estimates, operator.initial_estimate(batch["y"])
 
   def train_step(self, model, optimizer, batch, trainer_config, step_weights,
@@ -309,7 +328,8 @@ class Task(abc.ABC):
     operator = self.operator(batch)
     with tf.GradientTape() as tape:
       estimates, _ = model(batch["y"], operator=operator,
-                           sigma=batch["sigma"], steps=steps, training=True)
+                           sigma=batch["sigma"], steps=steps, training=True,
+                           condition=self.condition(batch))
       estimates = self.scored_steps(estimates)
       target = self.scored(batch["x"])
       loss, per_step = rim_model.rim_loss(

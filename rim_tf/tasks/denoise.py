@@ -81,7 +81,14 @@ class Denoise(base.Task):
     context: with space "opponent", the gray cell restores the three
       channels of an image together, each reading the others' estimates
       (`channel_context` 3); it warm-starts from a gray denoiser without
-      one as that denoiser exactly (`rim_tf.model.add_channel_context`).
+      one as that denoiser exactly (`rim_tf.model.add_cell_inputs`).
+    quantization_flag: the cell also reads, as a constant input map,
+      whether the noisy image is 8-bit quantized (1) or unclipped (0)
+      (`rim_tf.data.corruptions.quantized_8bit_flag`, read off the input
+      alike in training, restoring and exports), so one model can treat
+      the two kinds apart. Needs training on both (`quantize` in (0, 1));
+      it warm-starts from a model without it as that model exactly
+      (`rim_tf.model.add_cell_inputs`).
     patch: training patch side (32 in the paper).
     loss_sigma_power: p >= 0; each example's MSE is weighted by sigma^-p,
       normalised to mean 1 over the batch. 0 is the paper's plain MSE.
@@ -92,6 +99,7 @@ class Denoise(base.Task):
   color: bool = False
   space: str = "rgb"
   context: bool = False
+  quantization_flag: bool = False
   patch: int = 32
   loss_sigma_power: float = 0.0
 
@@ -112,6 +120,12 @@ class Denoise(base.Task):
     if self.context and self.space != "opponent":
       raise ValueError("context reads the other channels of an opponent "
                        "colour image: it needs space 'opponent'.")
+    if self.quantization_flag and not (
+        not isinstance(self.quantize, bool) and 0.0 < self.quantize < 1.0):
+      raise ValueError(
+          f"quantization_flag tells the cell which kind of input it has: "
+          f"train on both (quantize a fraction in (0, 1)), got quantize="
+          f"{self.quantize!r}.")
     if self.space == "opponent" and self.loss_sigma_power:
       raise ValueError("loss_sigma_power weighs gray examples by their sigma; "
                        "space 'opponent' scores RGB images: use one or the "
@@ -139,6 +153,20 @@ class Denoise(base.Task):
   @property
   def channel_context(self):
     return 3 if self.context else 0
+
+  @property
+  def condition_channels(self):
+    return 1 if self.quantization_flag else 0
+
+  def condition(self, batch):
+    if not self.quantization_flag:
+      return None
+    return batch["quantized"][:, None]
+
+  def condition_of(self, images):
+    if not self.quantization_flag:
+      return None
+    return corruptions.quantized_8bit_flag(images)[:, None]
 
   @property
   def usable_sigma_255(self):

@@ -50,7 +50,7 @@ def transfer_weights(source, target):
     b.assign(np.broadcast_to(value, shape))
 
 
-def calibrate(model, batches, operator_of):
+def calibrate(model, batches, operator_of, condition_of=None):
   """Sets each batch norm's row t to the population statistics of RIM step t.
 
   Runs inference on every batch step by step; at step t each batch norm in
@@ -64,6 +64,8 @@ def calibrate(model, batches, operator_of):
     batches: dicts with "y" [N, h, w, C'] and "sigma" [N], and what
       `operator_of` reads.
     operator_of: batch -> its forward operator (`Task.operator`).
+    condition_of: batch -> the cell's condition (`Task.condition`), for a
+      cell that reads one.
 
   Returns:
     {layer name: (mean, variance)}, each float64 [norm_steps, C].
@@ -83,7 +85,8 @@ def calibrate(model, batches, operator_of):
 
   def run_step(t):
     return [model.step(eta, state, batch["y"], operator, batch["sigma"],
-                       training=False, t=t)
+                       training=False, t=t,
+                       condition=condition_of and condition_of(batch))
             for batch, operator, (eta, state) in zip(batches, operators,
                                                       trajectories)]
 
@@ -152,7 +155,7 @@ def calibrate_export(weights, output, data_dir=None, num_batches=32):
   run_config = configs.override(config, {"data.data_dir": data_dir})
   patches = task.training_patches(run_config.data)
   statistics = calibrate(target, calibration_batches(
-      run_config, task, patches, num_batches), task.operator)
+      run_config, task, patches, num_batches), task.operator, task.condition)
   path = pretrained.resolve(weights)
   meta = pretrained.metadata(path)
   meta["config"] = json.loads(new_config.to_json())

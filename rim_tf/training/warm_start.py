@@ -26,8 +26,9 @@ def _build(config, policy):
 def load_init_weights(model, config, path, policy):
   """Loads exported weights into the model; a gray RIM's (its JSON says
   so) into a colour model by `rim_model.inflate_channels`, a narrower
-  GRU's by `rim_model.widen_gru`, a cell's without a channel context into
-  one with it by `rim_model.add_channel_context`, and batch-norm statistics
+  GRU's by `rim_model.widen_gru`, a cell's without a channel context or a
+  condition into one with it by `rim_model.add_cell_inputs`, and batch-norm
+  statistics
   per RIM step into shared ones (or back) by
   `norm_calibration.transfer_weights`."""
   try:
@@ -64,17 +65,19 @@ def load_init_weights(model, config, path, policy):
 
   donor_task = (rim_tasks.from_config(exported) if exported is not None
                 else None)
-  if (donor_task is not None and donor_task.channel_context !=
-      model.cell.channel_context):
-    if donor_task.channel_context or donor_task.channels != model.channels:
+  extra = [(k, getattr(donor_task, k) if donor_task is not None else None,
+            getattr(model.cell, k)) for k in rim_model.EXTRA_INPUTS]
+  if donor_task is not None and any(d != m for _, d, m in extra):
+    if donor_task.channels != model.channels or any(
+        d and d != m for _, d, m in extra):
+      have = ", ".join(f"{k}={d}" for k, d, _ in extra)
+      want = ", ".join(f"{k}={m}" for k, _, m in extra)
       raise ValueError(
-          f"{path} holds a RIM with channel_context="
-          f"{donor_task.channel_context}; it cannot warm-start one with "
-          f"channel_context={model.cell.channel_context} (only a gray cell "
-          f"without a context gains one).")
-    rim_model.add_channel_context(loaded_donor(), model)
-    logging.info(f"Added a {model.cell.channel_context}-channel context to "
-                 f"the cell of {path}.")
+          f"{path} holds a RIM with {have}; it cannot warm-start one with "
+          f"{want} (a cell only gains a channel context or a condition).")
+    rim_model.add_cell_inputs(loaded_donor(), model)
+    logging.info(f"Added the input maps of {path}'s cell: " + ", ".join(
+        f"{k}={m}" for k, _, m in extra) + ".")
     return
   channels = donor_task.channels if donor_task is not None else None
   if channels is not None and channels != model.channels:
