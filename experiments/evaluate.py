@@ -51,6 +51,10 @@ flags.DEFINE_list("scales", ["2", "3", "4"], "Super-resolution factors.")
 flags.DEFINE_integer("num_images", None, "Only the first N images (quick "
                      "looks; tables need all); for random_projections the "
                      "number of test patches (default 5000).")
+flags.DEFINE_integer("first_image", 0, "Start at image number K (from 0) of "
+                     "the test set: with --num_images, a slice of a run "
+                     "(e.g. to fill --baseline_cache from several "
+                     "processes).")
 flags.DEFINE_integer("seed", 0, "Noise seed.")
 flags.DEFINE_string("baseline_cache", None, "A folder where the classical "
                     "baselines' results are kept and reused: a run on the "
@@ -89,7 +93,7 @@ def main(argv):
         scales=[int(s) for s in FLAGS.scales], num_images=FLAGS.num_images,
         seed=FLAGS.seed, output=output, ratio=FLAGS.ratio,
         paper_rim=FLAGS.paper_rim, command=command, fast=FLAGS.fast,
-        baseline_cache=FLAGS.baseline_cache)
+        baseline_cache=FLAGS.baseline_cache, first_image=FLAGS.first_image)
   except (rim_data.DataNotFoundError, FileNotFoundError, ValueError) as error:
     sys.exit(f"error: {error}")
   print(report)

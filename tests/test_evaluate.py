@@ -424,6 +424,32 @@ def test_one_run_writes_the_bsd100_and_bsd68_tables(bsds_dir, tmp_path):
   assert "- images: 4" in (tmp_path / "rim_bsd100.md").read_text()
 
 
+def test_slices_of_a_run_score_its_images_as_the_whole_run(bsds_dir,
+                                                          tmp_path):
+  weights = export_untrained_rim(tmp_path)
+  settings = dict(data_dir=bsds_dir, weights=str(weights), sigmas=(25,),
+                  quantized=(False,))
+  runner.run_evaluation("denoise", ["rim"], "bsd100",
+                        str(tmp_path / "all.json"), num_images=4, **settings)
+  whole = json.loads((tmp_path / "all.json").read_text())["rim"]["sigma25"]
+  parts = {}
+  for first in (0, 2):
+    runner.run_evaluation("denoise", ["rim"], "bsd100",
+                          str(tmp_path / f"{first}.json"), num_images=2,
+                          first_image=first, **settings)
+    part = json.loads((tmp_path / f"{first}.json").read_text())["rim"][
+        "sigma25"]["per_image"]
+    assert len(part) == 2 and not set(part) & set(parts)
+    parts.update(part)
+  assert parts == whole["per_image"]
+  for first, fragment in ((-1, "whole number >= 0"), (1.5, "whole number"),
+                          (100, "past the last of the 100")):
+    with pytest.raises(ValueError, match=fragment):
+      runner.run_evaluation("denoise", ["rim"], "bsd100",
+                            str(tmp_path / "x.json"), first_image=first,
+                            **settings)
+
+
 def test_several_rims_in_one_run_are_compared_first_against_the_rest(
     bsds_dir, tmp_path):
   # Table 1's use: a colour RIM beside a gray one run per channel. A folder

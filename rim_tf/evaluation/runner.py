@@ -19,14 +19,16 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
                    sigmas=None, quantized=(False, True),
                    scales=(2, 3, 4), num_images=None, seed=0, command=None,
                    ratio=0.25, paper_rim=None, fast=False,
-                   baseline_cache=None):
+                   baseline_cache=None, first_image=0):
   """Loads the test images and methods, evaluates, writes JSON + markdown.
 
   The one entry point of `experiments/evaluate.py` and `make evaluate`.
   `subsets`: "bsd68" and/or "bsd100"; the images of their union are
   evaluated once and each subset's tables written to `output` with
   "{subset}" replaced. `num_images` takes the first images of that union
-  (with "bsd100", of all 100; each subset keeps its share). `weights` and
+  (with "bsd100", of all 100; each subset keeps its share), from number
+  `first_image` (0) on: slices of one run, e.g. to fill a baseline cache
+  from several processes (each image's noise depends on its id alone). `weights` and
   `rim_name` may be comma lists (one name per RIM); the tables compare the
   first RIM with every other method and with the paper's rows (the
   task's `Evaluation.paper_bars`, and `paper_rim`, default the paper's RIM
@@ -46,6 +48,10 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   if num_images is not None and num_images < 1:
     raise ValueError(f"num_images must be >= 1 (None for all), got "
                      f"{num_images}.")
+  if isinstance(first_image, bool) or not (
+      isinstance(first_image, int) and first_image >= 0):
+    raise ValueError(f"first_image must be a whole number >= 0, got "
+                     f"{first_image!r}.")
   evaluation = tasks.get(task).evaluation
   if evaluation.protocol == "projection_curves":
     if not weights:
@@ -72,7 +78,8 @@ def run_evaluation(task, methods, subsets, output, data_dir=None,
   if evaluation.protocol == "measurements":
     return _run_measurements(task, paths, weights, rim_name, steps,
                              data_dir, num_images, seed, command)
-  images, ids = _test_images(paths, evaluation.gray, data_dir, num_images)
+  images, ids = _test_images(paths, evaluation.gray, data_dir, num_images,
+                             first_image)
   metadata = {"command": command or ""}
   ours = None
   if named:
@@ -115,14 +122,17 @@ def default_methods(task):
   return ["rim", *tasks.get(task).evaluation.baselines]
 
 
-def _test_images(paths, gray, data_dir, num_images):
+def _test_images(paths, gray, data_dir, num_images, first_image=0):
   """(images, {subset: ids}) of the test images the subsets of `paths` need
-  (the first `num_images` of their union)."""
+  (`num_images` of their union from number `first_image` on)."""
   images = bsds.load_images(
       "test", gray=gray, data_dir=data_dir,
       subset=None if "bsd100" in paths else "bsd68")
-  if num_images is not None:
-    images = dict(list(images.items())[:num_images])
+  if first_image >= len(images):
+    raise ValueError(f"first_image {first_image} is past the last of the "
+                     f"{len(images)} test images.")
+  end = None if num_images is None else first_image + num_images
+  images = dict(list(images.items())[first_image:end])
   ids = {subset: tables.subset_ids(subset, images) for subset in paths}
   empty = [subset for subset, chosen_ids in ids.items() if not chosen_ids]
   if empty:
