@@ -313,6 +313,11 @@ class _CellBase(layers.Layer):
       raise ValueError(
           f"this cell reads a condition of {m} value(s) per example: "
           f"condition must be [N, {m}], got shape {condition.shape}.")
+    if (condition.shape[0] is not None and eta.shape[0] is not None and
+        condition.shape[0] != eta.shape[0]):
+      raise ValueError(
+          f"the condition has {condition.shape[0]} rows for a batch of "
+          f"{eta.shape[0]} examples: one row per example.")
     shape = tf.shape(eta)
     return tf.broadcast_to(condition[:, None, None, :],
                            tf.stack([shape[0], shape[1], shape[2], m]))

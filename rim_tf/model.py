@@ -310,6 +310,16 @@ def build_model(model_config, channels, num_steps, policy="float32",
 EXTRA_INPUTS = ("channel_context", "condition_channels")
 
 
+def with_cell_inputs(model, channel_context=0, condition_channels=0):
+  """A new RIM like `model` (untrained weights) whose cell reads the given
+  extra inputs instead of its own."""
+  config = model.cell.get_config()
+  config.update(channel_context=channel_context,
+                condition_channels=condition_channels)
+  return RIM(type(model.cell).from_config(config), num_steps=model.num_steps,
+             epsilon_init=model.likelihood.epsilon_init)
+
+
 def add_cell_inputs(plain, model):
   """Sets the weights of `model` from `plain`, the same RIM whose cell
   reads fewer input maps (no channel context, or no condition, or

@@ -101,7 +101,7 @@ def test_the_8bit_flag_tells_8bit_images_from_unclipped_noise():
   eight_bit = pixels.astype(np.float32) / np.float32(255)
   noisy = eight_bit + np.float32(10 / 255) * rng.standard_normal(
       eight_bit.shape).astype(np.float32)
-  # In float64 and back, or a PNG read as uint16 / 257 / 255: still 8 bit.
+  # Divided in float64 and cast to float32: still 8 bit.
   as_float64 = (pixels / 255.0).astype(np.float32)
   one_off = eight_bit.copy()
   one_off[1, 4, 3, 2] += np.float32(0.01 / 255)  # one value off the grid

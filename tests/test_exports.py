@@ -125,6 +125,28 @@ def test_an_exported_denoiser_gives_the_keras_image_at_any_size(
     assert np.abs(out - want).max() < 1 / 255
 
 
+@pytest.mark.parametrize("fmt", deploy.FORMATS)
+def test_an_exported_flagged_gray_denoiser_reads_the_flag_of_each_image(
+    fmt, tmp_path):
+  _needs(fmt)
+  from rim_tf import pretrained  # pylint: disable=g-import-not-at-top
+  from rim_tf import operators  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  path = export_untrained_rim(tmp_path, "denoise", steps=2, name="flag",
+                              overrides={"task_args.quantize": 0.5,
+                                         "task_args.quantization_flag": True})
+  output = deploy.export(str(path), fmt, tmp_path / _output_name(fmt, "rim"))
+  images = np.random.default_rng(4).random((2, 19, 23, 1)).astype(np.float32)
+  images[0] = np.round(images[0] * 255) / np.float32(255)  # 8 bit
+  feeds = {"image": images, "sigma": np.array([25 / 255] * 2, np.float32)}
+  got, = _run_export(fmt, output, [feeds], tmp_path)
+  model, _ = pretrained.load(str(path))
+  _, want = model(images, operator=operators.Identity((None, None, 1)),
+                  sigma=feeds["sigma"], steps=2,
+                  condition=tf.constant([[1.0], [0.0]]))
+  assert np.abs(got - want.numpy()).max() < 1 / 255
+
+
 def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
   from rim_tf.data import kernels  # pylint: disable=g-import-not-at-top
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
@@ -138,15 +160,16 @@ def test_an_exported_deblurrer_takes_the_kernel(weights, tmp_path):
   assert np.abs(got[0] - want).max() < 1 / 255
 
 
-@pytest.mark.parametrize("cell", ["plain", "context", "flag"])
+@pytest.mark.parametrize("cell", ["plain", "context", "flag",
+                                  "flag_no_context"])
 @pytest.mark.parametrize("fmt", deploy.FORMATS)
 def test_an_exported_opponent_space_denoiser_takes_and_gives_rgb(
     fmt, cell, tmp_path):
   _needs(fmt)
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
   overrides = {"task_args.space": "opponent",
-               "task_args.context": cell != "plain"}
-  if cell == "flag":
+               "task_args.context": cell in ("context", "flag")}
+  if cell.startswith("flag"):
     overrides.update({"task_args.quantize": 0.5,
                       "task_args.quantization_flag": True})
   path = export_untrained_rim(tmp_path, "denoise_color", steps=2,

@@ -1573,3 +1573,35 @@ def test_a_quantization_flag_run_from_context_weights_starts_as_them(
     training.Trainer(
         configs.override(donor.config, {"trainer.init_weights": str(back)}),
         tmp_path / "p", patches=tiny_patches(channels=3))
+
+
+def test_gray_weights_inflate_into_a_colour_cell_with_a_quantization_flag(
+    tmp_path):
+  gray = training.Trainer(tiny_config(), tmp_path / "g", patches=tiny_patches())
+  gray.train(1)
+  export = gray.export_weights(tmp_path / "gray.weights.h5")
+  run = training.Trainer(
+      tiny_config("denoise_color", **{"task_args.quantize": 0.5,
+                                      "task_args.quantization_flag": True,
+                                      "trainer.init_weights": str(export)}),
+      tmp_path / "c", patches=tiny_patches(channels=3))
+  want = rim_model.with_cell_inputs(run.model)
+  rim_model.inflate_channels(gray.model, want)
+  kernel = run.model.cell.down.kernel.numpy()
+  assert kernel.shape[2] == 7
+  np.testing.assert_array_equal(kernel[:, :, :6],
+                                want.cell.down.kernel.numpy())
+  np.testing.assert_array_equal(kernel[:, :, 6], 0.0)
+  for got, expected in zip(run.model.weights[1:], want.weights[1:]):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+  # A flagged gray cell does not inflate: its flag row has no colour form.
+  flagged = training.Trainer(
+      tiny_config(**{"task_args.quantize": 0.5,
+                     "task_args.quantization_flag": True}),
+      tmp_path / "fg", patches=tiny_patches())
+  back = flagged.export_weights(tmp_path / "flagged.weights.h5")
+  with pytest.raises(ValueError, match="1-channel RIM with extra cell inputs; "
+                     "it cannot warm-start a 3-channel one"):
+    training.Trainer(
+        configs.override(run.config, {"trainer.init_weights": str(back)}),
+        tmp_path / "c2", patches=tiny_patches(channels=3))

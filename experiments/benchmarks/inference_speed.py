@@ -75,6 +75,12 @@ flags.DEFINE_integer("intra_op_threads", None, "TensorFlow's intra-op "
                      "threads (default: its own choice).")
 
 
+def _condition(model, y):
+  """A cell's condition for timing (its value costs nothing), else None."""
+  m = model.cell.condition_channels
+  return tf.zeros(tf.stack([tf.shape(y)[0], m])) if m else None
+
+
 def _gflop(shape, steps, fused=False):
   """GFLOP of `steps` RIM steps on an image of `shape` [1, H, W, C], of the
   Keras model or of its fused form."""
@@ -84,7 +90,8 @@ def _gflop(shape, steps, fused=False):
   operator = operators.Identity((None, None, model.channels))
   final = (fused_rim.final_estimate_fn(model) if fused else
            model.final_estimate)
-  run = tf.function(lambda y: final(y, operator, tf.constant([0.1]), steps))
+  run = tf.function(lambda y: final(y, operator, tf.constant([0.1]), steps,
+                                    _condition(model, y)))
   graph = run.get_concrete_function(tf.TensorSpec(shape)).graph
   options = option_builder.ProfileOptionBuilder.float_operation()
   options["output"] = "none"
@@ -143,7 +150,8 @@ def _keras_path(policy, jit_compile, steps, fused=False):
   # The fast path's form: fused, its steps in a graph loop (exports unroll).
   final = (fused_rim.final_estimate_fn(model, loop=True) if fused else
            model.final_estimate)
-  run = tf.function(lambda y, s: final(y, operator, s, steps),
+  run = tf.function(lambda y, s: final(y, operator, s, steps,
+                                       _condition(model, y)),
                     jit_compile=jit_compile)
   return lambda image, sigma: run(tf.constant(image), tf.constant(sigma))
 

@@ -274,7 +274,8 @@ class Task(abc.ABC):
     """The cell's condition of the task's images as a user gives them
     (float32 [N, H, W, C_image], before any colour transform): [N, m], one
     row per image, or None. Restoring and exports compute it from the
-    input, so it must be a function of the image alone."""
+    input, so it must be a function of the image alone; they do so for
+    denoising RIMs (`restores` "denoise"), the only ones that read one."""
     del images
     return None
 

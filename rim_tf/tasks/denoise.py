@@ -121,6 +121,7 @@ class Denoise(base.Task):
       raise ValueError("context reads the other channels of an opponent "
                        "colour image: it needs space 'opponent'.")
     if self.quantization_flag and not (
+        isinstance(self.quantize, (int, float)) and
         not isinstance(self.quantize, bool) and 0.0 < self.quantize < 1.0):
       raise ValueError(
           f"quantization_flag tells the cell which kind of input it has: "

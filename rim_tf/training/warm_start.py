@@ -3,8 +3,8 @@
 A warm start loads the weights of another run (`trainer.init_weights`) into
 a new model, adapting what differs in a way that keeps the function the
 same: gray weights inflate to colour, a narrower GRU widens, a cell gains
-a channel context, batch-norm statistics go from shared to per RIM step or
-back. With `trainer.init_continue` the run goes on with the exported run's
+a channel context or a condition, batch-norm statistics go from shared to
+per RIM step or back. With `trainer.init_continue` the run goes on with the exported run's
 step and budget (`exported_run`).
 """
 
@@ -65,30 +65,36 @@ def load_init_weights(model, config, path, policy):
 
   donor_task = (rim_tasks.from_config(exported) if exported is not None
                 else None)
-  extra = [(k, getattr(donor_task, k) if donor_task is not None else None,
+  extra = [(k, getattr(donor_task, k) if donor_task is not None else 0,
             getattr(model.cell, k)) for k in rim_model.EXTRA_INPUTS]
-  if donor_task is not None and any(d != m for _, d, m in extra):
-    if donor_task.channels != model.channels or any(
-        d and d != m for _, d, m in extra):
-      have = ", ".join(f"{k}={d}" for k, d, _ in extra)
-      want = ", ".join(f"{k}={m}" for k, _, m in extra)
+  gains = donor_task is not None and any(d != m for _, d, m in extra)
+  if gains and any(d and d != m for _, d, m in extra):
+    have = ", ".join(f"{k}={d}" for k, d, _ in extra)
+    want = ", ".join(f"{k}={m}" for k, _, m in extra)
+    raise ValueError(
+        f"{path} holds a RIM with {have}; it cannot warm-start one with "
+        f"{want} (a cell only gains a channel context or a condition).")
+  channels = donor_task.channels if donor_task is not None else None
+  if channels is not None and channels != model.channels:
+    if channels != 1 or any(d for _, d, _ in extra):
       raise ValueError(
-          f"{path} holds a RIM with {have}; it cannot warm-start one with "
-          f"{want} (a cell only gains a channel context or a condition).")
+          f"{path} holds a {channels}-channel RIM" +
+          (" with extra cell inputs" if channels == 1 else "") +
+          f"; it cannot warm-start a {model.channels}-channel one (only "
+          f"gray weights without a channel context or a condition inflate "
+          f"to colour).")
+    # Inflated into the same cell without the new inputs, which then join.
+    inflated = (rim_model.with_cell_inputs(model) if gains else model)
+    rim_model.inflate_channels(loaded_donor(), inflated)
+    if gains:
+      rim_model.add_cell_inputs(inflated, model)
+    logging.info(f"Inflated the gray weights of {path} to "
+                 f"{model.channels} channels.")
+    return
+  if gains:
     rim_model.add_cell_inputs(loaded_donor(), model)
     logging.info(f"Added the input maps of {path}'s cell: " + ", ".join(
         f"{k}={m}" for k, _, m in extra) + ".")
-    return
-  channels = donor_task.channels if donor_task is not None else None
-  if channels is not None and channels != model.channels:
-    if channels != 1:
-      raise ValueError(
-          f"{path} holds a {channels}-channel RIM; it cannot "
-          f"warm-start a {model.channels}-channel one (only gray "
-          f"weights inflate to colour).")
-    rim_model.inflate_channels(loaded_donor(), model)
-    logging.info(f"Inflated the gray weights of {path} to "
-                 f"{model.channels} channels.")
     return
   # eps starts where the run says, whatever the donor's init was.
   if exported is not None and exported.model != ours and dataclasses.replace(
