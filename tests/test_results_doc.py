@@ -133,6 +133,26 @@ def test_the_hypothesis_table_shows_each_probe_row_and_its_command(tmp_path):
       text)
 
 
+def test_the_channel_table_shows_each_channel_its_share_and_the_lead(
+    tmp_path):
+  def score(lum, c1, c2, shares, rgb):
+    return {"psnr": {"luminance": lum, "chroma 1": c1, "chroma 2": c2},
+            "share_of_rgb_mse": dict(zip(("luminance", "chroma 1",
+                                          "chroma 2"), shares)),
+            "rgb_psnr": rgb}
+  (tmp_path / "c.json").write_text(json.dumps({"images": 10, "channels": {
+      "sigma15": {"context": score(34.2512, 42.6309, 45.4478,
+                                   (0.8561, 0.0846, 0.0593), 33.5686),
+                  "CBM3D": score(34.2889, 43.0071, 45.9114,
+                                 (0.8662, 0.0791, 0.0546), 33.6623)}}}))
+  section = results_doc.Section("C", "", "", "c.json", render="channels")
+  text = "\n".join(results_doc._RENDERERS["channels"](section, tmp_path))  # pylint: disable=protected-access
+  assert "| method | luminance | chroma 1 | chroma 2 | RGB |" in text
+  assert ("| context | 34.25 (86 %) | 42.63 (8 %) | 45.45 (6 %) | 33.57 |"
+          in text)
+  assert "| context − CBM3D | -0.04 | -0.38 | -0.46 | -0.09 |" in text
+
+
 def test_a_probe_table_shows_each_method_and_its_lead_on_the_baseline(
     tmp_path):
   (tmp_path / "p.json").write_text(json.dumps({"images": 10, "psnr": {

@@ -536,6 +536,35 @@ def _probe(section, results_dir):
   return lines + [""]
 
 
+def _channels(section, results_dir):
+  """The per-channel probe (`docs/probes/color_channels.py`): per setting a
+  row per method of its PSNR in each opponent channel and in RGB, then each
+  method's difference to the last one (the baseline), then each channel's
+  share of the RGB MSE."""
+  data = _load(results_dir, section.results)
+  lines = []
+  for setting in sorted(data["channels"], key=tables.setting_order):
+    scores = data["channels"][setting]
+    *others, baseline = scores
+    channels = list(scores[baseline]["psnr"])
+    lines += [f"{setting}, mean PSNR (dB) over {data['images']} images, "
+              f"per opponent channel; in brackets the channel's share of "
+              f"the RGB MSE:", "",
+              "| method | " + " | ".join(channels) + " | RGB |",
+              "|" + "---|" * (len(channels) + 2)]
+    for method, score in scores.items():
+      lines.append(f"| {method} | " + " | ".join(
+          f"{score['psnr'][c]:.2f} ({100 * score['share_of_rgb_mse'][c]:.0f}"
+          f" %)" for c in channels) + f" | {score['rgb_psnr']:.2f} |")
+    for method in others:
+      rgb = scores[method]["rgb_psnr"] - scores[baseline]["rgb_psnr"]
+      lines.append(f"| {method} − {baseline} | " + " | ".join(
+          f"{scores[method]['psnr'][c] - scores[baseline]['psnr'][c]:+.2f}"
+          for c in channels) + f" | {rgb:+.2f} |")
+    lines.append("")
+  return lines
+
+
 def _hypotheses(section, results_dir):
   """The random-projection hypothesis table: a row per probe JSON of the
   folder `section.results` (`docs/probes/rp_hypotheses.py`), in the order
@@ -572,7 +601,7 @@ _RENDERERS = {"evaluation": _evaluation, "curves": _curves,
               "methods": _methods, "scores": _scores, "deblur_ab": _deblur_ab,
               "speed": _speed, "before_after": _before_after,
               "levin": _levin, "hypotheses": _hypotheses,
-              "probe": _probe}
+              "probe": _probe, "channels": _channels}
 
 
 def _weights_line(section, results_dir):
