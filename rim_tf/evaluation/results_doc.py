@@ -217,7 +217,8 @@ SECTIONS = (
         "budget, scored beside the run without the flag on the same noisy "
         "images. Held out (RGB patches, half of them quantized): 31.43 dB "
         "against 31.34 at step 2000, ahead at steps 500, 1000 and 1500 "
-        "too. On unclipped noise it gains 0.05–0.09 dB and passes CBM3D at "
+        "too (`experiments/validation_history.py --run_dir=RUN` of both "
+        "runs). On unclipped noise it gains 0.05–0.09 dB and passes CBM3D at "
         "σ 25 and 50, not at 15; on quantized noise it loses 0.09 dB at "
         "σ 15 (on all 10 images) and gains 0.35 dB at σ 50, where it is "
         "still below `denoise_color` (27.57 dB in the section above).",
