@@ -13,16 +13,21 @@ RIM-3task and Figure 2 gaps. Scores one exported 3-task RIM (trained with
 and writes a JSON row (--output) with the export's budget.
 
   python experiments/train.py --task=random_projections --preset=cpu \
-      --set=trainer.train_steps=2400 --set=task_args.normalize=true \
-      --run_dir=~/rim_runs/rp_normalized \
-      --export=~/rim_runs/export/rp_normalized.weights.h5
-  RIM_DATA_DIR=DIR python docs/probes/rp_hypotheses.py \
-      --weights=~/rim_runs/export/rp_normalized.weights.h5 \
-      --output=docs/results/rp_hypotheses/normalized.json
+      --data_dir=DATA --set=trainer.train_steps=1200 \
+      --set=task_args.ratios=[0.1,0.25,0.5,1.0] \
+      --run_dir=RUNS/rp_h5 --export=RUNS/rp_h5.weights.h5
+  python experiments/calibrate_norms.py --data_dir=DATA \
+      --weights=RUNS/rp_h5.weights.h5 --output=RUNS/rp_h5_cal.weights.h5
+  python docs/probes/rp_hypotheses.py --data_dir=DATA \
+      --weights=RUNS/rp_h5_cal.weights.h5 \
+      --made_by="TRAIN_COMMAND && CALIBRATE_COMMAND" \
+      --output=docs/results/rp_hypotheses/h5.json
 """
 
 import json
 import os
+import shlex
+import sys
 import tempfile
 
 from absl import app
@@ -36,6 +41,9 @@ flags.DEFINE_string("weights", None, "The 3-task RIM's export.",
 flags.DEFINE_list("ablations", [], "GDN and FFN exports of the same set-up "
                   "for the ordering (c).")
 flags.DEFINE_string("output", None, "The JSON row.", required=True)
+flags.DEFINE_string("made_by", None, "The commands, joined by '&&', that "
+                    "trained and calibrated --weights; the row records them "
+                    "before the probe's own.")
 experiment_flags.define_data_dir()
 
 ORDER_STEPS = (1, 10, 20, 30, 50)
@@ -86,7 +94,11 @@ def main(argv):
                                   for s in ORDER_STEPS] for name in models}
                     for kind in found["RIM"]}
     print("order:", row["order"], flush=True)
-  row["command"] = experiment_flags.command_line()
+  # Each command path-free, as every results file records it.
+  made_by = [shlex.split(c)[1:] for c in (FLAGS.made_by or "").split("&&")
+             if c.strip()]
+  row["command"] = " && ".join(experiment_flags.command_line(argv) for argv in [
+      *made_by, [a for a in sys.argv if not a.startswith("--made_by")]])
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   with open(FLAGS.output, "w", encoding="utf-8") as f:
     json.dump(row, f, indent=1)
