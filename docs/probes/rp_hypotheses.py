@@ -62,7 +62,9 @@ def main(argv):
   task = tasks.from_config(config)
   steps = config.trainer.rim_steps
   meta = pretrained.metadata(weights)
-  row = {"weights": weights, "task_args": dict(config.task_args),
+  # The file by its name: the row names no folder of this machine.
+  row = {"weights": os.path.basename(weights),
+         "task_args": dict(config.task_args),
          "step": meta["step"], "patches": meta["patches_seen"],
          "hours": meta["train_hours"], "train_steps": steps}
   held_out = task.training_patches(configs.override(

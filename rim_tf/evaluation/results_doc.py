@@ -95,6 +95,26 @@ SECTIONS = (
         ours="random_projections", paper_rim="RIM-3task",
         shipped={"random_projections": "random_projections"}),
     Section(
+        "The RIM-3task gap: set-ups of the random-projection problem",
+        "3-task RIMs trained from scratch with seed 0 on the cpu preset, "
+        "each row a set-up of the problem and a budget, then calibrated. "
+        "Held out: PSNR at the training T on the 1000 held-out patches per "
+        "ensemble at p = 0.25. Denoising: the RIM-3task transfer, the first "
+        "10 BSD68 images, noise not quantized, 20 steps from the flat start. "
+        "The first row is the shipped 3-task RIM (4 000 steps at T = 10, "
+        "then 1 000 at T = 20); the others were trained 1 200 steps at "
+        "T = 10 and differ from it only where their label says. Unit "
+        "entries: N(0, 1) and ±1 matrices and Fourier rows of modulus 1 "
+        "(docs/reproducing.md, Table 2's RIM-3task row).",
+        "python docs/probes/rp_hypotheses.py --data_dir=DATA "
+        "--weights=WEIGHTS --made_by='TRAIN && CALIBRATE' "
+        "--output=docs/results/rp_hypotheses/NAME.json",
+        "rp_hypotheses", render="hypotheses",
+        methods={"shipped": "shipped: p ∈ {0.1, 0.25, 0.5}, unit entries, "
+                 "σ = 1 (second stage, after 128 k patches at T = 10)",
+                 "h0": "p ∈ {0.1, 0.25, 0.5}, unit entries, σ = 1",
+                 "h5": "p from 0.1 to 1.0, unit entries, σ = 1"}),
+    Section(
         "Table 1: colour denoising on BSD68, `denoise_color` against CBM3D",
         "The shipped colour denoiser and CBM3D on the same noisy images, "
         "σ = 25, 8-bit quantized.",
