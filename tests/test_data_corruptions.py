@@ -343,3 +343,41 @@ def test_bad_noise_arguments_are_named():
     corruptions.GaussianNoise(25)
   with pytest.raises(ValueError, match="Unknown corruption"):
     corruptions.from_config({"name": "blur"})
+
+
+def test_projection_noise_range_draws_a_std_per_example():
+  def draw(noise_sigma):
+    rp = corruptions.RandomProjections(kinds=("gaussian",), ratios=(0.5,),
+                                       noise_sigma=noise_sigma)
+    out = rp(_batch((32, 16, 16, 1)), _seed(9))
+    residual = out["y"] - MatrixProjection(
+        out["matrix"], (16, 16, 1)).forward(out["x"])
+    return out["sigma"].numpy(), residual.numpy()
+
+  sigma, residual = draw((0.5, 8.0))
+  assert sigma.shape == (32,) and np.all((sigma >= 0.5) & (sigma <= 8.0))
+  assert sigma.std() > 1.0  # drawn per example, not one for the batch
+  # Each example's noise is its own std times one shared standard normal
+  # draw: another range rescales it example by example, exactly.
+  other_sigma, other_residual = draw((1.0, 2.0))
+  np.testing.assert_allclose(residual / sigma[:, None],
+                             other_residual / other_sigma[:, None],
+                             rtol=1e-3, atol=1e-3)
+  # 128 entries per example: the std of the residual is sigma within 4
+  # standard errors.
+  np.testing.assert_allclose(residual.std(1) / sigma, 1.0, atol=0.25)
+  # One std keeps the stream it always had.
+  rp = corruptions.RandomProjections(kinds=("gaussian",), ratios=(0.5,),
+                                     noise_sigma=2.0)
+  out = rp(_batch((32, 16, 16, 1)), _seed(9))
+  np.testing.assert_array_equal(out["sigma"], np.full(32, 2.0, np.float32))
+  assert rp.get_config()["noise_sigma"] == 2.0
+  assert corruptions.RandomProjections(noise_sigma=(0.5, 8)).get_config()[
+      "noise_sigma"] == [0.5, 8.0]
+
+
+@pytest.mark.parametrize("bad", [(2.0, 1.0), (-1.0, 1.0), (1.0,),
+                                 (0.5, 1.0, 2.0)])
+def test_projection_noise_range_is_checked(bad):
+  with pytest.raises(ValueError, match="noise_sigma must be"):
+    corruptions.RandomProjections(noise_sigma=bad)

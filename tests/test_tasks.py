@@ -275,3 +275,28 @@ def test_an_opponent_space_task_scores_rgb_images():
   assert abs(got["psnr"] - channelwise) > 0.1
   with pytest.raises(ValueError, match="loss_sigma_power"):
     denoise.DenoiseColor(space="opponent", loss_sigma_power=1.0)
+
+
+def test_random_projections_train_on_a_noise_range_and_test_at_one_sigma():
+  task = tasks.make("random_projections", kinds=("gaussian",), ratios=(0.5,),
+                    train_noise_sigma=[0.5, 8.0], patch=PATCH)
+  assert task.train_noise_sigma == (0.5, 8.0)
+  x = {"x": tf.random.stateless_uniform((16, PATCH, PATCH, 1), [1, 2])}
+  trained = task.corruption()(x, tf.constant([3, 4], tf.int64))["sigma"]
+  assert np.all((trained >= 0.5) & (trained <= 8.0)) and np.ptp(trained) > 1
+  # Figure 2 and the held-out curves: the paper's one sigma.
+  tested = task.corruption(("gaussian",), (0.5,), task.noise_sigma)(
+      x, tf.constant([3, 4], tf.int64))["sigma"]
+  np.testing.assert_array_equal(tested, np.ones(16, np.float32))
+  # Without a range, training uses noise_sigma.
+  plain = tasks.make("random_projections", noise_sigma=2.0, patch=PATCH)
+  assert plain.corruption().noise_sigma == 2.0
+
+
+@pytest.mark.parametrize("bad,message", [
+    ((8.0, 0.5), "train_noise_sigma: noise_sigma must be"),
+    (2.0, "train_noise_sigma must be"),
+])
+def test_random_projections_refuse_a_bad_noise_range(bad, message):
+  with pytest.raises(ValueError, match=message):
+    tasks.make("random_projections", train_noise_sigma=bad)

@@ -205,6 +205,20 @@ class OpponentNoise(GaussianNoise):
     return out
 
 
+def _noise_sigma(value):
+  """A noise std >= 0 as a float, or a range (lo, hi), 0 <= lo <= hi, as a
+  tuple of floats; ValueError otherwise."""
+  if isinstance(value, (list, tuple)):
+    pair = tuple(float(v) for v in value)
+    if len(pair) != 2 or not 0.0 <= pair[0] <= pair[1]:
+      raise ValueError(f"noise_sigma must be >= 0 or a range (lo, hi) with "
+                       f"0 <= lo <= hi, got {value!r}.")
+    return pair
+  if not value >= 0.0:
+    raise ValueError(f"noise_sigma must be >= 0, got {value!r}.")
+  return float(value)
+
+
 class RandomProjections(Corruption):
   """y = A x + sigma n with A from a random ensemble (paper section 4.4).
 
@@ -216,7 +230,9 @@ class RandomProjections(Corruption):
   become [Re F_S; Im F_S] (`FourierProjection.dense_matrix`, the same real
   map). m' varies by batch, hence the element shape [N, None, d]. Rebuild
   the operator with `rim_tf.operators.MatrixProjection(matrix, (P, P, C))`.
-  Also carried: "kind" (int32 scalar), "ratio" (float32 scalar), "sigma".
+  Also carried: "kind" (int32 scalar), "ratio" (float32 scalar), "sigma"
+  [N]. `noise_sigma` is one std for all, or a pair (lo, hi): each example's
+  std drawn uniformly from it.
 
   The paper's Figure 2 does not state its ratio set; (0.1, 0.25, 0.5) is
   our default, sigma = 1 is the paper's. `normalize` scales the ensembles
@@ -239,11 +255,9 @@ class RandomProjections(Corruption):
     if not ratios or any(not 0.0 < r <= 1.0 for r in ratios):
       raise ValueError(f"ratios must be non-empty, each in (0, 1], got "
                        f"{ratios!r}.")
-    if not noise_sigma >= 0.0:
-      raise ValueError(f"noise_sigma must be >= 0, got {noise_sigma!r}.")
+    self.noise_sigma = _noise_sigma(noise_sigma)
     self.kinds = kinds
     self.ratios = ratios
-    self.noise_sigma = float(noise_sigma)
     self.per_example = bool(per_example)
     self.normalize = bool(normalize)
 
@@ -271,13 +285,20 @@ class RandomProjections(Corruption):
     matrix = branches[0]() if len(options) == 1 else tf.switch_case(
         choice, branches)
     clean = projections.MatrixProjection(matrix, image_shape).forward(x)
-    y = clean + self.noise_sigma * tf.random.stateless_normal(
+    if isinstance(self.noise_sigma, tuple):
+      # Its own seed: one std keeps the noise stream it always had.
+      seed_noise, seed_sigma = _split(seed_noise, 2)
+      sigma = tf.random.stateless_uniform(
+          tf.shape(x)[:1], seed_sigma, *self.noise_sigma)
+    else:
+      sigma = tf.fill(tf.shape(x)[:1], self.noise_sigma)
+    y = clean + sigma[:, None] * tf.random.stateless_normal(
         tf.shape(clean), seed_noise)
     ratio_table = tf.constant(self.ratios, tf.float32)
     return {
         **batch,
         "y": y,
-        "sigma": tf.fill(tf.shape(x)[:1], self.noise_sigma),
+        "sigma": sigma,
         "matrix": matrix,
         "kind": choice // len(self.ratios),
         "ratio": tf.gather(ratio_table, choice % len(self.ratios)),
@@ -285,7 +306,10 @@ class RandomProjections(Corruption):
 
   def get_config(self):
     return {"name": self.name, "kinds": list(self.kinds),
-            "ratios": list(self.ratios), "noise_sigma": self.noise_sigma,
+            "ratios": list(self.ratios),
+            "noise_sigma": (list(self.noise_sigma)
+                            if isinstance(self.noise_sigma, tuple)
+                            else self.noise_sigma),
             "per_example": self.per_example, "normalize": self.normalize}
 
 

@@ -304,8 +304,8 @@ def evaluate_random_projections(models, patches, task,
     models: dict name -> RIM (gray).
     patches: float32 [n, P, P, 1] clean test patches.
     task: the random-projection Task the models trained on: its
-      ensembles' scaling, noise and start (`corruption(kinds, ratios)`,
-      `operator`).
+      ensembles' scaling, test noise and start (`corruption(kinds,
+      ratios, noise_sigma)`, `operator`).
     kinds: projection ensembles.
     ratio: p = m / d.
     steps: T.
@@ -329,7 +329,7 @@ def evaluate_random_projections(models, patches, task,
   runners = {name: compiled(model) for name, model in models.items()}
   results = {name: {} for name in models}
   for k, kind in enumerate(kinds):
-    corruption = task.corruption((kind,), (ratio,))
+    corruption = task.corruption((kind,), (ratio,), task.noise_sigma)
     psnr_rows = {name: [] for name in models}
     for start in range(0, len(patches), batch_size):
       batch = corruption({"x": tf.constant(patches[start:start + batch_size])},

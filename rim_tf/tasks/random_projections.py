@@ -18,7 +18,12 @@ class RandomProjections(base.Task):
   Args:
     kinds: ensembles, from "gaussian", "binary", "fourier".
     ratios: measurement ratios p = m / d.
-    noise_sigma: noise std in measurement units (1 in the paper).
+    noise_sigma: noise std in measurement units (1 in the paper): Figure
+      2's and the held-out curves', and training's unless
+      `train_noise_sigma` is set.
+    train_noise_sigma: () or a range (lo, hi): training draws each
+      example's noise std uniformly from it (the paper does not state its
+      training noise).
     patch: patch side (32).
     normalize: ensembles scaled so that E[A^T A] = I (Gaussian N(0, 1/m),
       binary +-1/sqrt(m), rows of the unitary DFT), which makes denoising
@@ -31,6 +36,7 @@ class RandomProjections(base.Task):
   kinds: tuple = corruptions.PROJECTION_KINDS
   ratios: tuple = (0.1, 0.25, 0.5)
   noise_sigma: float = 1.0
+  train_noise_sigma: tuple = ()
   patch: int = 32
   normalize: bool = False
   start: str = "flat"
@@ -67,6 +73,15 @@ class RandomProjections(base.Task):
             "trainer.learning_rate": 1e-3}
 
   def __post_init__(self):
+    if self.train_noise_sigma:
+      # The corruption's check, with the argument's own name.
+      try:
+        corruptions.RandomProjections(noise_sigma=self.train_noise_sigma)
+      except ValueError as error:
+        raise ValueError(f"train_noise_sigma: {error}") from None
+      if not isinstance(self.train_noise_sigma, tuple):
+        raise ValueError(f"train_noise_sigma must be () or a range (lo, hi), "
+                         f"got {self.train_noise_sigma!r}.")
     if self.start not in projections.STARTS:
       raise ValueError(f"start must be one of {projections.STARTS},"
                        f" got {self.start!r}.")
@@ -84,11 +99,13 @@ class RandomProjections(base.Task):
   def channels(self):
     return 1
 
-  def corruption(self, kinds=None, ratios=None):
-    """The training corruption; `kinds`, `ratios` restrict it (Figure 2's
-    one ensemble at one ratio)."""
+  def corruption(self, kinds=None, ratios=None, noise_sigma=None):
+    """The training corruption; `kinds`, `ratios` and `noise_sigma` restrict
+    it (Figure 2's one ensemble at one ratio at `self.noise_sigma`)."""
+    if noise_sigma is None:
+      noise_sigma = self.train_noise_sigma or self.noise_sigma
     return corruptions.RandomProjections(
-        kinds or self.kinds, ratios or self.ratios, self.noise_sigma,
+        kinds or self.kinds, ratios or self.ratios, noise_sigma,
         normalize=self.normalize)
 
   def operator(self, batch):
