@@ -104,7 +104,8 @@ SECTIONS = (
         "The first row is the shipped 3-task RIM (4 000 steps at T = 10, "
         "then 1 000 at T = 20); the others were trained 1 200 steps at "
         "T = 10 and differ from it only where their label says. Unit "
-        "entries: N(0, 1) and ±1 matrices and Fourier rows of modulus 1 "
+        "entries: N(0, 1) and ±1 matrices and Fourier rows of modulus 1; "
+        "E[AᵀA] = I: the same divided by √m "
         "(docs/reproducing.md, Table 2's RIM-3task row).",
         "python docs/probes/rp_hypotheses.py --data_dir=DATA "
         "--weights=WEIGHTS --made_by='TRAIN && CALIBRATE' "
@@ -113,7 +114,8 @@ SECTIONS = (
         methods={"shipped": "shipped: p ∈ {0.1, 0.25, 0.5}, unit entries, "
                  "σ = 1 (second stage, after 128 k patches at T = 10)",
                  "h0": "p ∈ {0.1, 0.25, 0.5}, unit entries, σ = 1",
-                 "h5": "p from 0.1 to 1.0, unit entries, σ = 1"}),
+                 "h5": "p from 0.1 to 1.0, unit entries, σ = 1",
+                 "h1": "p ∈ {0.1, 0.25, 0.5}, E[AᵀA] = I, σ = 1"}),
     Section(
         "Table 1: colour denoising on BSD68, `denoise_color` against CBM3D",
         "The shipped colour denoiser and CBM3D on the same noisy images, "
