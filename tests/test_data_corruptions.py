@@ -366,11 +366,17 @@ def test_projection_noise_range_draws_a_std_per_example():
   # 128 entries per example: the std of the residual is sigma within 4
   # standard errors.
   np.testing.assert_allclose(residual.std(1) / sigma, 1.0, atol=0.25)
-  # One std keeps the stream it always had.
+  # One std keeps the stream it always had: sigma times the normal draw
+  # of the third split of the batch's seed.
   rp = corruptions.RandomProjections(kinds=("gaussian",), ratios=(0.5,),
                                      noise_sigma=2.0)
   out = rp(_batch((32, 16, 16, 1)), _seed(9))
   np.testing.assert_array_equal(out["sigma"], np.full(32, 2.0, np.float32))
+  seed_noise = tf.random.experimental.stateless_split(_seed(9), 3)[2]
+  expected = 2.0 * tf.random.stateless_normal((32, 128), seed_noise)
+  np.testing.assert_allclose(
+      out["y"] - MatrixProjection(out["matrix"], (16, 16, 1)).forward(
+          out["x"]), expected, atol=1e-4)
   assert rp.get_config()["noise_sigma"] == 2.0
   assert corruptions.RandomProjections(noise_sigma=(0.5, 8)).get_config()[
       "noise_sigma"] == [0.5, 8.0]

@@ -14,14 +14,14 @@ and writes a JSON row (--output) with the export's budget.
 
   python experiments/train.py --task=random_projections --preset=cpu \
       --data_dir=DATA --set=trainer.train_steps=1200 \
-      --set=task_args.ratios=[0.1,0.25,0.5,1.0] \
-      --run_dir=RUNS/rp_h5 --export=RUNS/rp_h5.weights.h5
+      --set=task_args.train_noise_sigma=[0.5,8] \
+      --run_dir=RUNS/rp_h2r --export=RUNS/rp_h2r.weights.h5
   python experiments/calibrate_norms.py --data_dir=DATA \
-      --weights=RUNS/rp_h5.weights.h5 --output=RUNS/rp_h5_cal.weights.h5
+      --weights=RUNS/rp_h2r.weights.h5 --output=RUNS/rp_h2r_cal.weights.h5
   python docs/probes/rp_hypotheses.py --data_dir=DATA \
-      --weights=RUNS/rp_h5_cal.weights.h5 \
+      --weights=RUNS/rp_h2r_cal.weights.h5 \
       --made_by="TRAIN_COMMAND && CALIBRATE_COMMAND" \
-      --output=docs/results/rp_hypotheses/h5.json
+      --output=docs/results/rp_hypotheses/h2r.json
 """
 
 import json

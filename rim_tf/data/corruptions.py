@@ -205,7 +205,7 @@ class OpponentNoise(GaussianNoise):
     return out
 
 
-def _noise_sigma(value):
+def check_noise_sigma(value):
   """A noise std >= 0 as a float, or a range (lo, hi), 0 <= lo <= hi, as a
   tuple of floats; ValueError otherwise."""
   if isinstance(value, (list, tuple)):
@@ -255,7 +255,7 @@ class RandomProjections(Corruption):
     if not ratios or any(not 0.0 < r <= 1.0 for r in ratios):
       raise ValueError(f"ratios must be non-empty, each in (0, 1], got "
                        f"{ratios!r}.")
-    self.noise_sigma = _noise_sigma(noise_sigma)
+    self.noise_sigma = check_noise_sigma(noise_sigma)
     self.kinds = kinds
     self.ratios = ratios
     self.per_example = bool(per_example)

@@ -74,14 +74,13 @@ class RandomProjections(base.Task):
 
   def __post_init__(self):
     if self.train_noise_sigma:
-      # The corruption's check, with the argument's own name.
-      try:
-        corruptions.RandomProjections(noise_sigma=self.train_noise_sigma)
-      except ValueError as error:
-        raise ValueError(f"train_noise_sigma: {error}") from None
       if not isinstance(self.train_noise_sigma, tuple):
         raise ValueError(f"train_noise_sigma must be () or a range (lo, hi), "
                          f"got {self.train_noise_sigma!r}.")
+      try:
+        corruptions.check_noise_sigma(self.train_noise_sigma)
+      except ValueError as error:
+        raise ValueError(f"train_noise_sigma: {error}") from None
     if self.start not in projections.STARTS:
       raise ValueError(f"start must be one of {projections.STARTS},"
                        f" got {self.start!r}.")
