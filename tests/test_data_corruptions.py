@@ -382,6 +382,39 @@ def test_projection_noise_range_draws_a_std_per_example():
       "noise_sigma"] == [0.5, 8.0]
 
 
+def test_projection_noise_range_drawn_log_uniformly():
+  def sigma(spacing):
+    rp = corruptions.RandomProjections(kinds=("gaussian",), ratios=(0.5,),
+                                       noise_sigma=(0.5, 8.0),
+                                       noise_spacing=spacing)
+    return rp(_batch((4096, 4, 4, 1)), _seed(5))["sigma"].numpy()
+
+  log, linear = sigma("log"), sigma("linear")
+  assert np.all((log >= 0.5) & (log <= 8.0))
+  # The same uniform draw, mapped through exp over [log lo, log hi]
+  # instead of over [lo, hi]: u is recovered from the linear draw.
+  u = (linear - 0.5) / 7.5
+  np.testing.assert_allclose(log, 0.5 * 16.0 ** u, rtol=1e-5)
+  # Log-uniform: each octave of [0.5, 8] holds a quarter of the draws; a
+  # uniform draw puts 1/15 of them in [0.5, 1].
+  in_first_octave = np.mean(log < 1.0)
+  assert abs(in_first_octave - 0.25) < 0.03
+  assert abs(np.mean(linear < 1.0) - 1 / 15) < 0.02
+  assert corruptions.from_config(corruptions.RandomProjections(
+      noise_sigma=(0.5, 8.0), noise_spacing="log").get_config(
+      )).noise_spacing == "log"
+
+
+@pytest.mark.parametrize("noise_sigma,spacing,message", [
+    ((0.0, 8.0), "log", "needs a range with lo > 0"),
+    ((0.5, 8.0), "octaves", "noise_spacing must be one of"),
+])
+def test_projection_noise_spacing_is_checked(noise_sigma, spacing, message):
+  with pytest.raises(ValueError, match=message):
+    corruptions.RandomProjections(noise_sigma=noise_sigma,
+                                  noise_spacing=spacing)
+
+
 @pytest.mark.parametrize("bad", [(2.0, 1.0), (-1.0, 1.0), (1.0,),
                                  (0.5, 1.0, 2.0)])
 def test_projection_noise_range_is_checked(bad):

@@ -293,6 +293,21 @@ def test_random_projections_train_on_a_noise_range_and_test_at_one_sigma():
   assert plain.corruption().noise_sigma == 2.0
 
 
+def test_random_projections_train_on_a_log_spaced_noise_range():
+  task = tasks.make("random_projections", train_noise_sigma=[0.5, 8.0],
+                    train_noise_spacing="log", patch=PATCH)
+  assert task.corruption().noise_spacing == "log"
+  # Figure 2's curves keep the one sigma, whatever the training spacing.
+  assert task.corruption(noise_sigma=task.noise_sigma).noise_sigma == 1.0
+  with pytest.raises(ValueError, match="needs a train_noise_sigma range"):
+    tasks.make("random_projections", train_noise_spacing="log")
+  with pytest.raises(ValueError, match="needs a train_noise_sigma range"):
+    tasks.make("random_projections", train_noise_sigma=[0.0, 8.0],
+               train_noise_spacing="log")
+  with pytest.raises(ValueError, match="train_noise_spacing must be one of"):
+    tasks.make("random_projections", train_noise_spacing="octave")
+
+
 @pytest.mark.parametrize("bad,message", [
     ((8.0, 0.5), "train_noise_sigma: noise_sigma must be"),
     (2.0, "train_noise_sigma must be"),

@@ -19,6 +19,7 @@ example.
 """
 
 import abc
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +32,8 @@ from rim_tf.operators import blur
 from rim_tf.operators import projections
 
 PROJECTION_KINDS = ("gaussian", "binary", "fourier")
+# How a noise range is drawn from (RandomProjections).
+NOISE_SPACINGS = ("linear", "log")
 _PROJECTION_CLASSES = {
     "gaussian": projections.GaussianProjection,
     "binary": projections.BinaryProjection,
@@ -232,7 +235,8 @@ class RandomProjections(Corruption):
   the operator with `rim_tf.operators.MatrixProjection(matrix, (P, P, C))`.
   Also carried: "kind" (int32 scalar), "ratio" (float32 scalar), "sigma"
   [N]. `noise_sigma` is one std for all, or a pair (lo, hi): each example's
-  std drawn uniformly from it.
+  std drawn from it, uniformly (`noise_spacing` "linear") or log-uniformly
+  ("log", lo > 0: as many draws per octave at low noise as at high).
 
   The paper's Figure 2 does not state its ratio set; (0.1, 0.25, 0.5) is
   our default, sigma = 1 is the paper's. `normalize` scales the ensembles
@@ -243,7 +247,8 @@ class RandomProjections(Corruption):
   name = "random_projections"
 
   def __init__(self, kinds=PROJECTION_KINDS, ratios=(0.1, 0.25, 0.5),
-               noise_sigma=1.0, per_example=True, normalize=False):
+               noise_sigma=1.0, per_example=True, normalize=False,
+               noise_spacing="linear"):
     if isinstance(kinds, str):
       kinds = (kinds,)
     kinds = tuple(kinds)
@@ -256,6 +261,14 @@ class RandomProjections(Corruption):
       raise ValueError(f"ratios must be non-empty, each in (0, 1], got "
                        f"{ratios!r}.")
     self.noise_sigma = check_noise_sigma(noise_sigma)
+    if noise_spacing not in NOISE_SPACINGS:
+      raise ValueError(f"noise_spacing must be one of {NOISE_SPACINGS}, got "
+                       f"{noise_spacing!r}.")
+    if (noise_spacing == "log" and isinstance(self.noise_sigma, tuple)
+        and self.noise_sigma[0] <= 0.0):
+      raise ValueError(f"noise_spacing 'log' needs a range with lo > 0, got "
+                       f"{noise_sigma!r}.")
+    self.noise_spacing = noise_spacing
     self.kinds = kinds
     self.ratios = ratios
     self.per_example = bool(per_example)
@@ -288,8 +301,13 @@ class RandomProjections(Corruption):
     if isinstance(self.noise_sigma, tuple):
       # Its own seed: one std keeps the noise stream it always had.
       seed_noise, seed_sigma = _split(seed_noise, 2)
-      sigma = tf.random.stateless_uniform(
-          tf.shape(x)[:1], seed_sigma, *self.noise_sigma)
+      lo, hi = self.noise_sigma
+      if self.noise_spacing == "log":
+        sigma = tf.exp(tf.random.stateless_uniform(
+            tf.shape(x)[:1], seed_sigma, math.log(lo), math.log(hi)))
+      else:
+        sigma = tf.random.stateless_uniform(tf.shape(x)[:1], seed_sigma,
+                                            lo, hi)
     else:
       sigma = tf.fill(tf.shape(x)[:1], self.noise_sigma)
     y = clean + sigma[:, None] * tf.random.stateless_normal(
@@ -310,7 +328,8 @@ class RandomProjections(Corruption):
             "noise_sigma": (list(self.noise_sigma)
                             if isinstance(self.noise_sigma, tuple)
                             else self.noise_sigma),
-            "per_example": self.per_example, "normalize": self.normalize}
+            "per_example": self.per_example, "normalize": self.normalize,
+            "noise_spacing": self.noise_spacing}
 
 
 class BicubicDownsampling(Corruption):

@@ -22,8 +22,10 @@ class RandomProjections(base.Task):
       2's and the held-out curves', and training's unless
       `train_noise_sigma` is set.
     train_noise_sigma: () or a range (lo, hi): training draws each
-      example's noise std uniformly from it (the paper does not state its
-      training noise).
+      example's noise std from it (the paper does not state its training
+      noise).
+    train_noise_spacing: how that std is drawn: "linear" (uniformly) or
+      "log" (log-uniformly, lo > 0: as much training at 1-2 as at 4-8).
     patch: patch side (32).
     normalize: ensembles scaled so that E[A^T A] = I (Gaussian N(0, 1/m),
       binary +-1/sqrt(m), rows of the unitary DFT), which makes denoising
@@ -37,6 +39,7 @@ class RandomProjections(base.Task):
   ratios: tuple = (0.1, 0.25, 0.5)
   noise_sigma: float = 1.0
   train_noise_sigma: tuple = ()
+  train_noise_spacing: str = "linear"
   patch: int = 32
   normalize: bool = False
   start: str = "flat"
@@ -81,6 +84,14 @@ class RandomProjections(base.Task):
         corruptions.check_noise_sigma(self.train_noise_sigma)
       except ValueError as error:
         raise ValueError(f"train_noise_sigma: {error}") from None
+    if self.train_noise_spacing not in corruptions.NOISE_SPACINGS:
+      raise ValueError(f"train_noise_spacing must be one of "
+                       f"{corruptions.NOISE_SPACINGS}, got "
+                       f"{self.train_noise_spacing!r}.")
+    if self.train_noise_spacing == "log" and not (
+        self.train_noise_sigma and self.train_noise_sigma[0] > 0.0):
+      raise ValueError(f"train_noise_spacing 'log' needs a train_noise_sigma "
+                       f"range with lo > 0, got {self.train_noise_sigma!r}.")
     if self.start not in projections.STARTS:
       raise ValueError(f"start must be one of {projections.STARTS},"
                        f" got {self.start!r}.")
@@ -101,11 +112,13 @@ class RandomProjections(base.Task):
   def corruption(self, kinds=None, ratios=None, noise_sigma=None):
     """The training corruption; `kinds`, `ratios` and `noise_sigma` restrict
     it (Figure 2's one ensemble at one ratio at `self.noise_sigma`)."""
+    spacing = "linear"
     if noise_sigma is None:
       noise_sigma = self.train_noise_sigma or self.noise_sigma
+      spacing = self.train_noise_spacing
     return corruptions.RandomProjections(
         kinds or self.kinds, ratios or self.ratios, noise_sigma,
-        normalize=self.normalize)
+        normalize=self.normalize, noise_spacing=spacing)
 
   def operator(self, batch):
     return projections.MatrixProjection(
