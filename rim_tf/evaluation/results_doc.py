@@ -117,7 +117,9 @@ SECTIONS = (
                  "h5": "p from 0.1 to 1.0, unit entries, σ = 1",
                  "h1": "p ∈ {0.1, 0.25, 0.5}, E[AᵀA] = I, σ = 1",
                  "h2r": "p ∈ {0.1, 0.25, 0.5}, unit entries, training σ "
-                        "from 0.5 to 8"}),
+                        "from 0.5 to 8",
+                 "h6l": "p ∈ {0.1, 0.25, 0.5}, unit entries, training σ "
+                        "from 0.5 to 8, log-uniform"}),
     Section(
         "Table 1: colour denoising on BSD68, `denoise_color` against CBM3D",
         "The shipped colour denoiser and CBM3D on the same noisy images, "
