@@ -119,7 +119,9 @@ SECTIONS = (
                  "h2r": "p ∈ {0.1, 0.25, 0.5}, unit entries, training σ "
                         "from 0.5 to 8",
                  "h6l": "p ∈ {0.1, 0.25, 0.5}, unit entries, training σ "
-                        "from 0.5 to 8, log-uniform"}),
+                        "from 0.5 to 8, log-uniform",
+                 "h7w": "p ∈ {0.1, 0.25, 0.5}, unit entries, σ = 1, GRU 256 "
+                        "(the paper's)"}),
     Section(
         "Table 1: colour denoising on BSD68, `denoise_color` against CBM3D",
         "The shipped colour denoiser and CBM3D on the same noisy images, "
