@@ -407,6 +407,7 @@ def test_projection_noise_range_drawn_log_uniformly():
 
 @pytest.mark.parametrize("noise_sigma,spacing,message", [
     ((0.0, 8.0), "log", "needs a range with lo > 0"),
+    (2.0, "log", "needs a range with lo > 0"),
     ((0.5, 8.0), "octaves", "noise_spacing must be one of"),
 ])
 def test_projection_noise_spacing_is_checked(noise_sigma, spacing, message):

@@ -264,8 +264,9 @@ class RandomProjections(Corruption):
     if noise_spacing not in NOISE_SPACINGS:
       raise ValueError(f"noise_spacing must be one of {NOISE_SPACINGS}, got "
                        f"{noise_spacing!r}.")
-    if (noise_spacing == "log" and isinstance(self.noise_sigma, tuple)
-        and self.noise_sigma[0] <= 0.0):
+    # One std has nothing to space: "log" with it would be ignored silently.
+    if noise_spacing == "log" and not (isinstance(self.noise_sigma, tuple)
+                                       and self.noise_sigma[0] > 0.0):
       raise ValueError(f"noise_spacing 'log' needs a range with lo > 0, got "
                        f"{noise_sigma!r}.")
     self.noise_spacing = noise_spacing
