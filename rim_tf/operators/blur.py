@@ -12,9 +12,11 @@ correlation). Two boundaries:
 
 Both keep the image's size. Both are computed by FFT by default (exact up
 to float32 rounding; replicate blur as circular blur of the edge-padded
-image, cropped), which is faster than direct convolution for all but the
-smallest kernels (`experiments/benchmarks/blur_speed.py`); direct
-convolution is the other method.
+image, cropped): its cost does not grow with the kernel, and it is faster
+than direct convolution, the other method, on whole images and circular
+training batches; direct convolution wins only for the replicate boundary
+with small kernels (`experiments/benchmarks/blur_speed.py`, measured in
+docs/benchmarks.md).
 """
 
 import numpy as np
@@ -245,9 +247,11 @@ class Blur(base.LinearOperator):
     return self._apply(base.check_image_batch(y, "y", self._shape), True)
 
   def wiener(self, y):
-    """The Wiener deconvolution of y, [N, H, W, C], unclipped: circular,
-    with the constant noise-to-signal ratio sigma^2 / var(y) of each
-    example, sigma (the operator's) at least the 8-bit rounding's. The one
+    """The Wiener deconvolution of y, [N, H, W, C], unclipped: circular
+    (for either boundary), with a constant noise-to-signal ratio per
+    example, sigma^2 / (var(y) - sigma^2) (the clean image's variance
+    estimated from the blurred one's), sigma (the operator's) at least the
+    8-bit rounding's. The one
     Wiener filter of the package: the Wiener start, and the baseline
     `rim_tf.baselines.wiener_deblur`."""
     if self.sigma is None:
