@@ -456,6 +456,8 @@ def test_estimate_noise_255_is_close_on_a_flat_image():
           boundary="zero"), "boundary must be one of"),
     (dict(task="deblur", sigma=500, kernel=np.ones((3, 3)) / 9),
      "sigma 500 is more than"),
+    (dict(task="deblur", sigma=-1, kernel=np.ones((3, 3)) / 9),
+     "sigma must be a finite number >= 0"),
 ])
 def test_restore_rejects_bad_arguments(weights, kwargs, message):
   task = kwargs.get("task", "denoise")
@@ -627,6 +629,20 @@ def test_deblur_restores_with_the_kernel_through_the_engine(weights):
                        weights=path)
   assert out.dtype == np.uint8 and out.shape == rgb.shape
   np.testing.assert_array_equal(out[..., 0], out[..., 2])
+
+
+def test_a_noise_free_blurred_image_deblurs_at_sigma_zero(weights):
+  # Deblurring RIMs train on sigma from 0; only denoising refuses it.
+  from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
+  kernel = np.ones((5, 5)) / 25
+  blurred = smooth_image(40, 36, 1).astype(np.float32) / 255.0
+  path = str(weights["deblur"])
+  out = rim_tf.restore(blurred, task="deblur", kernel=kernel, sigma=0,
+                       weights=path, fast=False)
+  restorer, _ = engine.Restorer.from_weights(path)
+  np.testing.assert_array_equal(out, restorer.deblur(blurred, kernel, 0.0,
+                                                     "circular"))
+  assert np.isfinite(out).all()
 
 
 def test_the_api_speaks_of_the_operators_constants():

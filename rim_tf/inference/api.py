@@ -128,17 +128,18 @@ def check_steps(steps):
   return int(steps)
 
 
-def check_sigma(sigma, config=None, weights=None):
+def check_sigma(sigma, config=None, weights=None, zero_ok=False):
   """`sigma` (0-255 scale) as a float; ValueError unless it is one finite
-  number > 0 that the RIM of `config` can use (its task's
-  `Task.usable_sigma_255`)."""
+  number > 0 (>= 0 if `zero_ok`: a noise-free blurred image is still a
+  problem, a noise-free noisy one is not) that the RIM of `config` can use
+  (its task's `Task.usable_sigma_255`)."""
   if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
     raise ValueError(f"sigma must be one number (the noise std on the "
                      f"0-255 scale), got {sigma!r}.")
   sigma = float(sigma)
-  if not math.isfinite(sigma) or sigma <= 0:
-    raise ValueError(f"sigma must be a finite number > 0 (the noise std on "
-                     f"the 0-255 scale), got {sigma:g}.")
+  if not math.isfinite(sigma) or sigma < 0 or (sigma == 0 and not zero_ok):
+    raise ValueError(f"sigma must be a finite number {'>=' if zero_ok else '>'}"
+                     f" 0 (the noise std on the 0-255 scale), got {sigma:g}.")
   if config is not None:
     from rim_tf import tasks  # pylint: disable=g-import-not-at-top
     task = tasks.from_config(config)
@@ -226,7 +227,8 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
     task: "denoise", "superres" or "deblur".
     sigma: denoising and deblurring: noise std on the 0-255 scale (for
       16-bit images too: 255 is the full range); None estimates it
-      (`estimate_noise_255`).
+      (`estimate_noise_255`). Deblurring accepts 0 (no noise but 8-bit
+      rounding).
     scale: super-resolution factor (an integer > 1).
     steps: RIM steps T (default: the weights' own, `Restorer.from_weights`).
     weights: a shipped name or a .weights.h5 path (default: the shipped RIM
@@ -281,7 +283,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
                        "trained with.")
     scale = check_scale(scale)
   elif sigma is not None:
-    sigma = check_sigma(sigma)
+    sigma = check_sigma(sigma, zero_ok=task == "deblur")
   if task == "deblur":
     if kernel is None:
       raise ValueError("task 'deblur' needs the blur kernel (kernel=...).")
@@ -300,7 +302,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       if log:
         log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
             f"scale).")
-    sigma = check_sigma(sigma, config, weights)
+    sigma = check_sigma(sigma, config, weights, zero_ok=task == "deblur")
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
     if task == "superres":
       how = "super-resolving the luma with"

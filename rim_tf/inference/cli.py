@@ -60,8 +60,9 @@ def build_parser():
                            "inputs or a folder; created if missing)")
   parser.add_argument("--sigma", type=float, default=None,
                       help="denoise, deblur: noise std on the 0-255 scale "
-                           "(for 16-bit images too); omitted: estimated from "
-                           "each image and reported on stderr")
+                           "(for 16-bit images too; deblur accepts 0); "
+                           "omitted: estimated from each image and reported "
+                           "on stderr")
   parser.add_argument("--scale", type=int, default=None,
                       help="superres: the upscaling factor (an integer >= 2)")
   parser.add_argument("--kernel", default=None,
@@ -139,7 +140,7 @@ def _check_arguments(args):
       raise UsageError("--sigma applies to denoise and deblur only.")
   elif args.sigma is not None:
     try:
-      api.check_sigma(args.sigma)
+      api.check_sigma(args.sigma, zero_ok=args.task == "deblur")
     except ValueError as error:
       raise UsageError(f"--sigma: {error}") from None
   if args.steps is not None and args.steps < 1:
@@ -436,7 +437,8 @@ def main(argv=None):
       name = api.default_weights(args.task, 1)
       config = pretrained.config(name)
     if args.sigma is not None:
-      api.check_sigma(args.sigma, config, args.weights or name)
+      api.check_sigma(args.sigma, config, args.weights or name,
+                      zero_ok=args.task == "deblur")
     if args.scale is not None:
       api.check_scale(args.scale, config, args.weights or name)
   except (FileNotFoundError, ValueError) as error:
