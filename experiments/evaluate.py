@@ -19,11 +19,12 @@ from rim_tf import experiment_flags
 
 FLAGS = flags.FLAGS
 experiment_flags.define_task(help_text=(
-    "Which table: Table 2 (denoise), 1 (denoise_color), 3 (superres), or "
-    "Figure 2's curves (random_projections)."))
-flags.DEFINE_list("methods", None, "rim, bm3d (CBM3D for colour), "
-                  "bicubic (super-resolution); default: rim and the task's "
-                  "baselines.")
+    "Which table: Table 2 (denoise), 1 (denoise_color), 3 (superres), "
+    "Figure 2's curves (random_projections), or Levin et al.'s kernels "
+    "(deblur)."))
+flags.DEFINE_list("methods", None, "rim, bm3d (CBM3D for colour, "
+                  "BM3D-deblurring for deblur), bicubic (super-resolution), "
+                  "wiener (deblur); default: rim and the task's baselines.")
 flags.DEFINE_list("subset", ["bsd68"], "Test images: bsd68 and/or bsd100. "
                   "Both: the 100 images are evaluated once and each table "
                   "written to --output with {subset} replaced.")

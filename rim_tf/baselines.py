@@ -91,8 +91,10 @@ def _gray_and_kernel(blurred01, kernel, sigma_255):
 
 @contextlib.contextmanager
 def _numpy_trapz():
-  """bm3d 4.0.3 calls numpy.trapz, which NumPy 2 removed: lend it
-  numpy.trapezoid (the same function) for the call, without pinning NumPy."""
+  """bm3d's deblurring calls numpy.trapz (through bm4d), which NumPy 2
+  removed: lend it numpy.trapezoid (the same function) for the call,
+  without pinning NumPy. It patches the numpy module for the call's
+  duration: not for threads that call it at the same time."""
   if hasattr(np, "trapz"):
     yield
     return
@@ -121,7 +123,7 @@ def bm3d_deblur(blurred01, kernel, sigma_255):
 def wiener_deblur(blurred01, kernel, sigma_255):
   """The Wiener filter of a gray image blurred circularly by `kernel`, with
   a constant signal-to-noise ratio: X = conj(K) Y / (|K|^2 + sigma^2 /
-  var(image)), the image's variance taken from the blurred one
+  var(image)), var(image) estimated as var(y) - sigma^2
   (`rim_tf.operators.Blur.wiener`, which the Wiener start uses too).
 
   Returns float32 [H, W, 1] on [0, 1] (unclipped).

@@ -423,6 +423,21 @@ def test_deblur_writes_what_the_python_api_returns(tmp_path, capsys, weights,
                                 want)
 
 
+def test_deblur_compare_says_bm3d_blurs_circularly(tmp_path, capsys,
+                                                   weights):
+  _kernel_files(tmp_path)
+  image_files.write_image(tmp_path / "in.png", _noisy())
+  for boundary in ("circular", "replicate"):
+    code, err = _run(capsys, "deblur", tmp_path / "in.png", "-o",
+                     tmp_path / f"{boundary}.png", "--kernel",
+                     tmp_path / "k.npy", "--sigma", 0, "--boundary",
+                     boundary, "--compare", "--weights", weights["deblur"])
+    assert code == 0, err
+    assert (tmp_path / f"{boundary}_bm3d.png").is_file()
+    noted = "BM3D-deblurring blurs circularly" in err
+    assert noted == (boundary == "replicate"), err
+
+
 @pytest.mark.parametrize("make,fragment", [
     (lambda d: np.save(d / "bad.npy", np.ones((4, 4)) / 16),
      "bad.npy: kernel must have odd sides of at most 31"),

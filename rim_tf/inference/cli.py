@@ -94,7 +94,8 @@ def build_parser():
                            "from the input")
   parser.add_argument("--compare", action="store_true",
                       help="also write the classical baseline (BM3D for "
-                           "denoise, bicubic for superres) as "
+                           "denoise, bicubic for superres, BM3D-deblurring "
+                           "with a circular boundary for deblur) as "
                            "OUT_bm3d/OUT_bicubic and a side-by-side "
                            "OUT_compare.png, with PSNRs when --reference is "
                            "given")
@@ -252,6 +253,9 @@ class _Job:
     result = api.from_float01(out01, dtype)
     writes = [(self.target, result)]
     panel = None
+    if args.compare and args.task == "deblur" and args.boundary != "circular":
+      log(f"{self.source}: --compare: BM3D-deblurring blurs circularly; it "
+          f"does not model the {args.boundary} boundary.")
     if args.compare:
       baseline_path, baseline, panel = self._compare(image, image01, sigma,
                                                      result)
