@@ -665,13 +665,16 @@ def test_the_deblurring_input_is_circular_blur_seeded_noise_and_8_bits():
   rng = np.random.default_rng(0)
   clean = rng.integers(0, 256, (40, 36, 1), dtype=np.uint8)
   kernel = kernels.levin09()[2]
-  got = protocols.blurred_image(clean, kernel, 7.65)
   # numpy.random.seed(0), then one normal draw of the image's shape.
   np.random.seed(0)
   noise = np.random.normal(0, 7.65 / 255, (40, 36))
-  blurred = ndimage.convolve(clean[..., 0] / 255.0, kernel, mode="wrap")
-  want = np.clip(np.round((blurred + noise) * 255), 0, 255) / 255
-  np.testing.assert_allclose(got[..., 0], want, atol=1e-6)
+  for boundary, mode in (("circular", "wrap"), ("replicate", "nearest")):
+    got = protocols.blurred_image(clean, kernel, 7.65, boundary=boundary)
+    blurred = ndimage.convolve(clean[..., 0] / 255.0, kernel, mode=mode)
+    want = np.clip(np.round((blurred + noise) * 255), 0, 255) / 255
+    np.testing.assert_allclose(got[..., 0], want, atol=1e-6)
+  assert not np.array_equal(protocols.blurred_image(clean, kernel, 7.65),
+                            got)
 
 
 def test_deblurring_scores_each_kernel_and_their_mean_per_image():

@@ -47,16 +47,18 @@ def superres_pair(image_uint8, scale):
   return high, operators.imresize(high, 1.0 / scale)
 
 
-def blurred_image(clean_uint8, kernel, sigma_255, seed=0):
+def blurred_image(clean_uint8, kernel, sigma_255, seed=0,
+                  boundary="circular"):
   """The deblurring benchmark's input: float32 [H, W, C] on the 1/255 grid.
 
-  The clean image on [0, 1] blurred circularly by `kernel`
-  (`scipy.ndimage.convolve`, mode "wrap", in float64), plus white noise of
-  std sigma_255 / 255 from `numpy.random.seed(seed)`'s generator, clipped
-  and rounded to 8 bits.
+  The clean image on [0, 1] blurred by `kernel` (`scipy.ndimage.convolve`
+  in float64; circularly, mode "wrap", the benchmark's boundary, or
+  "replicate", mode "nearest", as a photograph is blurred), plus white
+  noise of std sigma_255 / 255 from `numpy.random.seed(seed)`'s generator,
+  clipped and rounded to 8 bits.
   """
   clean = np.asarray(clean_uint8, np.float64) / 255.0
-  blurred = blur_operator.scipy_blur(clean, kernel, "circular")
+  blurred = blur_operator.scipy_blur(clean, kernel, boundary)
   rng = np.random.RandomState(seed)  # numpy.random.seed(seed)'s stream.
   noisy = blurred + rng.normal(0.0, sigma_255 / 255.0, blurred.shape)
   return metrics.quantize_8bit(noisy.astype(np.float32))
