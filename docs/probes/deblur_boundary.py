@@ -41,12 +41,8 @@ experiment_flags.define_data_dir()
 
 
 def _psnr(estimate01, clean_uint8, border=0):
-  estimate = metrics.to_uint8(estimate01).astype(np.float64)
-  clean = np.asarray(clean_uint8, np.float64)
-  if border:
-    estimate = estimate[border:-border, border:-border]
-    clean = clean[border:-border, border:-border]
-  return metrics.psnr_255(estimate, clean)
+  return metrics.psnr_255(metrics.shave(metrics.to_uint8(estimate01), border),
+                          metrics.shave(clean_uint8, border))
 
 
 def main(argv):

@@ -26,6 +26,9 @@ DEFAULT_WEIGHTS = {"denoise": {3: ("denoise_color", "denoise_gray"),
 BOUNDARIES = ("circular", "replicate")  # `rim_tf.operators.blur.BOUNDARIES`
 MAX_KERNEL = 31  # `rim_tf.operators.blur.MAX_KERNEL`
 MIN_SIDE = 8
+# Tasks whose sigma may be 0: a noise-free blurred image is still a problem
+# (its RIM trains on sigma from 0), a noise-free noisy one is not.
+SIGMA_ZERO_TASKS = ("deblur",)
 
 
 # -- the Python API ----------------------------------------------------------
@@ -128,11 +131,11 @@ def check_steps(steps):
   return int(steps)
 
 
-def check_sigma(sigma, config=None, weights=None, zero_ok=False):
+def check_sigma(sigma, config=None, weights=None, task="denoise"):
   """`sigma` (0-255 scale) as a float; ValueError unless it is one finite
-  number > 0 (>= 0 if `zero_ok`: a noise-free blurred image is still a
-  problem, a noise-free noisy one is not) that the RIM of `config` can use
-  (its task's `Task.usable_sigma_255`)."""
+  number > 0 (>= 0 for the SIGMA_ZERO_TASKS) that the RIM of `config` can
+  use (its task's `Task.usable_sigma_255`)."""
+  zero_ok = task in SIGMA_ZERO_TASKS
   if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
     raise ValueError(f"sigma must be one number (the noise std on the "
                      f"0-255 scale), got {sigma!r}.")
@@ -283,7 +286,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
                        "trained with.")
     scale = check_scale(scale)
   elif sigma is not None:
-    sigma = check_sigma(sigma, zero_ok=task == "deblur")
+    sigma = check_sigma(sigma, task=task)
   if task == "deblur":
     if kernel is None:
       raise ValueError("task 'deblur' needs the blur kernel (kernel=...).")
@@ -302,7 +305,7 @@ def restore(image, task="denoise", sigma=None, scale=None, steps=None,
       if log:
         log(f"no sigma given; estimated noise sigma {sigma:.2f} (0-255 "
             f"scale).")
-    sigma = check_sigma(sigma, config, weights, zero_ok=task == "deblur")
+    sigma = check_sigma(sigma, config, weights, task)
   if log and restorer.channels == 1 and image01.shape[-1] == 3:
     if task == "superres":
       how = "super-resolving the luma with"

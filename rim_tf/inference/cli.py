@@ -141,7 +141,7 @@ def _check_arguments(args):
       raise UsageError("--sigma applies to denoise and deblur only.")
   elif args.sigma is not None:
     try:
-      api.check_sigma(args.sigma, zero_ok=args.task == "deblur")
+      api.check_sigma(args.sigma, task=args.task)
     except ValueError as error:
       raise UsageError(f"--sigma: {error}") from None
   if args.steps is not None and args.steps < 1:
@@ -441,8 +441,7 @@ def main(argv=None):
       name = api.default_weights(args.task, 1)
       config = pretrained.config(name)
     if args.sigma is not None:
-      api.check_sigma(args.sigma, config, args.weights or name,
-                      zero_ok=args.task == "deblur")
+      api.check_sigma(args.sigma, config, args.weights or name, args.task)
     if args.scale is not None:
       api.check_scale(args.scale, config, args.weights or name)
   except (FileNotFoundError, ValueError) as error:

@@ -12,7 +12,7 @@ correlation). Two boundaries:
 
 Both keep the image's size. Both are computed by FFT by default (exact up
 to float32 rounding; replicate blur as circular blur of the edge-padded
-image, cropped): its cost does not grow with the kernel, and it is faster
+image, cropped): its cost hardly grows with the kernel, and it is faster
 than direct convolution, the other method, on whole images and circular
 training batches; direct convolution wins only for the replicate boundary
 with small kernels (`experiments/benchmarks/blur_speed.py`, measured in
@@ -251,9 +251,8 @@ class Blur(base.LinearOperator):
     (for either boundary), with a constant noise-to-signal ratio per
     example, sigma^2 / (var(y) - sigma^2) (the clean image's variance
     estimated from the blurred one's), sigma (the operator's) at least the
-    8-bit rounding's. The one
-    Wiener filter of the package: the Wiener start, and the baseline
-    `rim_tf.baselines.wiener_deblur`."""
+    8-bit rounding's. The one Wiener filter of the package: the Wiener
+    start, and the baseline `rim_tf.baselines.wiener_deblur`."""
     if self.sigma is None:
       raise ValueError("the Wiener filter needs sigma, the noise std of y.")
     y = base.check_image_batch(y, "y", self._shape)
