@@ -878,6 +878,28 @@ def test_init_continue_goes_on_at_the_exported_step_and_schedule(
                                   second.model.trainable_variables[0].numpy())
 
 
+def test_init_continue_keeps_the_exported_eps_whatever_the_warm_start_says(
+    tmp_path):
+  # A preset that starts a donor's eps afresh (deblurring's) must not reset
+  # the learned eps of the run it continues.
+  config = tiny_config(**{"trainer.train_steps": 4})
+  first = training.Trainer(config, tmp_path / "a", patches=tiny_patches())
+  first.model.likelihood.phi.assign(0.25)
+  export = first.export_weights(tmp_path / "export" / "run.weights.h5")
+  for keep in (True, False):
+    second = training.Trainer(configs.override(config, {
+        "trainer.init_weights": str(export), "trainer.init_continue": True,
+        "trainer.init_keep_likelihood": keep}), tmp_path / f"b{keep}",
+        patches=tiny_patches())
+    assert float(second.model.likelihood.phi.numpy()) == pytest.approx(0.25)
+  # A plain warm start still starts it afresh when told to.
+  warm = training.Trainer(configs.override(config, {
+      "trainer.init_weights": str(export),
+      "trainer.init_keep_likelihood": False}), tmp_path / "c",
+      patches=tiny_patches())
+  assert float(warm.model.likelihood.phi.numpy()) != pytest.approx(0.25)
+
+
 def test_init_continue_names_a_schedule_that_differs_from_the_exports(
     tmp_path, caplog):
   absl_logging.set_verbosity(absl_logging.INFO)

@@ -198,7 +198,10 @@ class Trainer:
         init = pretrained.resolve(self.config.trainer.init_weights)
       warm_start.load_init_weights(self.model, self.config, init,
                                    self.policy)
-      if not self.config.trainer.init_keep_likelihood:
+      # A continued run is the same run: its eps was learned for this
+      # problem, so only a warm start from a donor can start it afresh.
+      if not (self.config.trainer.init_keep_likelihood
+              or self.config.trainer.init_continue):
         self.model.likelihood.reset()
       start_average = True
       if self.config.trainer.init_continue:
