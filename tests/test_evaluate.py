@@ -7,6 +7,8 @@ bicubic Table 3 row is reproduced on BSD100 when RIM_DATA_DIR is set.
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -442,6 +444,15 @@ def test_slices_of_a_run_score_its_images_as_the_whole_run(bsds_dir,
     assert len(part) == 2 and not set(part) & set(parts)
     parts.update(part)
   assert parts == whole["per_image"]
+  # Joined again, the slices are the whole run. (Its SEM is bootstrapped
+  # in the split file's order, the combination's in the ids' order.)
+  combined, _ = tables.combine(
+      [tables.read_part(tmp_path / f"{first}.json")[:2] for first in (2, 0)],
+      "bsd100")
+  joined = combined["rim"]["sigma25"]
+  assert joined["per_image"] == whole["per_image"]
+  assert joined["psnr"] == pytest.approx(whole["psnr"], abs=1e-12)
+  assert joined["psnr_sem"] == pytest.approx(whole["psnr_sem"], rel=0.3)
   for first, fragment in ((-1, "whole number >= 0"), (1.5, "whole number"),
                           (100, "past the last of the 100")):
     with pytest.raises(ValueError, match=fragment):
@@ -718,3 +729,85 @@ def test_markdown_table_shows_published_rows_only_for_their_settings():
                                                     "denoise_color", "bsd100")
   assert "(published)" not in tables.markdown_table(
       unclipped, "denoise_color", "bsd68", "ssim")
+
+
+def _synthetic_results(methods, ids, offset=0.0):
+  """{method: {setting: summary}} with made-up per-image values."""
+  rng = np.random.default_rng(7)
+  values = {(m, s, i): float(rng.uniform(20, 30)) + offset
+            for m in ("rim", "bm3d", "wiener") for s in ("sigma2.55_k1",
+                                                         "sigma2.55")
+            for i in bsds.BSD68[:6]}
+  return {m: {s: tables.summarize({i: values[m, s, i] for i in ids},
+                                  {i: values[m, s, i] / 40 for i in ids})
+              for s in ("sigma2.55_k1", "sigma2.55")} for m in methods}
+
+
+def test_combine_of_slices_and_methods_equals_the_whole_run():
+  ids = bsds.BSD68[:6]
+  whole = _synthetic_results(("rim", "bm3d", "wiener"), ids)
+  parts = [(_synthetic_results(("bm3d", "wiener"), ids[3:]),
+            {"bm3d": 30.0, "wiener": 0.5}),
+           (_synthetic_results(("bm3d", "wiener"), ids[:3]),
+            {"bm3d": 20.0, "wiener": 0.1}),
+           (_synthetic_results(("rim", "wiener"), ids[::-1]),
+            {"rim": 2.0, "wiener": 0.3})]
+  combined, seconds = tables.combine(parts, "bsd68")
+  assert combined == whole  # Per image, mean and bootstrap SEM.
+  assert list(combined["bm3d"]["sigma2.55"]["per_image"]) == list(ids)
+  assert seconds == pytest.approx({"bm3d": 25.0, "rim": 2.0,
+                                   "wiener": (0.5 * 3 + 0.1 * 3 + 0.3 * 6) /
+                                   12})
+
+
+def test_combine_refuses_parts_that_disagree_or_do_not_cover_alike():
+  ids = bsds.BSD68[:6]
+  other = _synthetic_results(("wiener",), ids[:2], offset=0.01)
+  with pytest.raises(ValueError, match=r"'wiener' at sigma2.55\S* scores "
+                     r"image \S+ .* in part 1: the parts' inputs or code"):
+    tables.combine([(_synthetic_results(("wiener",), ids), {}),
+                    (other, {})], "bsd68")
+  with pytest.raises(ValueError, match=r"'rim' at .* no result for images "
+                     r"\['" + ids[3]):
+    tables.combine([(_synthetic_results(("rim",), ids[:3]), {}),
+                    (_synthetic_results(("wiener",), ids), {})], "bsd68")
+  fewer = _synthetic_results(("rim",), ids[3:])
+  del fewer["rim"]["sigma2.55"]
+  with pytest.raises(ValueError, match=r"'rim' has settings "
+                     r"\['sigma2.55_k1'\] in part 1"):
+    tables.combine([(_synthetic_results(("rim",), ids[:3]), {}),
+                    (fewer, {})], "bsd68")
+
+
+def test_combine_results_binary_writes_the_union_and_keeps_its_inputs(
+    tmp_path):
+  ids = bsds.BSD68[:6]
+  paths = []
+  for number, (methods, part) in enumerate(((("bm3d",), ids[:3]),
+                                            (("bm3d",), ids[3:]))):
+    path = tmp_path / f"part{number}.json"
+    tables.write_results(_synthetic_results(methods, part), {"bm3d": 9.0},
+                         path, "deblur", "bsd68",
+                         {"command": f"python evaluate.py part {number}"})
+    paths.append(str(path))
+  script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments",
+                        "combine_results.py")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  run = lambda *args: subprocess.run(  # pylint: disable=g-long-lambda
+      [sys.executable, script, "--task=deblur", *args], env=env,
+      capture_output=True, text=True, timeout=240)
+  before = [open(p).read() for p in paths]
+  refused = run(f"--inputs={','.join(paths)}", f"--output={paths[0]}")
+  assert refused.returncode != 0 and "Traceback" not in refused.stderr
+  assert [l for l in refused.stderr.splitlines() if l.startswith("error: ")
+          ] == [f"error: --output {paths[0]} is one of the --inputs; write "
+                f"the combination to a new file."]
+  assert [open(p).read() for p in paths] == before
+  output = tmp_path / "all.json"
+  done = run(f"--inputs={','.join(paths)}", f"--output={output}")
+  assert done.returncode == 0, done.stderr
+  assert json.loads(output.read_text()) == _synthetic_results(("bm3d",), ids)
+  md = (tmp_path / "all.md").read_text()
+  assert "- part 0: python evaluate.py part 0" in md
+  assert "- part 1: python evaluate.py part 1" in md
+  assert "- images: 6" in md and "Seconds per image: bm3d 9.00" in md

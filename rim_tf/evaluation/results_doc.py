@@ -535,18 +535,10 @@ def _levin(section, results_dir):
 
 
 def _seconds_per_image(results_dir, json_name, methods):
-  """{shown name: seconds} from the "Seconds per image:" line of the
-  evaluation's markdown beside its JSON ({} without one)."""
-  md = (pathlib.Path(results_dir) / json_name).with_suffix(".md")
-  if not md.exists():
-    return {}
-  for line in md.read_text().splitlines():
-    if line.startswith("Seconds per image:"):
-      found = dict(re.findall(r"([^\s,:]+) ([\d.]+)",
-                              line[len("Seconds per image:"):]))
-      return {methods.get(name, name): float(value)
-              for name, value in found.items()}
-  return {}
+  """{shown name: seconds} from the evaluation's markdown beside its JSON
+  ({} without one)."""
+  found = tables.read_seconds_per_image(pathlib.Path(results_dir) / json_name)
+  return {methods.get(name, name): value for name, value in found.items()}
 
 
 def _before_after(section, results_dir):

@@ -63,6 +63,116 @@ def restrict(results, ids):
   return restricted
 
 
+def combine(parts, subset):
+  """One run's results from runs on parts of the same test images.
+
+  The parts are slices of one evaluation (`evaluate.py --first_image
+  --num_images`, e.g. a baseline that takes hours, spread over machines)
+  or other methods on the same images. Each image's input depends on its
+  id alone, so a method's per-image values are joined across parts and
+  summarized again: BSD68 in the order a whole run takes it, so means and
+  bootstrap SEMs are the whole run's; the 100 images by id (a whole run
+  takes the split file's order, so its SEM can differ in the last digits).
+
+  Args:
+    parts: list of (results, seconds): {method: {setting: summary}} as
+      `summarize` makes them, and {method: seconds per image}.
+    subset: "bsd68" or "bsd100", the order of the images.
+
+  Returns:
+    (results, seconds): seconds per image weighted by each part's images.
+
+  Raises:
+    ValueError: a method has other settings in one part than in another,
+      a part has a setting without an image, the same method, setting and
+      image score differently in two parts (their inputs or code differ),
+      or the methods do not all cover the same images.
+  """
+  psnr, ssim, settings, timed = {}, {}, {}, {}
+  for number, (results, seconds) in enumerate(parts):
+    for name, by_setting in results.items():
+      if settings.setdefault(name, set(by_setting)) != set(by_setting):
+        raise ValueError(
+            f"method {name!r} has settings {sorted(by_setting)} in part "
+            f"{number} but {sorted(settings[name])} before it.")
+      for setting, entry in by_setting.items():
+        if not entry["per_image"]:
+          raise ValueError(f"part {number} has no image for {name!r} at "
+                           f"{setting}.")
+        for target, values in ((psnr, entry["per_image"]),
+                               (ssim, entry["per_image_ssim"])):
+          joined = target.setdefault(name, {}).setdefault(setting, {})
+          for image_id, value in values.items():
+            if image_id in joined and abs(joined[image_id] - value) > 1e-6:
+              raise ValueError(
+                  f"{name!r} at {setting} scores image {image_id} "
+                  f"{joined[image_id]:.4f} in one part and {value:.4f} in "
+                  f"part {number}: the parts' inputs or code differ.")
+            joined[image_id] = value
+      if name in seconds:
+        images = len(next(iter(by_setting.values()))["per_image"])
+        timed.setdefault(name, []).append((seconds[name], images))
+  covered = {name: set().union(*by_setting.values())
+             for name, by_setting in psnr.items()}
+  everything = set().union(*covered.values()) if covered else set()
+  for name, by_setting in psnr.items():
+    for setting, values in by_setting.items():
+      missing = sorted(everything - set(values))
+      if missing:
+        raise ValueError(f"{name!r} at {setting} has no result for images "
+                         f"{missing[:5]} that other parts scored.")
+  order = subset_ids(subset, sorted(everything))
+  combined = {name: {setting: summarize(
+      {i: values[i] for i in order}, {i: ssim[name][setting][i] for i in order})
+      for setting, values in by_setting.items()}
+      for name, by_setting in psnr.items()}
+  seconds = {name: sum(s * n for s, n in pairs) / sum(n for _, n in pairs)
+             for name, pairs in timed.items()}
+  return combined, seconds
+
+
+def read_part(json_path):
+  """(results, seconds per image, metadata) of an evaluation written by
+  `write_results`: its JSON, and the "- key: value" lines and the
+  "Seconds per image:" line of the markdown beside it ({} without one)."""
+  with open(json_path, encoding="utf-8") as f:
+    results = json.load(f)
+  return (results, read_seconds_per_image(json_path),
+          read_metadata(json_path))
+
+
+def read_seconds_per_image(json_path):
+  """{method: seconds} from the "Seconds per image:" line of the markdown
+  `write_results` wrote beside JSON_PATH ({} without one)."""
+  for line in _markdown_lines(json_path):
+    if line.startswith("Seconds per image:"):
+      found = re.findall(r"([^\s,:]+) ([\d.]+)",
+                         line[len("Seconds per image:"):])
+      return {name: float(value) for name, value in found}
+  return {}
+
+
+def read_metadata(json_path):
+  """{key: value} of the "- key: value" lines heading the markdown
+  `write_results` wrote beside JSON_PATH ({} without one)."""
+  metadata = {}
+  for line in _markdown_lines(json_path):
+    if line.startswith("PSNR (dB)"):
+      break
+    if line.startswith("- ") and ": " in line:
+      key, value = line[2:].split(": ", 1)
+      metadata[key] = value
+  return metadata
+
+
+def _markdown_lines(json_path):
+  md_path = _markdown_path(json_path)
+  if not os.path.exists(md_path):
+    return []
+  with open(md_path, encoding="utf-8") as f:
+    return f.read().splitlines()
+
+
 def markdown_table(results, task, subset, metric="psnr"):
   """A markdown table of our results with the paper's numbers beside them,
   and other papers' (`Evaluation.published`) where they printed one of the
@@ -194,12 +304,16 @@ def write_results(results, timing, path, task, subset, metadata=None,
 def _write_markdown(json_path, text):
   """Writes `text` beside the results JSON_PATH (NAME.json -> NAME.md) and
   returns it."""
-  json_path = str(json_path)
-  md_path = (json_path[:-5] if json_path.endswith(".json") else
-             json_path) + ".md"
-  with open(md_path, "w", encoding="utf-8") as f:
+  with open(_markdown_path(json_path), "w", encoding="utf-8") as f:
     f.write(text)
   return text
+
+
+def _markdown_path(json_path):
+  """NAME.json -> NAME.md (the markdown beside a results JSON)."""
+  json_path = str(json_path)
+  return (json_path[:-5] if json_path.endswith(".json") else
+          json_path) + ".md"
 
 
 # The paper's test sets and their sizes.
