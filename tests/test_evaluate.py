@@ -752,6 +752,11 @@ def test_combine_of_slices_and_methods_equals_the_whole_run():
             {"bm3d": 20.0, "wiener": 0.1}),
            (_synthetic_results(("rim", "wiener"), ids[::-1]),
             {"rim": 2.0, "wiener": 0.3})]
+  # A run on all 100 images gives its BSD68 images to the BSD68 table.
+  outside = "58060"  # A BSDS300 test image outside BSD68.
+  assert outside not in bsds.BSD68
+  parts[2][0]["rim"]["sigma2.55"]["per_image"][outside] = 99.0
+  parts[2][0]["rim"]["sigma2.55"]["per_image_ssim"][outside] = 0.5
   combined, seconds = tables.combine(parts, "bsd68")
   assert combined == whole  # Per image, mean and bootstrap SEM.
   assert list(combined["bm3d"]["sigma2.55"]["per_image"]) == list(ids)

@@ -73,6 +73,7 @@ def combine(parts, subset):
   summarized again: BSD68 in the order a whole run takes it, so means and
   bootstrap SEMs are the whole run's; the 100 images by id (a whole run
   takes the split file's order, so its SEM can differ in the last digits).
+  For BSD68, parts run on all 100 test images give their BSD68 images.
 
   Args:
     parts: list of (results, seconds): {method: {setting: summary}} as
@@ -112,6 +113,11 @@ def combine(parts, subset):
       if name in seconds:
         images = len(next(iter(by_setting.values()))["per_image"])
         timed.setdefault(name, []).append((seconds[name], images))
+  if subset == "bsd68":  # A part may have run on all 100 images.
+    for by_setting in (*psnr.values(), *ssim.values()):
+      for setting, values in by_setting.items():
+        by_setting[setting] = {i: v for i, v in values.items()
+                               if i in bsds.BSD68}
   covered = {name: set().union(*by_setting.values())
              for name, by_setting in psnr.items()}
   everything = set().union(*covered.values()) if covered else set()
