@@ -13,7 +13,7 @@ REPRODUCE = $(PYTHON) experiments/reproduce.py --preset=$(PRESET) \
 
 .PHONY: install test evaluate tensorboard reproduce-denoise reproduce-color \
 	reproduce-sr reproduce-rp reproduce-deblur benchmark-model \
-	benchmark-pipeline benchmark-blur \
+	benchmark-pipeline benchmark-blur benchmark-deblur \
 	benchmark-inference benchmark-color benchmark-tiling \
 	benchmark-cli-memory recipe-search
 
@@ -65,6 +65,11 @@ benchmark-tiling:
 
 benchmark-blur:
 	$(PYTHON) experiments/benchmarks/blur_speed.py
+
+# Needs shipped deblurring weights, or WEIGHTS=PATH.weights.h5.
+benchmark-deblur:
+	$(PYTHON) experiments/benchmarks/deblur_speed.py --data_dir=$(DATA_DIR) \
+	  --weights=$(or $(WEIGHTS),deblur)
 
 benchmark-cli-memory:
 	$(PYTHON) experiments/benchmarks/cli_memory.py
