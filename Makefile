@@ -66,7 +66,7 @@ benchmark-tiling:
 benchmark-blur:
 	$(PYTHON) experiments/benchmarks/blur_speed.py
 
-# Needs shipped deblurring weights, or WEIGHTS=PATH.weights.h5.
+# The shipped deblurring RIM, or WEIGHTS=PATH.weights.h5 (e.g. a run's export).
 benchmark-deblur:
 	$(PYTHON) experiments/benchmarks/deblur_speed.py --data_dir=$(DATA_DIR) \
 	  --weights=$(or $(WEIGHTS),deblur)

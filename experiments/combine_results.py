@@ -1,6 +1,6 @@
 """Joins evaluations of parts of the same test images into one results file.
 
-  python experiments/combine_results.py --task=deblur --subset=bsd68 \
+  python experiments/combine_results.py --subset=bsd68 \
       --inputs=PART_A.json,PART_B.json --output=FILE.json
 
 The parts are slices of one evaluation (`evaluate.py --first_image=K
@@ -9,11 +9,13 @@ other methods on the same images (the RIM alone, later). Each image's
 input depends on its id alone, so FILE.json is the run on their union:
 per-image values joined, means and SEMs as a whole run writes them, seconds
 per image weighted by images. A method scored on the same image by two
-parts must agree (`rim_tf.evaluation.tables.combine`). FILE.md beside it
-names every part's command.
+parts must agree, and a RIM's name must mean the same weights and T in
+every part (`rim_tf.evaluation.tables.combine`). FILE.md beside it names
+every part's command.
 """
 
 import os
+import re
 import sys
 
 from absl import app
@@ -23,57 +25,83 @@ from rim_tf import experiment_flags
 
 FLAGS = flags.FLAGS
 experiment_flags.define_task(default=None, help_text="The evaluation's task "
-                             "(for the paper's rows).")
+                             "(default: the parts', from their markdown).")
 flags.DEFINE_list("inputs", None, "Results JSONs of `evaluate.py` (each "
                   "with its .md beside it).", required=True)
 flags.DEFINE_enum("subset", "bsd68", ["bsd68", "bsd100"], "The test set "
-                  "the parts are slices of.")
+                  "the parts are slices of (parts run on all 100 images "
+                  "also give BSD68 its images).")
 flags.DEFINE_string("ours", None, "The method compared with the others and "
-                    "the paper's rows (default: the first part's RIM, if "
+                    "the paper's rows (default: the parts' first RIM, if "
                     "any).")
-flags.DEFINE_string("output", None, "The combined results JSON (an input "
-                    "is never overwritten).", required=True)
+flags.DEFINE_string("paper_rim", None, "The paper's row the RIM is compared "
+                    "with (as evaluate.py's --paper_rim).")
+flags.DEFINE_string("output", None, "The combined results JSON (neither an "
+                    "input nor its markdown is ever overwritten).",
+                    required=True)
+
+
+def _per_rim(parts, key, pattern):
+  """{RIM name: value} from the metadata line `key` of every part, parsed
+  by `pattern` (name, value); ValueError if a name has two values."""
+  seen = {}
+  for path, (_, _, meta) in parts:
+    for name, value in re.findall(pattern, meta.get(key, "")):
+      first = seen.setdefault(name, (value, path))
+      if first[0] != value:
+        raise ValueError(f"RIM {name!r} is {key} {first[0]} in {first[1]} "
+                         f"but {value} in {path}: not the same RIM.")
+  return {name: value for name, (value, _) in seen.items()}
+
+
+def _task(parts):
+  tasks = {meta.get("task") for _, (_, _, meta) in parts} - {None}
+  if FLAGS.task is None:
+    if len(tasks) != 1:
+      raise ValueError(f"the parts' markdown names tasks {sorted(tasks)}; "
+                       f"say which with --task.")
+    FLAGS.task = tasks.pop()
+  elif tasks - {FLAGS.task}:
+    raise ValueError(f"--task={FLAGS.task}, but the parts are of "
+                     f"{sorted(tasks)}.")
+  return experiment_flags.task_name()
 
 
 def main(argv):
   del argv
   from rim_tf.evaluation import tables  # pylint: disable=g-import-not-at-top
   try:
-    task = experiment_flags.task_name()
-    output = os.path.abspath(FLAGS.output)
-    if output in {os.path.abspath(p) for p in FLAGS.inputs}:
-      raise ValueError(f"--output {FLAGS.output} is one of the --inputs; "
-                       f"write the combination to a new file.")
-    tables.check_output_folder(output)
-    parts = []
+    output = os.path.realpath(FLAGS.output)
     for path in FLAGS.inputs:
-      try:
-        parts.append(tables.read_part(path))
-      except OSError as error:
-        raise ValueError(f"cannot read {path}: {error.strerror}.") from None
-      except ValueError as error:  # json.JSONDecodeError
-        raise ValueError(f"{path} is not a results JSON: {error}") from None
-    results, seconds = tables.combine([(r, s) for r, s, _ in parts],
-                                      FLAGS.subset)
+      if {output, tables.markdown_path(output)} & {
+          os.path.realpath(path), tables.markdown_path(os.path.realpath(path))}:
+        raise ValueError(f"--output {FLAGS.output} would overwrite the input "
+                         f"{path} or its markdown; write the combination to a "
+                         f"new file.")
+    tables.check_output_folder(output)
+    parts = [(path, tables.read_part(path)) for path in FLAGS.inputs]
+    task = _task(parts)
+    _per_rim(parts, "weights", r"([^\s=,;]+)=[^=;]*?sha256 (\w+)\)")
+    steps = _per_rim(parts, "rim_steps", r"([^\s=,;]+)=(\d+)")
+    results, seconds = tables.combine(
+        [(path, r, s) for path, (r, s, _) in parts], FLAGS.subset)
     metadata = {"command": experiment_flags.command_line()}
-    for number, (path, (_, _, meta)) in enumerate(zip(FLAGS.inputs, parts)):
-      metadata[f"part {number}"] = meta.get("command", os.path.basename(path))
-    for key in ("weights", "policy", "rim_steps"):
-      values = [m[key] for _, _, m in parts if key in m]
+    for number, (path, (_, _, meta)) in enumerate(parts):
+      metadata[f"part {number}"] = (meta.get("command") or
+                                    os.path.basename(path))
+    for key in ("weights", "policy", "rim_steps", "rim_start"):
+      values = [m[key] for _, (_, _, m) in parts if key in m]
       if values:
         metadata[key] = "; ".join(dict.fromkeys(values))
-    ours = FLAGS.ours
-    if ours is None:
-      ours = next((m["rim_steps"].split("=")[0] for _, _, m in parts
-                   if "rim_steps" in m), None)
+    ours = FLAGS.ours or next(iter(steps), None)
     if ours is not None and ours not in results:
-      raise ValueError(f"--ours={ours} is not a method of the parts: "
-                       f"{sorted(results)}.")
+      raise ValueError(f"the method compared with the others, {ours!r}, is "
+                       f"not one of the parts': {sorted(results)}.")
     images = len(next(iter(next(iter(results.values())).values()))[
         "per_image"])
-    report = tables.write_results(results, seconds, output, task,
-                                  FLAGS.subset, {**metadata, "images": images},
-                                  ours=ours)
+    report = tables.write_results(
+        results, seconds, output, task, FLAGS.subset,
+        {**metadata, "images": images}, ours=ours, paper_rim=FLAGS.paper_rim)
   except (OSError, ValueError) as error:
     sys.exit(f"error: {error}")
   print(report)

@@ -22,6 +22,7 @@ HISTORY = str(REPO / "experiments" / "validation_history.py")
 SEARCH = str(REPO / "experiments" / "recipe_search.py")
 TRAIN = str(REPO / "experiments" / "train.py")
 CALIBRATE = str(REPO / "experiments" / "calibrate_norms.py")
+COMBINE = str(REPO / "experiments" / "combine_results.py")
 TIMEOUT_S = 240
 
 
@@ -31,6 +32,7 @@ def _commands(empty, out):
       "evaluate_help": [EVALUATE, "--help"],
       "figures_help": [FIGURES, "--help"],
       "train_help": [TRAIN, "--help"],
+      "combine_help": [COMBINE, "--help"],
       "train_bad_set": [TRAIN, f"--run_dir={out / 'run'}",
                         "--set=trainer.no_such_field=1"],
       "evaluate_no_data": [EVALUATE, "--task=superres", "--methods=bicubic",
@@ -135,6 +137,7 @@ def _assert_clean_failure(result, *fragments):
                  "scale", "data_dir", "output")),
     ("train", ("task", "task_module", "preset", "data_dir", "set", "run_dir",
                "export", "max_minutes")),
+    ("combine", ("inputs", "subset", "task", "ours", "paper_rim", "output")),
 ])
 def test_help_lists_the_flags_users_need(runs, binary, flags):
   _, stdout, stderr = runs["results"][f"{binary}_help"]

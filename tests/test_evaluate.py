@@ -7,6 +7,7 @@ bicubic Table 3 row is reproduced on BSD100 when RIM_DATA_DIR is set.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import zlib
@@ -444,15 +445,11 @@ def test_slices_of_a_run_score_its_images_as_the_whole_run(bsds_dir,
     assert len(part) == 2 and not set(part) & set(parts)
     parts.update(part)
   assert parts == whole["per_image"]
-  # Joined again, the slices are the whole run. (Its SEM is bootstrapped
-  # in the split file's order, the combination's in the ids' order.)
+  # Joined again, the slices are the whole run, its SEM included.
   combined, _ = tables.combine(
-      [tables.read_part(tmp_path / f"{first}.json")[:2] for first in (2, 0)],
-      "bsd100")
-  joined = combined["rim"]["sigma25"]
-  assert joined["per_image"] == whole["per_image"]
-  assert joined["psnr"] == pytest.approx(whole["psnr"], abs=1e-12)
-  assert joined["psnr_sem"] == pytest.approx(whole["psnr_sem"], rel=0.3)
+      [(first, *tables.read_part(tmp_path / f"{first}.json")[:2])
+       for first in (2, 0)], "bsd100")
+  assert combined["rim"]["sigma25"] == whole
   for first, fragment in ((-1, "whole number >= 0"), (1.5, "whole number"),
                           (100, "past the last of the 100")):
     with pytest.raises(ValueError, match=fragment):
@@ -737,26 +734,31 @@ def _synthetic_results(methods, ids, offset=0.0):
   values = {(m, s, i): float(rng.uniform(20, 30)) + offset
             for m in ("rim", "bm3d", "wiener") for s in ("sigma2.55_k1",
                                                          "sigma2.55")
-            for i in bsds.BSD68[:6]}
+            for i in sorted(set(bsds.BSD68[:6]) | set(_BSD100_IDS))}
   return {m: {s: tables.summarize({i: values[m, s, i] for i in ids},
                                   {i: values[m, s, i] / 40 for i in ids})
               for s in ("sigma2.55_k1", "sigma2.55")} for m in methods}
 
 
+# Test ids of 4 to 6 digits, in the order a whole run takes them (by
+# number, `bsds.read_ids`), not as strings sort.
+_BSD100_IDS = ("3096", "8023", "12084", "58060", "101085", "108005")
+
+
 def test_combine_of_slices_and_methods_equals_the_whole_run():
   ids = bsds.BSD68[:6]
   whole = _synthetic_results(("rim", "bm3d", "wiener"), ids)
-  parts = [(_synthetic_results(("bm3d", "wiener"), ids[3:]),
+  parts = [("a", _synthetic_results(("bm3d", "wiener"), ids[3:]),
             {"bm3d": 30.0, "wiener": 0.5}),
-           (_synthetic_results(("bm3d", "wiener"), ids[:3]),
+           ("b", _synthetic_results(("bm3d", "wiener"), ids[:3]),
             {"bm3d": 20.0, "wiener": 0.1}),
-           (_synthetic_results(("rim", "wiener"), ids[::-1]),
+           ("c", _synthetic_results(("rim", "wiener"), ids[::-1]),
             {"rim": 2.0, "wiener": 0.3})]
   # A run on all 100 images gives its BSD68 images to the BSD68 table.
   outside = "58060"  # A BSDS300 test image outside BSD68.
   assert outside not in bsds.BSD68
-  parts[2][0]["rim"]["sigma2.55"]["per_image"][outside] = 99.0
-  parts[2][0]["rim"]["sigma2.55"]["per_image_ssim"][outside] = 0.5
+  parts[2][1]["rim"]["sigma2.55"]["per_image"][outside] = 99.0
+  parts[2][1]["rim"]["sigma2.55"]["per_image_ssim"][outside] = 0.5
   combined, seconds = tables.combine(parts, "bsd68")
   assert combined == whole  # Per image, mean and bootstrap SEM.
   assert list(combined["bm3d"]["sigma2.55"]["per_image"]) == list(ids)
@@ -765,54 +767,97 @@ def test_combine_of_slices_and_methods_equals_the_whole_run():
                                    12})
 
 
+def test_combine_takes_the_100_images_in_the_whole_runs_order():
+  whole = _synthetic_results(("rim",), _BSD100_IDS)
+  combined, _ = tables.combine(
+      [("b", _synthetic_results(("rim",), _BSD100_IDS[3:]), {}),
+       ("a", _synthetic_results(("rim",), _BSD100_IDS[:3]), {})], "bsd100")
+  assert combined == whole
+  assert list(combined["rim"]["sigma2.55"]["per_image"]) == list(_BSD100_IDS)
+
+
 def test_combine_refuses_parts_that_disagree_or_do_not_cover_alike():
   ids = bsds.BSD68[:6]
   other = _synthetic_results(("wiener",), ids[:2], offset=0.01)
   with pytest.raises(ValueError, match=r"'wiener' at sigma2.55\S* scores "
-                     r"image \S+ .* in part 1: the parts' inputs or code"):
-    tables.combine([(_synthetic_results(("wiener",), ids), {}),
-                    (other, {})], "bsd68")
+                     r"image \S+ \S+ in a.json and \S+ in b.json: their "
+                     r"inputs or code differ"):
+    tables.combine([("a.json", _synthetic_results(("wiener",), ids), {}),
+                    ("b.json", other, {})], "bsd68")
   with pytest.raises(ValueError, match=r"'rim' at .* no result for images "
                      r"\['" + ids[3]):
-    tables.combine([(_synthetic_results(("rim",), ids[:3]), {}),
-                    (_synthetic_results(("wiener",), ids), {})], "bsd68")
+    tables.combine([("a", _synthetic_results(("rim",), ids[:3]), {}),
+                    ("b", _synthetic_results(("wiener",), ids), {})],
+                   "bsd68")
   fewer = _synthetic_results(("rim",), ids[3:])
   del fewer["rim"]["sigma2.55"]
   with pytest.raises(ValueError, match=r"'rim' has settings "
-                     r"\['sigma2.55_k1'\] in part 1"):
-    tables.combine([(_synthetic_results(("rim",), ids[:3]), {}),
-                    (fewer, {})], "bsd68")
+                     r"\['sigma2.55_k1'\] in b.json but .* in a.json"):
+    tables.combine([("a.json", _synthetic_results(("rim",), ids[:3]), {}),
+                    ("b.json", fewer, {})], "bsd68")
+  with pytest.raises(ValueError, match="no part has an image of bsd68"):
+    tables.combine([("a", _synthetic_results(("rim",), ("58060",)), {})],
+                   "bsd68")
+
+
+def test_read_part_names_a_file_that_is_not_a_results_file(tmp_path):
+  cases = {"missing.json": None, "text.json": "not json",
+           "empty.json": "{}", "list.json": "[1, 2]",
+           "curves.json": json.dumps({"rim": {"sigma25": {"psnr": 1.0}}})}
+  for name, text in cases.items():
+    if text is not None:
+      (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / name))):
+      tables.read_part(tmp_path / name)
 
 
 def test_combine_results_binary_writes_the_union_and_keeps_its_inputs(
     tmp_path):
   ids = bsds.BSD68[:6]
   paths = []
-  for number, (methods, part) in enumerate(((("bm3d",), ids[:3]),
-                                            (("bm3d",), ids[3:]))):
+  for number, part in enumerate((ids[:3], ids[3:])):
     path = tmp_path / f"part{number}.json"
-    tables.write_results(_synthetic_results(methods, part), {"bm3d": 9.0},
+    weights = f"rim=deblur.weights.h5 (step 8000, sha256 {'ab' if number else 'cd'}12)"
+    tables.write_results(_synthetic_results(("rim",), part), {"rim": 9.0},
                          path, "deblur", "bsd68",
-                         {"command": f"python evaluate.py part {number}"})
+                         {"command": f"python evaluate.py part {number}",
+                          "weights": weights, "rim_steps": "rim=10"})
     paths.append(str(path))
   script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments",
                         "combine_results.py")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   run = lambda *args: subprocess.run(  # pylint: disable=g-long-lambda
-      [sys.executable, script, "--task=deblur", *args], env=env,
-      capture_output=True, text=True, timeout=240)
+      [sys.executable, script, f"--inputs={','.join(paths)}", *args],
+      env=env, capture_output=True, text=True, timeout=240)
   before = [open(p).read() for p in paths]
-  refused = run(f"--inputs={','.join(paths)}", f"--output={paths[0]}")
-  assert refused.returncode != 0 and "Traceback" not in refused.stderr
-  assert [l for l in refused.stderr.splitlines() if l.startswith("error: ")
-          ] == [f"error: --output {paths[0]} is one of the --inputs; write "
-                f"the combination to a new file."]
+  errors = lambda done: [l for l in done.stderr.splitlines()  # pylint: disable=g-long-lambda
+                         if l.startswith("error: ")]
+  for output in (paths[0], paths[1][:-len(".json")] + ".md",
+                 paths[1][:-len(".json")]):
+    refused = run(f"--output={output}")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert len(errors(refused)) == 1 and "would overwrite the input" in (
+        errors(refused)[0]), refused.stderr
   assert [open(p).read() for p in paths] == before
   output = tmp_path / "all.json"
-  done = run(f"--inputs={','.join(paths)}", f"--output={output}")
+  # Two parts' RIM of one name with other weights is not one RIM.
+  mixed = run(f"--output={output}")
+  assert errors(mixed) == [
+      f"error: RIM 'rim' is weights cd12 in {paths[0]} but ab12 in "
+      f"{paths[1]}: not the same RIM."]
+  text = open(paths[1][:-len(".json")] + ".md").read()
+  with open(paths[1][:-len(".json")] + ".md", "w") as f:
+    f.write(text.replace("sha256 ab12", "sha256 cd12"))
+  wrong_task = run("--task=denoise", f"--output={output}")
+  assert errors(wrong_task) == [
+      "error: --task=denoise, but the parts are of ['deblur']."]
+  done = run(f"--output={output}")  # The task read from the parts.
   assert done.returncode == 0, done.stderr
-  assert json.loads(output.read_text()) == _synthetic_results(("bm3d",), ids)
+  assert json.loads(output.read_text()) == _synthetic_results(("rim",), ids)
   md = (tmp_path / "all.md").read_text()
+  assert md.startswith("# deblur on bsd68")
   assert "- part 0: python evaluate.py part 0" in md
   assert "- part 1: python evaluate.py part 1" in md
-  assert "- images: 6" in md and "Seconds per image: bm3d 9.00" in md
+  assert "- images: 6" in md and "Seconds per image: rim 9.00" in md
+  assert "- weights: rim=deblur.weights.h5 (step 8000, sha256 cd12)" in md
+  assert "rim − " not in md  # One method: nothing to compare it with.

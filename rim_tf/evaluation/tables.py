@@ -70,15 +70,16 @@ def combine(parts, subset):
   --num_images`, e.g. a baseline that takes hours, spread over machines)
   or other methods on the same images. Each image's input depends on its
   id alone, so a method's per-image values are joined across parts and
-  summarized again: BSD68 in the order a whole run takes it, so means and
-  bootstrap SEMs are the whole run's; the 100 images by id (a whole run
-  takes the split file's order, so its SEM can differ in the last digits).
-  For BSD68, parts run on all 100 test images give their BSD68 images.
+  summarized again in the order a whole run takes the images (BSD68's
+  list, or the 100 ids by number): means and bootstrap SEMs are the whole
+  run's. For BSD68, parts run on all 100 test images give their BSD68
+  images.
 
   Args:
-    parts: list of (results, seconds): {method: {setting: summary}} as
-      `summarize` makes them, and {method: seconds per image}.
-    subset: "bsd68" or "bsd100", the order of the images.
+    parts: list of (name, results, seconds): a name for messages (its
+      file), {method: {setting: summary}} as `summarize` makes them, and
+      {method: seconds per image}.
+    subset: "bsd68" or "bsd100".
 
   Returns:
     (results, seconds): seconds per image weighted by each part's images.
@@ -87,47 +88,51 @@ def combine(parts, subset):
     ValueError: a method has other settings in one part than in another,
       a part has a setting without an image, the same method, setting and
       image score differently in two parts (their inputs or code differ),
-      or the methods do not all cover the same images.
+      the methods do not all cover the same images, or no part has an
+      image of `subset`.
   """
-  psnr, ssim, settings, timed = {}, {}, {}, {}
-  for number, (results, seconds) in enumerate(parts):
+  psnr, ssim, settings, timed, source = {}, {}, {}, {}, {}
+  for part, results, seconds in parts:
     for name, by_setting in results.items():
+      first = source.setdefault(name, part)
       if settings.setdefault(name, set(by_setting)) != set(by_setting):
         raise ValueError(
-            f"method {name!r} has settings {sorted(by_setting)} in part "
-            f"{number} but {sorted(settings[name])} before it.")
+            f"method {name!r} has settings {sorted(by_setting)} in {part} "
+            f"but {sorted(settings[name])} in {first}.")
       for setting, entry in by_setting.items():
         if not entry["per_image"]:
-          raise ValueError(f"part {number} has no image for {name!r} at "
+          raise ValueError(f"{part} has no image for {name!r} at "
                            f"{setting}.")
         for target, values in ((psnr, entry["per_image"]),
                                (ssim, entry["per_image_ssim"])):
           joined = target.setdefault(name, {}).setdefault(setting, {})
           for image_id, value in values.items():
-            if image_id in joined and abs(joined[image_id] - value) > 1e-6:
+            if image_id in joined and abs(joined[image_id][0] - value) > 1e-6:
               raise ValueError(
                   f"{name!r} at {setting} scores image {image_id} "
-                  f"{joined[image_id]:.4f} in one part and {value:.4f} in "
-                  f"part {number}: the parts' inputs or code differ.")
-            joined[image_id] = value
+                  f"{joined[image_id][0]:.4f} in {joined[image_id][1]} and "
+                  f"{value:.4f} in {part}: their inputs or code differ.")
+            joined.setdefault(image_id, (value, part))
       if name in seconds:
         images = len(next(iter(by_setting.values()))["per_image"])
         timed.setdefault(name, []).append((seconds[name], images))
-  if subset == "bsd68":  # A part may have run on all 100 images.
-    for by_setting in (*psnr.values(), *ssim.values()):
-      for setting, values in by_setting.items():
-        by_setting[setting] = {i: v for i, v in values.items()
-                               if i in bsds.BSD68}
-  covered = {name: set().union(*by_setting.values())
-             for name, by_setting in psnr.items()}
-  everything = set().union(*covered.values()) if covered else set()
+  for by_setting in (*psnr.values(), *ssim.values()):
+    for setting, values in by_setting.items():
+      # A part may have run on all 100 images: BSD68 keeps its own.
+      by_setting[setting] = {i: v for i, (v, _) in values.items()
+                             if subset != "bsd68" or i in bsds.BSD68}
+  everything = set()
+  for by_setting in psnr.values():
+    everything.update(*by_setting.values())
+  if not everything:
+    raise ValueError(f"no part has an image of {subset}.")
   for name, by_setting in psnr.items():
     for setting, values in by_setting.items():
-      missing = sorted(everything - set(values))
+      missing = sorted(everything - set(values), key=int)
       if missing:
         raise ValueError(f"{name!r} at {setting} has no result for images "
-                         f"{missing[:5]} that other parts scored.")
-  order = subset_ids(subset, sorted(everything))
+                         f"{missing[:5]}, which other parts scored.")
+  order = subset_ids(subset, sorted(everything, key=int))
   combined = {name: {setting: summarize(
       {i: values[i] for i in order}, {i: ssim[name][setting][i] for i in order})
       for setting, values in by_setting.items()}
@@ -139,12 +144,39 @@ def combine(parts, subset):
 
 def read_part(json_path):
   """(results, seconds per image, metadata) of an evaluation written by
-  `write_results`: its JSON, and the "- key: value" lines and the
-  "Seconds per image:" line of the markdown beside it ({} without one)."""
-  with open(json_path, encoding="utf-8") as f:
-    results = json.load(f)
-  return (results, read_seconds_per_image(json_path),
-          read_metadata(json_path))
+  `write_results`: its JSON, and the "- key: value" lines, the heading's
+  task and subset ("task", "subset") and the "Seconds per image:" line of
+  the markdown beside it ({} without one).
+
+  Raises:
+    ValueError: the file cannot be read, or is not a results file of
+      `write_results` (method -> setting -> per-image PSNR and SSIM).
+  """
+  try:
+    with open(json_path, encoding="utf-8") as f:
+      results = json.load(f)
+  except OSError as error:
+    raise ValueError(f"cannot read {json_path}: {error.strerror}.") from None
+  except ValueError as error:
+    raise ValueError(f"{json_path} is not JSON: {error}.") from None
+  shape = ("{method: {setting: {per_image, per_image_ssim, ...}}}")
+  if not isinstance(results, dict) or not results:
+    raise ValueError(f"{json_path} is not a results file of evaluate.py "
+                     f"(expected {shape}).")
+  for name, by_setting in results.items():
+    if not isinstance(by_setting, dict) or not by_setting or not all(
+        isinstance(entry, dict) and isinstance(entry.get("per_image"), dict)
+        and isinstance(entry.get("per_image_ssim"), dict)
+        for entry in by_setting.values()):
+      raise ValueError(f"{json_path} is not a results file of evaluate.py "
+                       f"with per-image PSNR and SSIM: {name!r} is not "
+                       f"{shape}.")
+  metadata = read_metadata(json_path)
+  for line in _markdown_lines(json_path)[:1]:
+    found = re.fullmatch(r"# (\S+) on (\S+)", line)
+    if found:
+      metadata.update(task=found.group(1), subset=found.group(2))
+  return results, read_seconds_per_image(json_path), metadata
 
 
 def read_seconds_per_image(json_path):
@@ -172,7 +204,7 @@ def read_metadata(json_path):
 
 
 def _markdown_lines(json_path):
-  md_path = _markdown_path(json_path)
+  md_path = markdown_path(json_path)
   if not os.path.exists(md_path):
     return []
   with open(md_path, encoding="utf-8") as f:
@@ -310,12 +342,12 @@ def write_results(results, timing, path, task, subset, metadata=None,
 def _write_markdown(json_path, text):
   """Writes `text` beside the results JSON_PATH (NAME.json -> NAME.md) and
   returns it."""
-  with open(_markdown_path(json_path), "w", encoding="utf-8") as f:
+  with open(markdown_path(json_path), "w", encoding="utf-8") as f:
     f.write(text)
   return text
 
 
-def _markdown_path(json_path):
+def markdown_path(json_path):
   """NAME.json -> NAME.md (the markdown beside a results JSON)."""
   json_path = str(json_path)
   return (json_path[:-5] if json_path.endswith(".json") else

@@ -209,7 +209,8 @@ class Trainer:
         self.step.assign(exported["step"])
         self._carried_seconds = 3600.0 * exported.get("train_hours", 0.0)
         logging.info(f"Continuing the run of {init} at step "
-                     f"{exported['step']}.")
+                     f"{exported['step']}, with its eps (not started "
+                     f"afresh, whatever trainer.init_keep_likelihood says).")
       else:
         logging.info(f"Warm start from {init}.")
     else:
