@@ -27,10 +27,12 @@ tensorboard:
 	tensorboard --logdir=$(RUNS)
 
 # Every shipped model against its baseline, and Figure 2: hours on a CPU.
-# A rerun skips what was done with the same weights (results/shipped/*.done).
+# A rerun skips what was done with the same weights (results/shipped/*.done)
+# and the baselines' results it has (RUNS/baseline_cache).
 evaluate:
 	$(PYTHON) experiments/evaluate.py --data_dir=$(DATA_DIR) --shipped \
-	  $(if $(filter smoke,$(PRESET)),--num_images=2,) --output=results/shipped
+	  $(if $(filter smoke,$(PRESET)),--num_images=2,) --output=results/shipped \
+	  --baseline_cache=$(RUNS)/baseline_cache
 
 reproduce-denoise:
 	$(REPRODUCE) --target=denoise

@@ -82,7 +82,8 @@ def main(argv):
     task = experiment_flags.task_name()
     if FLAGS.shipped:
       print(shipped.evaluate_shipped(output, FLAGS.data_dir,
-                                      FLAGS.num_images, command))
+                                      FLAGS.num_images, command,
+                                      baseline_cache=FLAGS.baseline_cache))
       return
     report = runner.run_evaluation(
         task=task, methods=FLAGS.methods or runner.default_methods(task),

@@ -206,6 +206,20 @@ def test_evaluate_shipped_resumes_and_redoes_what_changed(
   assert runs == [1, 2, 2, 2]  # Other options: evaluated again.
 
 
+def test_evaluate_shipped_keeps_the_baselines_in_the_cache_it_is_given(
+    exported, tmp_path, monkeypatch):
+  # An interrupted table goes on from the baselines' kept results.
+  _, path = exported
+  shipped_dir = tmp_path / "shipped"
+  _copy(path, shipped_dir)
+  monkeypatch.setattr(pretrained, "HERE", shipped_dir)
+  calls = []
+  monkeypatch.setattr(runner, "run_evaluation",
+                      lambda *args, **kwargs: calls.append(kwargs) or "")
+  shipped.evaluate_shipped(tmp_path / "out", baseline_cache=tmp_path / "c")
+  assert [c["baseline_cache"] for c in calls] == [tmp_path / "c"]
+
+
 def test_evaluate_shipped_without_weights_is_a_clear_error(tmp_path,
                                                           monkeypatch):
   monkeypatch.setattr(pretrained, "HERE", tmp_path)

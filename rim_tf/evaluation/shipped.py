@@ -30,7 +30,8 @@ def table_plan(task):
 
 
 def evaluate_shipped(output_dir, data_dir=None, num_images=None,
-                     command=None, with_baselines=True, options=None):
+                     command=None, with_baselines=True, options=None,
+                     baseline_cache=None):
   """Evaluates every shipped RIM against its baseline (`make evaluate`).
 
   Writes OUTPUT_DIR/NAME_SUBSET.json and .md for each shipped model and
@@ -43,7 +44,10 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
   (a RIM scored in another task's table never has them: they are in that
   table's own run) and
   `options` replaces protocol options (e.g. {"sigmas": (25,)}) of every
-  table: quick looks. Returns the reports joined.
+  table: quick looks. `baseline_cache`: a folder where the classical
+  baselines' results are kept (`rim_tf.evaluation.baseline_cache`), so an
+  interrupted table (BM3D-deblurring takes hours) goes on where it
+  stopped. Returns the reports joined.
 
   The whole takes hours on a CPU, so it resumes: each model's tables and
   Figure 2 leave a stamp (OUTPUT_DIR/NAME.done, figure2.done) of the
@@ -91,7 +95,8 @@ def evaluate_shipped(output_dir, data_dir=None, num_images=None,
             runner.run_evaluation, task, methods, subsets,
             os.path.join(output_dir, f"{name}_{{subset}}.json"),
             data_dir=data_dir, weights=name, rim_name=name,
-            num_images=num_images, command=command, **run_options)))
+            num_images=num_images, command=command,
+            baseline_cache=baseline_cache, **run_options)))
   if projections:
     reports.append(_run_once(
         os.path.join(output_dir, "figure2.done"), list(projections.values()),
