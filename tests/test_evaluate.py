@@ -22,6 +22,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from rim_tf import baselines  # pylint: disable=g-import-not-at-top
 from rim_tf.data import bsds  # pylint: disable=g-import-not-at-top
 from rim_tf.data import corruptions  # pylint: disable=g-import-not-at-top
+from rim_tf.evaluation import combination  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import curves  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import protocols  # pylint: disable=g-import-not-at-top
 from rim_tf.evaluation import runner  # pylint: disable=g-import-not-at-top
@@ -446,8 +447,8 @@ def test_slices_of_a_run_score_its_images_as_the_whole_run(bsds_dir,
     parts.update(part)
   assert parts == whole["per_image"]
   # Joined again, the slices are the whole run, its SEM included.
-  combined, _ = tables.combine(
-      [(first, *tables.read_part(tmp_path / f"{first}.json")[:2])
+  combined, _ = combination.combine(
+      [(first, *combination.read_part(tmp_path / f"{first}.json")[:2])
        for first in (2, 0)], "bsd100")
   assert combined["rim"]["sigma25"] == whole
   for first, fragment in ((-1, "whole number >= 0"), (1.5, "whole number"),
@@ -759,7 +760,7 @@ def test_combine_of_slices_and_methods_equals_the_whole_run():
   assert outside not in bsds.BSD68
   parts[2][1]["rim"]["sigma2.55"]["per_image"][outside] = 99.0
   parts[2][1]["rim"]["sigma2.55"]["per_image_ssim"][outside] = 0.5
-  combined, seconds = tables.combine(parts, "bsd68")
+  combined, seconds = combination.combine(parts, "bsd68")
   assert combined == whole  # Per image, mean and bootstrap SEM.
   assert list(combined["bm3d"]["sigma2.55"]["per_image"]) == list(ids)
   assert seconds == pytest.approx({"bm3d": 25.0, "rim": 2.0,
@@ -769,7 +770,7 @@ def test_combine_of_slices_and_methods_equals_the_whole_run():
 
 def test_combine_takes_the_100_images_in_the_whole_runs_order():
   whole = _synthetic_results(("rim",), _BSD100_IDS)
-  combined, _ = tables.combine(
+  combined, _ = combination.combine(
       [("b", _synthetic_results(("rim",), _BSD100_IDS[3:]), {}),
        ("a", _synthetic_results(("rim",), _BSD100_IDS[:3]), {})], "bsd100")
   assert combined == whole
@@ -782,21 +783,21 @@ def test_combine_refuses_parts_that_disagree_or_do_not_cover_alike():
   with pytest.raises(ValueError, match=r"'wiener' at sigma2.55\S* scores "
                      r"image \S+ \S+ in a.json and \S+ in b.json: their "
                      r"inputs or code differ"):
-    tables.combine([("a.json", _synthetic_results(("wiener",), ids), {}),
+    combination.combine([("a.json", _synthetic_results(("wiener",), ids), {}),
                     ("b.json", other, {})], "bsd68")
   with pytest.raises(ValueError, match=r"'rim' at .* no result for images "
                      r"\['" + ids[3]):
-    tables.combine([("a", _synthetic_results(("rim",), ids[:3]), {}),
+    combination.combine([("a", _synthetic_results(("rim",), ids[:3]), {}),
                     ("b", _synthetic_results(("wiener",), ids), {})],
                    "bsd68")
   fewer = _synthetic_results(("rim",), ids[3:])
   del fewer["rim"]["sigma2.55"]
   with pytest.raises(ValueError, match=r"'rim' has settings "
                      r"\['sigma2.55_k1'\] in b.json but .* in a.json"):
-    tables.combine([("a.json", _synthetic_results(("rim",), ids[:3]), {}),
+    combination.combine([("a.json", _synthetic_results(("rim",), ids[:3]), {}),
                     ("b.json", fewer, {})], "bsd68")
   with pytest.raises(ValueError, match="no part has an image of bsd68"):
-    tables.combine([("a", _synthetic_results(("rim",), ("58060",)), {})],
+    combination.combine([("a", _synthetic_results(("rim",), ("58060",)), {})],
                    "bsd68")
 
 
@@ -808,56 +809,85 @@ def test_read_part_names_a_file_that_is_not_a_results_file(tmp_path):
     if text is not None:
       (tmp_path / name).write_text(text)
     with pytest.raises(ValueError, match=re.escape(str(tmp_path / name))):
-      tables.read_part(tmp_path / name)
+      combination.read_part(tmp_path / name)
 
 
-def test_combine_results_binary_writes_the_union_and_keeps_its_inputs(
-    tmp_path):
+def _write_parts(tmp_path, shas=("cd12", "cd12")):
+  """Two results files of a RIM named rim, on BSD68 images 0-2 and 3-5."""
   ids = bsds.BSD68[:6]
   paths = []
   for number, part in enumerate((ids[:3], ids[3:])):
     path = tmp_path / f"part{number}.json"
-    weights = f"rim=deblur.weights.h5 (step 8000, sha256 {'ab' if number else 'cd'}12)"
-    tables.write_results(_synthetic_results(("rim",), part), {"rim": 9.0},
-                         path, "deblur", "bsd68",
-                         {"command": f"python evaluate.py part {number}",
-                          "weights": weights, "rim_steps": "rim=10"})
+    tables.write_results(
+        _synthetic_results(("rim",), part), {"rim": 9.0}, path, "deblur",
+        "bsd68", {"command": f"python evaluate.py part {number}",
+                  "weights": f"rim=deblur.weights.h5 (step 8000, sha256 "
+                             f"{shas[number]})", "rim_steps": "rim=10"})
     paths.append(str(path))
-  script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments",
-                        "combine_results.py")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  run = lambda *args: subprocess.run(  # pylint: disable=g-long-lambda
-      [sys.executable, script, f"--inputs={','.join(paths)}", *args],
-      env=env, capture_output=True, text=True, timeout=240)
-  before = [open(p).read() for p in paths]
-  errors = lambda done: [l for l in done.stderr.splitlines()  # pylint: disable=g-long-lambda
-                         if l.startswith("error: ")]
-  for output in (paths[0], paths[1][:-len(".json")] + ".md",
-                 paths[1][:-len(".json")]):
-    refused = run(f"--output={output}")
-    assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert len(errors(refused)) == 1 and "would overwrite the input" in (
-        errors(refused)[0]), refused.stderr
-  assert [open(p).read() for p in paths] == before
+  return paths
+
+
+def test_combine_files_writes_the_union_with_every_parts_command(tmp_path):
+  paths = _write_parts(tmp_path)
   output = tmp_path / "all.json"
-  # Two parts' RIM of one name with other weights is not one RIM.
-  mixed = run(f"--output={output}")
-  assert errors(mixed) == [
-      f"error: RIM 'rim' is weights cd12 in {paths[0]} but ab12 in "
-      f"{paths[1]}: not the same RIM."]
-  text = open(paths[1][:-len(".json")] + ".md").read()
-  with open(paths[1][:-len(".json")] + ".md", "w") as f:
-    f.write(text.replace("sha256 ab12", "sha256 cd12"))
-  wrong_task = run("--task=denoise", f"--output={output}")
-  assert errors(wrong_task) == [
-      "error: --task=denoise, but the parts are of ['deblur']."]
-  done = run(f"--output={output}")  # The task read from the parts.
-  assert done.returncode == 0, done.stderr
-  assert json.loads(output.read_text()) == _synthetic_results(("rim",), ids)
+  report = combination.combine_files([str(tmp_path / "part*.json")], output,
+                                     command="python combine.py")
+  assert json.loads(output.read_text()) == _synthetic_results(
+      ("rim",), bsds.BSD68[:6])
   md = (tmp_path / "all.md").read_text()
-  assert md.startswith("# deblur on bsd68")
+  assert md == report and md.startswith("# deblur on bsd68")  # Its task.
+  assert "- command: python combine.py" in md
   assert "- part 0: python evaluate.py part 0" in md
   assert "- part 1: python evaluate.py part 1" in md
   assert "- images: 6" in md and "Seconds per image: rim 9.00" in md
   assert "- weights: rim=deblur.weights.h5 (step 8000, sha256 cd12)" in md
-  assert "rim − " not in md  # One method: nothing to compare it with.
+  assert combination.expand_inputs([paths[1], str(tmp_path / "p*.json")]) == [
+      paths[1], paths[0]]
+
+
+def test_combine_files_refuses_what_does_not_join_and_keeps_its_inputs(
+    tmp_path):
+  paths = _write_parts(tmp_path, shas=("cd12", "ab12"))
+  before = {p: (open(p).read(), open(p[:-5] + ".md").read()) for p in paths}
+  output = tmp_path / "all.json"
+  for target in (paths[0], paths[1][:-5] + ".md", paths[1][:-5]):
+    with pytest.raises(ValueError, match="would overwrite the input"):
+      combination.combine_files(paths, target)
+  with pytest.raises(ValueError, match=re.escape(
+      f"RIM 'rim' is weights cd12 in {paths[0]} but ab12 in {paths[1]}: "
+      f"not the same RIM.")):
+    combination.combine_files(paths, output)
+  with pytest.raises(ValueError, match=re.escape(
+      "the task is denoise, but the parts are of ['deblur'].")):
+    combination.combine_files(paths[:1], output, task="denoise")
+  with pytest.raises(ValueError, match="the pattern .*x\\*.json matches no "
+                     "file"):
+    combination.combine_files([str(tmp_path / "x*.json")], output)
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    combination.combine_files(paths[:1], tmp_path / "no" / "all.json")
+  assert {p: (open(p).read(), open(p[:-5] + ".md").read())
+          for p in paths} == before
+  assert not output.exists()
+
+
+def test_combine_results_binary_is_one_line_on_bad_input_and_writes(
+    tmp_path):
+  paths = _write_parts(tmp_path)
+  script = os.path.join(os.path.dirname(__file__), os.pardir, "experiments",
+                        "combine_results.py")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  run = lambda *args: subprocess.run(  # pylint: disable=g-long-lambda
+      [sys.executable, script, *args], env=env, capture_output=True,
+      text=True, timeout=240)
+  refused = run(f"--inputs={','.join(paths)}", f"--output={paths[0]}")
+  assert refused.returncode != 0 and "Traceback" not in refused.stderr
+  assert [l for l in refused.stderr.splitlines() if l.startswith("error: ")
+          ] == [f"error: the output {paths[0]} would overwrite the input "
+                f"{paths[0]} or its markdown; write the combination to a "
+                f"new file."]
+  done = run(f"--inputs={tmp_path / 'part*.json'}",
+             f"--output={tmp_path / 'all.json'}")
+  assert done.returncode == 0, done.stderr
+  assert "# deblur on bsd68" in done.stdout
+  assert json.loads((tmp_path / "all.json").read_text()) == (
+      _synthetic_results(("rim",), bsds.BSD68[:6]))

@@ -63,126 +63,10 @@ def restrict(results, ids):
   return restricted
 
 
-def combine(parts, subset):
-  """One run's results from runs on parts of the same test images.
-
-  The parts are slices of one evaluation (`evaluate.py --first_image
-  --num_images`, e.g. a baseline that takes hours, spread over machines)
-  or other methods on the same images. Each image's input depends on its
-  id alone, so a method's per-image values are joined across parts and
-  summarized again in the order a whole run takes the images (BSD68's
-  list, or the 100 ids by number): means and bootstrap SEMs are the whole
-  run's. For BSD68, parts run on all 100 test images give their BSD68
-  images.
-
-  Args:
-    parts: list of (name, results, seconds): a name for messages (its
-      file), {method: {setting: summary}} as `summarize` makes them, and
-      {method: seconds per image}.
-    subset: "bsd68" or "bsd100".
-
-  Returns:
-    (results, seconds): seconds per image weighted by each part's images.
-
-  Raises:
-    ValueError: a method has other settings in one part than in another,
-      a part has a setting without an image, the same method, setting and
-      image score differently in two parts (their inputs or code differ),
-      the methods do not all cover the same images, or no part has an
-      image of `subset`.
-  """
-  psnr, ssim, settings, timed, source = {}, {}, {}, {}, {}
-  for part, results, seconds in parts:
-    for name, by_setting in results.items():
-      first = source.setdefault(name, part)
-      if settings.setdefault(name, set(by_setting)) != set(by_setting):
-        raise ValueError(
-            f"method {name!r} has settings {sorted(by_setting)} in {part} "
-            f"but {sorted(settings[name])} in {first}.")
-      for setting, entry in by_setting.items():
-        if not entry["per_image"]:
-          raise ValueError(f"{part} has no image for {name!r} at "
-                           f"{setting}.")
-        for target, values in ((psnr, entry["per_image"]),
-                               (ssim, entry["per_image_ssim"])):
-          joined = target.setdefault(name, {}).setdefault(setting, {})
-          for image_id, value in values.items():
-            if image_id in joined and abs(joined[image_id][0] - value) > 1e-6:
-              raise ValueError(
-                  f"{name!r} at {setting} scores image {image_id} "
-                  f"{joined[image_id][0]:.4f} in {joined[image_id][1]} and "
-                  f"{value:.4f} in {part}: their inputs or code differ.")
-            joined.setdefault(image_id, (value, part))
-      if name in seconds:
-        images = len(next(iter(by_setting.values()))["per_image"])
-        timed.setdefault(name, []).append((seconds[name], images))
-  for by_setting in (*psnr.values(), *ssim.values()):
-    for setting, values in by_setting.items():
-      # A part may have run on all 100 images: BSD68 keeps its own.
-      by_setting[setting] = {i: v for i, (v, _) in values.items()
-                             if subset != "bsd68" or i in bsds.BSD68}
-  everything = set()
-  for by_setting in psnr.values():
-    everything.update(*by_setting.values())
-  if not everything:
-    raise ValueError(f"no part has an image of {subset}.")
-  for name, by_setting in psnr.items():
-    for setting, values in by_setting.items():
-      missing = sorted(everything - set(values), key=int)
-      if missing:
-        raise ValueError(f"{name!r} at {setting} has no result for images "
-                         f"{missing[:5]}, which other parts scored.")
-  order = subset_ids(subset, sorted(everything, key=int))
-  combined = {name: {setting: summarize(
-      {i: values[i] for i in order}, {i: ssim[name][setting][i] for i in order})
-      for setting, values in by_setting.items()}
-      for name, by_setting in psnr.items()}
-  seconds = {name: sum(s * n for s, n in pairs) / sum(n for _, n in pairs)
-             for name, pairs in timed.items()}
-  return combined, seconds
-
-
-def read_part(json_path):
-  """(results, seconds per image, metadata) of an evaluation written by
-  `write_results`: its JSON, and the "- key: value" lines, the heading's
-  task and subset ("task", "subset") and the "Seconds per image:" line of
-  the markdown beside it ({} without one).
-
-  Raises:
-    ValueError: the file cannot be read, or is not a results file of
-      `write_results` (method -> setting -> per-image PSNR and SSIM).
-  """
-  try:
-    with open(json_path, encoding="utf-8") as f:
-      results = json.load(f)
-  except OSError as error:
-    raise ValueError(f"cannot read {json_path}: {error.strerror}.") from None
-  except ValueError as error:
-    raise ValueError(f"{json_path} is not JSON: {error}.") from None
-  shape = ("{method: {setting: {per_image, per_image_ssim, ...}}}")
-  if not isinstance(results, dict) or not results:
-    raise ValueError(f"{json_path} is not a results file of evaluate.py "
-                     f"(expected {shape}).")
-  for name, by_setting in results.items():
-    if not isinstance(by_setting, dict) or not by_setting or not all(
-        isinstance(entry, dict) and isinstance(entry.get("per_image"), dict)
-        and isinstance(entry.get("per_image_ssim"), dict)
-        for entry in by_setting.values()):
-      raise ValueError(f"{json_path} is not a results file of evaluate.py "
-                       f"with per-image PSNR and SSIM: {name!r} is not "
-                       f"{shape}.")
-  metadata = read_metadata(json_path)
-  for line in _markdown_lines(json_path)[:1]:
-    found = re.fullmatch(r"# (\S+) on (\S+)", line)
-    if found:
-      metadata.update(task=found.group(1), subset=found.group(2))
-  return results, read_seconds_per_image(json_path), metadata
-
-
 def read_seconds_per_image(json_path):
   """{method: seconds} from the "Seconds per image:" line of the markdown
   `write_results` wrote beside JSON_PATH ({} without one)."""
-  for line in _markdown_lines(json_path):
+  for line in markdown_lines(json_path):
     if line.startswith("Seconds per image:"):
       found = re.findall(r"([^\s,:]+) ([\d.]+)",
                          line[len("Seconds per image:"):])
@@ -194,7 +78,7 @@ def read_metadata(json_path):
   """{key: value} of the "- key: value" lines heading the markdown
   `write_results` wrote beside JSON_PATH ({} without one)."""
   metadata = {}
-  for line in _markdown_lines(json_path):
+  for line in markdown_lines(json_path):
     if line.startswith("PSNR (dB)"):
       break
     if line.startswith("- ") and ": " in line:
@@ -203,7 +87,9 @@ def read_metadata(json_path):
   return metadata
 
 
-def _markdown_lines(json_path):
+def markdown_lines(json_path):
+  """The lines of the markdown beside the results JSON_PATH ([] without
+  one)."""
   md_path = markdown_path(json_path)
   if not os.path.exists(md_path):
     return []
