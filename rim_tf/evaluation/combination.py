@@ -187,8 +187,9 @@ def combine_files(inputs, output, subset="bsd68", task=None, ours=None,
   tables.check_output_folder(output)
   parts = [(path, *read_part(path)) for path in paths]
   task = _task(parts, task)
-  _per_rim(parts, "weights", r"([^\s=,;]+)=[^=;]*?sha256 (\w+)\)")
-  steps = _per_rim(parts, "rim_steps", r"([^\s=,;]+)=(\d+)")
+  _per_rim(parts, "weights", tables.scored_sha256)
+  steps = _per_rim(parts, "rim_steps", lambda line: dict(
+      re.findall(r"([^\s=,;]+)=(\d+)", line)))
   results, seconds = combine([part[:3] for part in parts], subset)
   metadata = {"command": command}
   for number, (path, _, _, meta) in enumerate(parts):
@@ -209,12 +210,12 @@ def combine_files(inputs, output, subset="bsd68", task=None, ours=None,
                               paper_rim=paper_rim)
 
 
-def _per_rim(parts, key, pattern):
+def _per_rim(parts, key, parse):
   """{RIM name: value} from the metadata line `key` of every part, parsed
-  by `pattern` into (name, value) pairs; ValueError if a name has two."""
+  by `parse` (line -> {name: value}); ValueError if a name has two."""
   seen = {}
   for path, *_, meta in parts:
-    for name, value in re.findall(pattern, meta.get(key, "")):
+    for name, value in parse(meta.get(key, "")).items():
       first = seen.setdefault(name, (value, path))
       if first[0] != value:
         raise ValueError(f"RIM {name!r} is {key} {first[0]} in {first[1]} "

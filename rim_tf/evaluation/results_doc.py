@@ -14,7 +14,6 @@ evaluation's markdown beside the JSON) next to the shipped file's.
 import dataclasses
 import json
 import pathlib
-import re
 import textwrap
 
 from rim_tf.evaluation import tables
@@ -392,14 +391,8 @@ def _load(results_dir, name):
 def _scored_sha256(results_dir, json_name):
   """{method: sha256 prefix} from the "- weights:" line of the evaluation's
   markdown beside its JSON."""
-  md = (pathlib.Path(results_dir) / json_name).with_suffix(".md")
-  if not md.exists():
-    return {}
-  for line in md.read_text().splitlines():
-    if line.startswith("- weights:"):
-      return dict(re.findall(
-          r"([^\s=,]+)=[^=]*?\(step [^,]*, sha256 (\w+)\)", line))
-  return {}
+  return tables.scored_sha256(tables.read_metadata(
+      pathlib.Path(results_dir) / json_name).get("weights", ""))
 
 
 def _evaluation(section, results_dir):

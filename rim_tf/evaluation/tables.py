@@ -87,6 +87,13 @@ def read_metadata(json_path):
   return metadata
 
 
+def scored_sha256(weights_line):
+  """{RIM name: sha256 prefix} of the "- weights:" metadata line an
+  evaluation writes ("name=FILE (step N, sha256 PREFIX), ...")."""
+  return dict(re.findall(r"([^\s=,;]+)=[^=;]*?\(step [^,]*, sha256 (\w+)\)",
+                         weights_line))
+
+
 def markdown_lines(json_path):
   """The lines of the markdown beside the results JSON_PATH ([] without
   one)."""
