@@ -105,6 +105,39 @@ def test_the_levin_table_shows_each_kernel_the_mean_and_the_times(tmp_path):
           results["bm3d"]["sigma2.55"]["psnr"])
   assert f"{mean:+.2f} |" in text.split("σ = 7.65")[0]
   assert "Seconds per image: deblur 1.97, BM3D-deblurring 8.40." in text
+  # A table joined from slices run under different loads shows no times.
+  quiet = dataclasses.replace(section, seconds=False)
+  text = "\n".join(results_doc._RENDERERS["levin"](quiet, tmp_path))  # pylint: disable=protected-access
+  assert "σ = 2.55" in text and "Seconds" not in text
+
+
+def test_the_calibration_scores_show_one_held_out_column_or_one_per_setting(
+    tmp_path):
+  rows = {"a.weights.h5": {"step": 80, "psnr": 31.048},
+          "b.weights.h5": {"step": 80, "psnr": 31.2166}}
+  (tmp_path / "norm_calibration_deblur.json").write_text(json.dumps(rows))
+  section = results_doc.Section("", "", "", "norm_calibration_deblur.json",
+                                render="scores")
+  assert results_doc._RENDERERS["scores"](section, tmp_path) == [  # pylint: disable=protected-access
+      "| `deblur` (step 80) | held out |", "|---|---|",
+      "| one set of statistics | 31.05 |", "| a row per step | 31.22 |",
+      "| gain | +0.17 |", ""]
+  rows = {"a": {"step": 8, "psnr_x2": 34.8, "psnr_x3": 31.7},
+          "b": {"step": 8, "psnr_x2": 34.9, "psnr_x3": 31.95}}
+  (tmp_path / "norm_calibration_sr.json").write_text(json.dumps(rows))
+  section = dataclasses.replace(section, results="norm_calibration_sr.json")
+  assert results_doc._RENDERERS["scores"](section, tmp_path)[0] == (  # pylint: disable=protected-access
+      "| `sr` (step 8) | x2 | x3 |")
+
+
+def test_a_readme_row_of_a_problem_outside_the_paper_has_no_paper_cell():
+  rows = {line.split("|")[1].strip(): [cell.strip() for cell in
+                                       line.split("|")[1:-1]]
+          for line in results_doc.readme_table(RESULTS).splitlines()
+          if line.startswith("| `")}
+  assert rows["`deblur`"][-1] == ""
+  assert rows["`deblur`"][3].startswith("BM3D-deblurring ")
+  assert rows["`denoise_gray`"][-1].startswith("RIM-denoise 31.")
 
 
 def test_the_hypothesis_table_shows_each_probe_row_and_its_command(tmp_path):

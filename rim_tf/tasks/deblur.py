@@ -41,6 +41,7 @@ class Deblur(base.Task):
   color: bool = False
 
   name = "deblur"
+  shipped = "deblur"
   restores = "deblur"
   evaluation = base.Evaluation(
       protocol="deblurring", gray=True,
