@@ -1155,7 +1155,9 @@ def test_loss_sigma_power_weights_each_examples_mse_by_its_sigma(tmp_path):
   mse = errors.sum(axis=0)  # Per example, summed over the RIM steps.
   inverse_sigma = 1.0 / batch["sigma"].numpy()
   weighted = np.mean(mse * inverse_sigma / inverse_sigma.mean())
-  assert abs(weighted / mse.mean() - 1.0) > 0.01  # The weights matter here.
+  # The weights matter here: weighted and plain means differ by 100 times
+  # the tolerance below (how much depends on the CPU's float32 kernels).
+  assert abs(weighted / mse.mean() - 1.0) > 1e-3
   assert first_step_loss(trainer) == pytest.approx(weighted, rel=1e-5)
 
 
