@@ -568,6 +568,9 @@ def _levin(section, results_dir):
       lines.append(f"| {ours} − {other} | " + " | ".join(
           f"{results[ours][s]['psnr'] - results[other][s]['psnr']:+.2f}"
           for s in kernels + [sigma]) + " |")
+      lines.append(f"| images where {ours} beats {other} | " + " | ".join(
+          tables.images_ahead(results[ours][s], results[other][s])
+          for s in kernels + [sigma]) + " |")
     lines.append("")
   if seconds:
     lines += ["Seconds per image: " + ", ".join(

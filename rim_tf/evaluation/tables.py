@@ -152,6 +152,14 @@ def setting_order(setting):
   return (quantized, tuple(float(n) for n in numbers))
 
 
+def images_ahead(mine, theirs):
+  """"N / M": on how many of the M images of a setting's result `mine`
+  scored a higher PSNR than `theirs` (results of the same images)."""
+  ahead = sum(mine["per_image"][i] > theirs["per_image"][i]
+              for i in mine["per_image"])
+  return f"{ahead} / {len(mine['per_image'])}"
+
+
 def comparison_table(results, task, subset, ours, paper_rim=None):
   """Markdown rows comparing method `ours` with every other method of the
   run (difference of the mean PSNRs, and on how many images it is ahead)
@@ -174,9 +182,7 @@ def comparison_table(results, task, subset, ours, paper_rim=None):
         wins.append("")
         continue
       diffs.append(f"{mine['psnr'] - theirs['psnr']:+.2f}")
-      ahead = sum(mine["per_image"][i] > theirs["per_image"][i]
-                  for i in mine["per_image"])
-      wins.append(f"{ahead} / {len(mine['per_image'])}")
+      wins.append(images_ahead(mine, theirs))
     lines.append(f"| {ours} − {other} (same run) | " + " | ".join(diffs) +
                  " |")
     lines.append(f"| images where {ours} beats {other} | " +
