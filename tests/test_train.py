@@ -44,6 +44,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from rim_tf import configs  # pylint: disable=g-import-not-at-top
 from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
 from rim_tf import model as rim_model  # pylint: disable=g-import-not-at-top
+from rim_tf import precision  # pylint: disable=g-import-not-at-top
 from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 from rim_tf import training  # pylint: disable=g-import-not-at-top
 from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
@@ -63,7 +64,7 @@ AVERAGE_DECAY = 0.5
 
 def _policy(config):
   """The dtype policy a Trainer of `config` builds its model in."""
-  return "mixed_bfloat16" if config.trainer.mixed_precision else "float32"
+  return precision.policy(config.trainer.mixed_precision)
 
 
 def tiny_patches(channels=1, seed=0):
@@ -898,6 +899,21 @@ def test_init_continue_keeps_the_exported_eps_whatever_the_warm_start_says(
       "trainer.init_keep_likelihood": False}), tmp_path / "c",
       patches=tiny_patches())
   assert float(warm.model.likelihood.phi.numpy()) != pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_mixed_precision_trains_in_float32_where_bfloat16_is_emulated(
+    tmp_path, caplog, monkeypatch, native):
+  monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
+  config = tiny_config(**{"trainer.mixed_precision": True})
+  with caplog.at_level(logging.WARNING):
+    trainer = training.Trainer(config, tmp_path, patches=tiny_patches())
+  expected = "mixed_bfloat16" if native else "float32"
+  assert trainer.model.dtype_policy.name == expected
+  assert trainer.model.cell.compute_dtype == expected.replace("mixed_", "")
+  said = [r.getMessage() for r in caplog.records
+          if "no native bfloat16" in r.getMessage()]
+  assert len(said) == (0 if native else 1)
 
 
 def test_init_continue_names_a_schedule_that_differs_from_the_exports(

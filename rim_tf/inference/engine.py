@@ -18,28 +18,20 @@ from rim_tf.inference import tiling
 from rim_tf import metrics
 from rim_tf import operators
 from rim_tf.operators import blur
+from rim_tf import precision
 from rim_tf import pretrained
 from rim_tf import tasks
 
 
 
-@functools.lru_cache(maxsize=1)
 def fast_policy():
   """The dtype policy of the fast path of `rim_tf.restore` and
   `rim-restore`: "mixed_bfloat16" (the cell's convolutions in bfloat16:
   1.7x faster on a CPU with AVX-512 BF16 at the same PSNR to 0.001 dB on a
   BSD68 image at sigma 25, `experiments/benchmarks/inference_speed.py`)
-  where the hardware computes bfloat16 natively (a GPU, or a CPU with
-  AVX-512 BF16 or AMX), else "float32" (emulated bfloat16 is slower)."""
-  if tf.config.list_physical_devices("GPU"):
-    return "mixed_bfloat16"
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      flags = f.read()
-  except OSError:
-    return "float32"
-  return ("mixed_bfloat16" if "avx512_bf16" in flags or "amx_bf16" in flags
-          else "float32")
+  where the hardware computes bfloat16 natively, else "float32"
+  (`rim_tf.precision`)."""
+  return precision.policy(True)
 
 _LUMA_LOW = metrics.Y_RANGE_01[0]
 _LUMA_RANGE = metrics.Y_RANGE_01[1] - metrics.Y_RANGE_01[0]

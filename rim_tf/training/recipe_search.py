@@ -18,6 +18,7 @@ import pathlib
 import tensorflow as tf
 
 from rim_tf import configs
+from rim_tf import precision
 from rim_tf import pretrained
 from rim_tf import tasks
 from rim_tf.training import trainer as rim_trainer
@@ -133,8 +134,8 @@ def score_weights(name_or_path, data_dir=None, sigmas=None,
   config = configs.override(pretrained.config(path),
                             {"data.data_dir": data_dir})
   # Scored in the precision the weights trained in, as during training.
-  model, _ = pretrained.load(path, policy=(
-      "mixed_bfloat16" if config.trainer.mixed_precision else "float32"))
+  model, _ = pretrained.load(
+      path, policy=precision.policy(config.trainer.mixed_precision))
   task = tasks.from_config(config)
   if patches is None:
     patches = task.training_patches(config.data)

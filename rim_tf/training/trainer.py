@@ -52,6 +52,7 @@ import tqdm
 
 from rim_tf import configs
 from rim_tf import model as rim_model
+from rim_tf import precision
 from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
 from rim_tf.training import checkpoints
@@ -116,8 +117,12 @@ class Trainer:
     # Training time of an exported run this one continues (init_continue).
     self._carried_seconds = 0.0
     self._clock_running = False
-    self.policy = ("mixed_bfloat16" if config.trainer.mixed_precision
-                   else "float32")
+    self.policy = precision.policy(config.trainer.mixed_precision)
+    if config.trainer.mixed_precision and self.policy == "float32":
+      logging.warning(
+          "trainer.mixed_precision: this machine has no native bfloat16 "
+          "(no GPU, no AVX-512 BF16 or AMX), where it is emulated and "
+          "about 10x slower than float32; training in float32.")
     self._schedule = optimization.learning_rate_schedule(config.trainer)
     # Outside the scope: one host-side counter, updated between steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
