@@ -50,6 +50,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
+from rim_tf import allocator
 from rim_tf import configs
 from rim_tf import model as rim_model
 from rim_tf import precision
@@ -104,6 +105,8 @@ class Trainer:
     # collectives before TensorFlow's runtime starts (the patches start it).
     self.strategy = strategy or rim_strategy.make_strategy(
         config.trainer.strategy)
+    # Else every activation is mapped afresh each step (rim_tf.allocator).
+    allocator.keep_large_buffers()
     self.patches = (patches if patches is not None
                     else self.task.training_patches(config.data))
     # The chief writes config, logs and checkpoints; other workers only
