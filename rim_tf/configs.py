@@ -66,7 +66,8 @@ class TrainerConfig:
   final_lr_fraction: float = 0.05
   warmup_steps: int = 0
   clip_norm: float | None = 1.0
-  mixed_precision: bool = True  # mixed_bfloat16
+  # mixed_bfloat16 where bfloat16 is native, else float32 (rim_tf.precision).
+  mixed_precision: bool = True
   jit_compile: bool = False
   strategy: str = "mirrored"  # "mirrored", "multi_worker", "default"
   checkpoint_every: int = 200

@@ -1,7 +1,7 @@
 """The package's architecture: rooms whose imports point down, no cycles.
 
     core (operators, likelihood, layers, model, metrics, data, baselines,
-    writable, precision, allocator)
+    writable, precision)
       <- tasks <- configs <- pretrained
       <- training | inference (neither imports the other)
       <- evaluation
@@ -23,7 +23,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "rim_tf"
 
 # (room, rank): a module may import its own room and rooms of lower rank.
 _CORE = ("operators", "likelihood", "layers", "model", "metrics", "data",
-         "baselines", "writable", "precision", "allocator")
+         "baselines", "writable", "precision")
 ROOMS = {**{name: ("core", 0) for name in _CORE},
          "tasks": ("tasks", 1), "configs": ("configs", 2),
          "pretrained": ("pretrained", 3), "training": ("training", 4),

@@ -29,3 +29,22 @@ def test_policy_is_bfloat16_only_when_asked_and_native(monkeypatch, native):
   monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
   assert precision.policy(True) == ("mixed_bfloat16" if native else "float32")
   assert precision.policy(False) == "float32"
+
+
+@pytest.mark.parametrize("capabilities, native", [
+    ([(7, 0)], False),           # V100: no bfloat16 units.
+    ([(8, 0)], True),            # A100.
+    ([(8, 6), (7, 5)], False),   # One T4 among them.
+    ([], None),                  # No GPU: the CPU decides.
+])
+def test_gpus_count_as_native_from_compute_capability_8(
+    monkeypatch, capabilities, native):
+  gpus = [f"GPU:{i}" for i in range(len(capabilities))]
+  monkeypatch.setattr(precision.tf.config, "list_physical_devices",
+                      lambda kind=None: gpus if kind == "GPU" else [])
+  monkeypatch.setattr(
+      precision.tf.config.experimental, "get_device_details",
+      lambda gpu: {"compute_capability": capabilities[gpus.index(gpu)]})
+  monkeypatch.setattr(precision, "cpu_has_bfloat16", lambda: "cpu")
+  expected = "cpu" if native is None else native
+  assert precision.native_bfloat16.__wrapped__() == expected

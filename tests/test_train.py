@@ -914,6 +914,10 @@ def test_mixed_precision_trains_in_float32_where_bfloat16_is_emulated(
   said = [r.getMessage() for r in caplog.records
           if "no native bfloat16" in r.getMessage()]
   assert len(said) == (0 if native else 1)
+  # The export says what it trained in.
+  export = trainer.export_weights(tmp_path / "run.weights.h5")
+  assert json.loads(configs.export_json_path(export).read_text(
+      encoding="utf-8"))["policy"] == expected
 
 
 def test_init_continue_names_a_schedule_that_differs_from_the_exports(

@@ -6,13 +6,17 @@
 Builds the trainer of the experiment the flags name (as experiments/train.py
 does; nothing logged, validated or saved while timed), then trains
 --rounds rounds of --steps steps in each of two allocator states, one after
-the other in this process so that other load affects both alike:
+the other in this process (the order alternating from round to round, the
+heap's free memory given back at each switch so that neither state lives on
+the other's heap) so that other load affects both alike:
 "tensorflow" (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD at 128 KB, as the
 first tf.data GeneratorDataset of a process leaves glibc) and "kept"
-(`rim_tf.allocator.keep_large_buffers`, what the trainer sets). Prints
+(`rim_tf.training.allocator.keep_large_buffers`, what the trainer sets). Prints
 seconds per step and page faults per step of each round, then the means.
 """
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import tempfile
@@ -25,11 +29,11 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from rim_tf import allocator
 from rim_tf import configs
 from rim_tf import experiment_flags
 from rim_tf import precision
 from rim_tf import training
+from rim_tf.training import allocator
 
 FLAGS = flags.FLAGS
 experiment_flags.define_experiment_flags()
@@ -63,11 +67,14 @@ def main(argv):
   with tempfile.TemporaryDirectory() as run_dir:
     trainer = training.Trainer(config, run_dir)
     trainer.train(int(trainer.step) + 1)  # Traces the step.
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
     for round_ in range(FLAGS.rounds):
-      for state, thresholds in STATES.items():
-        if not allocator.set_thresholds(*thresholds):
+      order = list(STATES) if round_ % 2 == 0 else list(STATES)[::-1]
+      for state in order:
+        if not allocator.set_thresholds(*STATES[state]):
           raise SystemExit("error: the C library is not glibc: nothing to "
                            "compare.")
+        libc.malloc_trim(0)
         trainer.train(int(trainer.step) + 1)  # Settles the new state.
         start, before = time.perf_counter(), _faults()
         trainer.train(int(trainer.step) + FLAGS.steps)

@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from rim_tf import configs
+from rim_tf import precision
 from rim_tf import training
 from rim_tf.data import patches as rim_patches
 from rim_tf.inference import engine
@@ -146,10 +147,8 @@ def restoration_time(model, jit_compile):
 
 
 def _cpu_flags():
-  with open("/proc/cpuinfo") as cpuinfo:
-    flags_line = next(line for line in cpuinfo if line.startswith("flags"))
   wanted = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-  return " ".join(f for f in wanted if f in flags_line.split())
+  return " ".join(f for f in wanted if f in precision.cpu_flags())
 
 
 def main(argv):
@@ -169,6 +168,11 @@ def main(argv):
         f"{'peak':>5s} | load")
   for architecture in FLAGS.cells:
     for policy in FLAGS.precisions:
+      if policy != precision.policy(policy == "mixed_bfloat16"):
+        # The trainer would train it in float32 (rim_tf.precision).
+        print(f"{architecture:7s} {policy:15s} skipped: bfloat16 is not "
+              "native on this machine.")
+        continue
       for xla in FLAGS.xla:
         jit = {"off": False, "on": True}[xla]
         train_steps = FLAGS.xla_train_steps if jit else FLAGS.steps

@@ -133,9 +133,10 @@ def score_weights(name_or_path, data_dir=None, sigmas=None,
   # Not the training machine's folder: this one's flag or default.
   config = configs.override(pretrained.config(path),
                             {"data.data_dir": data_dir})
-  # Scored in the precision the weights trained in, as during training.
-  model, _ = pretrained.load(
-      path, policy=precision.policy(config.trainer.mixed_precision))
+  # Scored in the precision the weights trained in, as during training
+  # (exports before the JSON said so: as this machine would train them).
+  model, _ = pretrained.load(path, policy=meta.get(
+      "policy", precision.policy(config.trainer.mixed_precision)))
   task = tasks.from_config(config)
   if patches is None:
     patches = task.training_patches(config.data)

@@ -50,12 +50,12 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from rim_tf import allocator
 from rim_tf import configs
 from rim_tf import model as rim_model
 from rim_tf import precision
 from rim_tf import pretrained
 from rim_tf import tasks as rim_tasks
+from rim_tf.training import allocator
 from rim_tf.training import checkpoints
 from rim_tf.training import exports
 from rim_tf.training import optimization
@@ -105,7 +105,9 @@ class Trainer:
     # collectives before TensorFlow's runtime starts (the patches start it).
     self.strategy = strategy or rim_strategy.make_strategy(
         config.trainer.strategy)
-    # Else every activation is mapped afresh each step (rim_tf.allocator).
+    # Else every activation is mapped afresh each step (rim_tf.training.
+    # allocator). It runs a tf.data pipeline, which starts TensorFlow's
+    # runtime: after the strategy, for the reason above.
     allocator.keep_large_buffers()
     self.patches = (patches if patches is not None
                     else self.task.training_patches(config.data))
@@ -124,8 +126,9 @@ class Trainer:
     if config.trainer.mixed_precision and self.policy == "float32":
       logging.warning(
           "trainer.mixed_precision: this machine has no native bfloat16 "
-          "(no GPU, no AVX-512 BF16 or AMX), where it is emulated and "
-          "about 10x slower than float32; training in float32.")
+          "(no GPU of compute capability 8.0 or later, no AVX-512 BF16 or "
+          "AMX), where it is emulated and about 10x slower than float32; "
+          "training in float32.")
     self._schedule = optimization.learning_rate_schedule(config.trainer)
     # Outside the scope: one host-side counter, updated between steps.
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
@@ -544,6 +547,9 @@ class Trainer:
             int(self.step) * self.config.data.batch_size,
             "train_hours": round(self.training_seconds() / 3600.0, 3),
             "commit": exports.git_commit(),
+            # What it trained in: trainer.mixed_precision asks for bfloat16
+            # only where the machine has it (rim_tf.precision).
+            "policy": self.policy,
             "config": json.loads(self.config.to_json()),
             **({} if validation is None else {"validation": validation})}
     with self._weights():

@@ -1,17 +1,18 @@
-"""glibc's allocator told to keep the large buffers TensorFlow frees.
+"""glibc's allocator told to keep the large buffers a CPU training step frees.
 
 The first tf.data GeneratorDataset of a process (tf.distribute's
 multi-device iterators make one for a training run's input) sets glibc's
 M_TRIM_THRESHOLD to 128 KB. Setting it switches off glibc's dynamic mmap
 threshold, so from then on every buffer above 128 KB -- each activation of a
 training step -- is mapped, unmapped and its pages faulted in afresh on every
-use. A colour training run spent 30 % of its CPU time in the kernel for it
-(177 k page faults a second) and trained 1.5x faster once both thresholds
-were raised again (docs/training.md, "Speed on the CPU").
+use. `keep_large_buffers` raises both thresholds again (docs/training.md,
+"Speed on the CPU", measures what it gains).
 """
 
 import ctypes
 import ctypes.util
+import platform
+import sys
 
 import tensorflow as tf
 
@@ -25,29 +26,37 @@ MMAP_THRESHOLD = 32 * 2**20
 TRIM_THRESHOLD = 2**30
 
 
-def _mallopt():
-  """glibc's mallopt, or None where the C library is not glibc."""
-  try:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-    return libc.mallopt
-  except (OSError, AttributeError):
+def mallopt():
+  """glibc's mallopt(param, value) -> 1 or 0, or None where the C library
+  is not glibc (macOS, Windows, musl)."""
+  if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
     return None
+  try:
+    function = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+  except (OSError, AttributeError, TypeError):
+    return None
+  function.argtypes = (ctypes.c_int, ctypes.c_int)
+  function.restype = ctypes.c_int
+  return function
 
 
 def set_thresholds(mmap_threshold, trim_threshold):
   """Sets glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (bytes); True when
   glibc took both, False without glibc."""
-  mallopt = _mallopt()
-  if mallopt is None:
+  function = mallopt()
+  if function is None:
     return False
-  return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold)) and
-              mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
+  return bool(function(M_MMAP_THRESHOLD, int(mmap_threshold)) and
+              function(M_TRIM_THRESHOLD, int(trim_threshold)))
 
 
 def keep_large_buffers():
   """Lets TensorFlow's once-a-process allocator setting happen now, then
   raises the thresholds it lowered, so that buffers up to 32 MB are reused
-  from the heap instead of mapped afresh. True when applied (glibc)."""
+  from the heap instead of mapped afresh. True when applied: on glibc, with
+  no GPU (whose activations are not in glibc's heap)."""
+  if tf.config.list_physical_devices("GPU") or mallopt() is None:
+    return False
   # The setting comes with the first GeneratorDataset to run: run one, so
   # that no later pipeline lowers the thresholds after this.
   for _ in tf.data.Dataset.from_generator(
