@@ -57,6 +57,11 @@ def main(argv):
         name, task, extra=extra) for name in names}
   except ValueError as e:
     sys.exit(f"error: {e}")
+  from rim_tf import precision  # pylint: disable=g-import-not-at-top
+  if "float32" in candidates and precision.policy(True) == "float32":
+    logging.warning("bfloat16 is not native on this machine: the float32 "
+                    "candidate trains in the precision of all the others "
+                    "(rim_tf.precision).")
   output = experiment_flags.output_path(FLAGS.output)
   results = {}
   for name, config in candidates.items():
