@@ -11,7 +11,7 @@ import functools
 import tensorflow as tf
 
 CPUINFO = "/proc/cpuinfo"
-_NATIVE_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+_NATIVE_CPU_FLAGS = frozenset(("avx512_bf16", "amx_bf16"))
 
 
 def cpu_flags(cpuinfo=CPUINFO):
@@ -30,7 +30,7 @@ def cpu_flags(cpuinfo=CPUINFO):
 def cpu_has_bfloat16(cpuinfo=CPUINFO):
   """True when the CPU flags listed in `cpuinfo` include AVX-512 BF16 or AMX
   BF16."""
-  return any(flag in cpu_flags(cpuinfo) for flag in _NATIVE_CPU_FLAGS)
+  return bool(cpu_flags(cpuinfo) & _NATIVE_CPU_FLAGS)
 
 
 def _gpu_has_bfloat16(gpu):

@@ -654,9 +654,7 @@ def test_the_api_speaks_of_the_operators_constants():
 def test_the_fast_path_is_bfloat16_where_the_cpu_has_it(weights, monkeypatch):
   from rim_tf.inference import engine  # pylint: disable=g-import-not-at-top
   from rim_tf import precision  # pylint: disable=g-import-not-at-top
-  assert engine.fast_policy() == ("mixed_bfloat16"
-                                  if precision.native_bfloat16()
-                                  else "float32")
+  assert engine.fast_policy() == precision.policy(True)
   fast, _ = api.load_restorer(str(weights["denoise"]))
   plain, _ = api.load_restorer(str(weights["denoise"]), None, False)
   assert fast.model.dtype_policy.name == engine.fast_policy()
