@@ -15,7 +15,7 @@ REPRODUCE = $(PYTHON) experiments/reproduce.py --preset=$(PRESET) \
 	reproduce-sr reproduce-rp reproduce-deblur benchmark-model \
 	benchmark-pipeline benchmark-blur benchmark-deblur \
 	benchmark-inference benchmark-color benchmark-tiling \
-	benchmark-cli-memory recipe-search
+	benchmark-cli-memory benchmark-allocator recipe-search
 
 install:
 	pip install -e ".[test,export]"
@@ -75,6 +75,11 @@ benchmark-deblur:
 
 benchmark-cli-memory:
 	$(PYTHON) experiments/benchmarks/cli_memory.py
+
+# Training steps of the gray cpu recipe with and without the trainer's
+# allocator setting, each in a process of its own.
+benchmark-allocator:
+	$(PYTHON) experiments/benchmarks/allocator_speed.py --data_dir=$(DATA_DIR)
 
 # The cpu recipe's search (docs/training.md): each candidate trains 10 minutes.
 #   make recipe-search SEARCH_TASK=superres

@@ -32,6 +32,10 @@ flags.DEFINE_bool("export_best", False, "--export writes the weights of the "
 flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
                    "training (checkpointed; then validate and --export as at "
                    "the end), e.g. to fit a time slot on shared machines.")
+flags.DEFINE_bool("keep_large_buffers", True, "On a CPU with glibc, keep "
+                  "freed activations in the heap instead of mapping them "
+                  "afresh every step (faster, about twice the resident "
+                  "memory; docs/training.md, \"Speed on the CPU\").")
 
 
 def main(argv):
@@ -43,7 +47,8 @@ def main(argv):
                                                               "export")
   try:
     config = experiment_flags.experiment_from_flags()
-    trainer = training.Trainer(config, FLAGS.run_dir)
+    trainer = training.Trainer(
+        config, FLAGS.run_dir, keep_large_buffers=FLAGS.keep_large_buffers)
   except rim_data.DataNotFoundError as error:
     sys.exit(str(error))
   except (ValueError, OSError) as error:  # OSError: e.g. init weights gone.

@@ -66,8 +66,8 @@ def test_keep_large_buffers_undoes_tensorflows_generator_setting():
   assert kept == 0
 
 
-def test_a_trainer_keeps_large_buffers_in_the_heap():
-  at_tensorflows, in_training = mapped_bytes("""
+def test_a_trainer_keeps_large_buffers_in_the_heap_unless_told_not_to():
+  at_tensorflows, left_alone, in_training = mapped_bytes("""
       import tempfile
       from rim_tf import configs
       from rim_tf import data as rim_data
@@ -80,10 +80,14 @@ def test_a_trainer_keeps_large_buffers_in_the_heap():
           stride=4, num_validation=2)
       config = configs.override(configs.preset("smoke", "denoise"),
                                 {"task_args": {"patch": 8}})
+      training.Trainer(config, tempfile.mkdtemp(), patches=patches,
+                       keep_large_buffers=False)
+      measure()
       training.Trainer(config, tempfile.mkdtemp(), patches=patches)
       measure()
   """)
   assert at_tensorflows >= _BUFFER
+  assert left_alone >= _BUFFER
   assert in_training == 0
 
 
@@ -92,3 +96,23 @@ def test_without_glibc_nothing_is_set(monkeypatch):
   assert allocator.mallopt() is None
   assert allocator.set_thresholds(1, 1) is False
   assert allocator.keep_large_buffers() is False
+
+
+@pytest.mark.slow
+def test_the_benchmark_sees_the_faults_the_setting_saves():
+  # The smoke model's activations (batch 8 of 32 x 32 x 16 floats, 512 KB)
+  # are above TensorFlow's 128 KB threshold: mapped afresh each step
+  # unless the trainer keeps them.
+  done = subprocess.run(
+      [sys.executable, str(_ROOT / "experiments/benchmarks/allocator_speed.py"),
+       "--preset=smoke", "--set=data.source=builtin",
+       "--set=data.num_validation=2", "--warmup_steps=2", "--steps=3"],
+      capture_output=True, text=True, check=False, cwd=_ROOT)
+  assert done.returncode == 0, done.stderr[-3000:]
+  faults = {}
+  for line in done.stdout.splitlines():
+    for label in ("the trainer's setting", "as TensorFlow leaves it"):
+      if line.startswith(label):
+        seconds, faults[label], _, _ = map(float, line[len(label):].split())
+        assert seconds > 0
+  assert faults["as TensorFlow leaves it"] > 3 * faults["the trainer's setting"]

@@ -23,6 +23,7 @@ SEARCH = str(REPO / "experiments" / "recipe_search.py")
 TRAIN = str(REPO / "experiments" / "train.py")
 CALIBRATE = str(REPO / "experiments" / "calibrate_norms.py")
 COMBINE = str(REPO / "experiments" / "combine_results.py")
+ALLOCATOR = str(REPO / "experiments" / "benchmarks" / "allocator_speed.py")
 TIMEOUT_S = 240
 
 
@@ -46,6 +47,7 @@ def _commands(empty, out):
           EVALUATE, "--task=denoise", "--methods=bm3d",
           "--subset=bsd68,bsd100", f"--output={out / 'd2.json'}"],
       "score_no_data": [SCORE, "--weights=denoise_gray"],
+      "allocator_no_data": [ALLOCATOR, "--preset=smoke"],
       "score_missing_weights": [SCORE, f"--weights={out / 'none.weights.h5'}"],
       "history_no_logs": [HISTORY, f"--run_dir={empty}"],
       "search_no_default": [SEARCH, "--task=random_projections",
@@ -136,7 +138,7 @@ def _assert_clean_failure(result, *fragments):
     ("figures", ("figure", "results", "weights", "image_id", "sigma",
                  "scale", "data_dir", "output")),
     ("train", ("task", "task_module", "preset", "data_dir", "set", "run_dir",
-               "export", "max_minutes")),
+               "export", "max_minutes", "keep_large_buffers")),
     ("combine", ("inputs", "subset", "task", "ours", "paper_rim", "output")),
 ])
 def test_help_lists_the_flags_users_need(runs, binary, flags):
@@ -144,7 +146,8 @@ def test_help_lists_the_flags_users_need(runs, binary, flags):
   text = stdout + stderr
   assert "Traceback" not in text
   for flag in flags:
-    assert f"--{flag}:" in text, flag
+    # absl lists a boolean flag as --[no]name.
+    assert f"--{flag}:" in text or f"--[no]{flag}:" in text, flag
 
 
 def test_a_bad_config_key_is_one_line(runs):
@@ -217,6 +220,12 @@ def test_score_weights_fails_cleanly_without_data_or_weights(runs):
                         f"BSDS300 is not in {runs['empty']}")
   _assert_clean_failure(runs["results"]["score_missing_weights"],
                         "none.weights.h5", "not found")
+
+
+def test_allocator_benchmark_without_data_is_one_line(runs):
+  _assert_clean_failure(runs["results"]["allocator_no_data"],
+                        "case 'kept'", "failed",
+                        f"BSDS300 is not in {runs['empty']}")
 
 
 def test_recipe_search_refuses_bad_candidates_before_training(runs):

@@ -78,6 +78,11 @@ class Trainer:
     run_dir: folder of the run (checkpoints/, logs/, config.json).
     strategy: optional tf.distribute strategy; default from the config.
     patches: optional PatchDataset (tests pass small synthetic ones).
+    keep_large_buffers: whether to raise glibc's malloc thresholds, so
+      that activations are not mapped afresh every step
+      (`rim_tf.training.allocator`; process-wide, on a CPU with glibc).
+      False leaves them as they are, also if an earlier Trainer raised
+      them (`experiments/benchmarks/allocator_speed.py` compares the two).
 
   Example: two steps of a tiny denoiser on the built-in photos, resumed
   from the run folder's checkpoint by a second trainer:
@@ -95,7 +100,8 @@ class Trainer:
   (2, 2)
   """
 
-  def __init__(self, config, run_dir, strategy=None, patches=None):
+  def __init__(self, config, run_dir, strategy=None, patches=None,
+               keep_large_buffers=True):
     self.config = config
     self.run_dir = pathlib.Path(run_dir).expanduser()
     self.folder = run_folder.RunFolder(self.run_dir)
@@ -108,7 +114,8 @@ class Trainer:
     # Else every activation is mapped afresh each step (rim_tf.training.
     # allocator). It runs a tf.data pipeline, which starts TensorFlow's
     # runtime: after the strategy, for the reason above.
-    allocator.keep_large_buffers()
+    if keep_large_buffers:
+      allocator.keep_large_buffers()
     self.patches = (patches if patches is not None
                     else self.task.training_patches(config.data))
     # The chief writes config, logs and checkpoints; other workers only
