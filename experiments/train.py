@@ -34,8 +34,8 @@ flags.DEFINE_float("max_minutes", None, "Stop after this many minutes of "
                    "the end), e.g. to fit a time slot on shared machines.")
 flags.DEFINE_bool("keep_large_buffers", True, "On a CPU with glibc, keep "
                   "freed activations in the heap instead of mapping them "
-                  "afresh every step (faster, about twice the resident "
-                  "memory; docs/training.md, \"Speed on the CPU\").")
+                  "afresh every step (faster, at more resident memory; "
+                  "docs/training.md, \"Speed on the CPU\").")
 
 
 def main(argv):

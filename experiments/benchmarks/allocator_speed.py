@@ -63,16 +63,16 @@ def _child(keep):
   from rim_tf import configs  # pylint: disable=g-import-not-at-top
   from rim_tf import data as rim_data  # pylint: disable=g-import-not-at-top
   from rim_tf import training  # pylint: disable=g-import-not-at-top
-  run_dir = tempfile.mkdtemp(prefix="rim_allocator_")
-  try:
-    config = configs.override(experiment_flags.experiment_from_flags(),
-                              _NO_EXTRAS)
-    trainer = training.Trainer(config, run_dir, keep_large_buffers=keep)
-  except (rim_data.DataNotFoundError, ValueError, OSError) as error:
-    sys.exit(f"error: {error}")
-  warmup, steps = FLAGS.warmup_steps, FLAGS.steps
-  trainer.train(steps=warmup)
-  seconds, faults = _timed_call(trainer, warmup + steps)
+  with tempfile.TemporaryDirectory(prefix="rim_allocator_") as run_dir:
+    try:
+      config = configs.override(experiment_flags.experiment_from_flags(),
+                                _NO_EXTRAS)
+      trainer = training.Trainer(config, run_dir, keep_large_buffers=keep)
+    except (rim_data.DataNotFoundError, ValueError, OSError) as error:
+      sys.exit(f"error: {error}")
+    warmup, steps = FLAGS.warmup_steps, FLAGS.steps
+    trainer.train(steps=warmup)
+    seconds, faults = _timed_call(trainer, warmup + steps)
   print("RESULT " + json.dumps({
       "seconds": seconds / steps, "faults": faults / steps,
       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
