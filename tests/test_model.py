@@ -1,6 +1,5 @@
 """Tests of the RIM: the unrolled loop, its gradients, saving and training."""
 
-import time
 
 import keras
 import numpy as np
@@ -574,7 +573,6 @@ def _smooth_images(rng, count, size):
 
 
 def test_training_lowers_the_loss_and_later_steps_beat_earlier_ones():
-  start = time.perf_counter()
   rng = np.random.default_rng(0)
   keras.utils.set_random_seed(0)
   model = _rim(num_steps=6)
@@ -604,4 +602,3 @@ def test_training_lowers_the_loss_and_later_steps_beat_earlier_ones():
   assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:5])
   assert psnr[-1] > psnr[0] + 1.0
   assert psnr[-1] > noisy_psnr + 3.0
-  assert time.perf_counter() - start < 60
