@@ -1,6 +1,5 @@
 """Tests of the RIM: the unrolled loop, its gradients, saving and training."""
 
-
 import keras
 import numpy as np
 import pytest
