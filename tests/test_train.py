@@ -1317,6 +1317,23 @@ def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
   assert int(trainer.step) == config.trainer.train_steps
 
 
+def test_a_call_that_makes_no_step_still_spends_its_time(tmp_path):
+  # A time limit shorter than the set-up: no step is made, nothing new is
+  # checkpointed, but the budget must grow (a budgeted loop ends) and a
+  # resumed trainer must see the same time.
+  config = tiny_config()
+  trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  result = trainer.train(max_seconds=0.0)
+  assert result["stopped_by_time"] and result["step"] == 0
+  first = trainer.training_seconds()
+  assert first > 0.0 and trainer.training_seconds() == first
+  trainer.train(max_seconds=0.0)
+  spent = trainer.training_seconds()
+  assert spent > first
+  resumed = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
+  assert resumed.training_seconds() == spent
+
+
 def test_a_run_of_the_trainer_before_the_rooms_resumes(tmp_path):
   """Checkpoints written by the trainer of commit 7cbe36d (tests/testdata/
   old_trainer_run) resume at their step with their weights."""

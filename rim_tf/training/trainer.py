@@ -449,6 +449,10 @@ class Trainer:
           self.save()
       if int(self.step) != self._saved_step:
         self.save()  # The step reached, also when a signal stopped the run.
+      elif self.is_chief:
+        # No step since the last save (a limit shorter than the set-up):
+        # the time still counts, or a loop of such calls would never end.
+        self._write_budget()
     finally:
       self._clock_running = False
       progress.close()
