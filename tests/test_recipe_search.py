@@ -18,6 +18,27 @@ def _patches():
   return random_patches(num_validation=4)
 
 
+class _SteadyClock:
+  """A stand-in for the trainer's `time`: each reading is 0.5 s after the
+  last, so a budget in minutes buys the same steps on an idle or a loaded
+  machine (the wall clock would make the number of chunks depend on the load)."""
+
+  def __init__(self):
+    self.now = 0.0
+
+  def time(self):
+    self.now += 0.5
+    return self.now
+
+
+@pytest.fixture
+def steady_clock(monkeypatch):
+  from rim_tf.training import trainer  # pylint: disable=g-import-not-at-top
+  clock = _SteadyClock()
+  monkeypatch.setattr(trainer, "time", clock)
+  return clock
+
+
 def _tiny(name):
   return recipe_search.candidate_config(
       name, base=configs.preset("smoke", "denoise"),
@@ -63,9 +84,8 @@ def test_every_candidate_is_one_valid_change_to_the_search_base():
     recipe_search.candidate_config("bigger")
 
 
-def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
+def test_run_candidate_scores_each_chunk_and_resumes(tmp_path, steady_clock):
   config = _tiny("base")
-  # The first chunk also traces the step (seconds): give the rest room.
   rows = recipe_search.run_candidate(config, tmp_path / "run", 0.15, 0.05,
                                      patches=_patches(), sigmas=(25.0,))
   assert len(rows) >= 2
@@ -80,7 +100,7 @@ def test_run_candidate_scores_each_chunk_and_resumes(tmp_path):
 
 
 def test_a_signal_stops_the_search_with_a_checkpoint_and_no_new_row(
-    tmp_path, monkeypatch):
+    tmp_path, monkeypatch, steady_clock):
   from rim_tf import training  # pylint: disable=g-import-not-at-top
   config = _tiny("base")
   recipe_search.run_candidate(config, tmp_path / "run", 0.02, 0.02,
