@@ -30,7 +30,7 @@ setuptools.setup(
         "pypng",
         "tifffile",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"],
+    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist"],
                     # The converters and runtimes of `rim-export`.
                     "export": ["tf2onnx", "onnx", "onnxruntime",
                                "ai-edge-litert"]},
