@@ -70,3 +70,20 @@ def write_fake_bsds(root, num_train=200, num_test=100, size=(12, 8)):
           folder / "images" / split / f"{image_id}.jpg")
     (folder / f"iids_{split}.txt").write_text("\n".join(ids) + "\n")
   return folder
+
+
+class FakeClock:
+  """A stand-in for a module's `time`, so that time limits buy the same
+  steps on an idle or a loaded machine: each reading is `per_reading` s
+  after the last, and `advance` moves it on."""
+
+  def __init__(self, per_reading=0.0):
+    self.now = 0.0
+    self.per_reading = per_reading
+
+  def time(self):
+    self.now += self.per_reading
+    return self.now
+
+  def advance(self, seconds):
+    self.now += seconds

@@ -11,6 +11,7 @@ import pytest
 from rim_tf import configs
 from rim_tf import tasks
 from rim_tf.training import recipe_search
+from synthetic import FakeClock
 from synthetic import random_patches
 
 
@@ -18,23 +19,11 @@ def _patches():
   return random_patches(num_validation=4)
 
 
-class _SteadyClock:
-  """A stand-in for the trainer's `time`: each reading is 0.5 s after the
-  last, so a budget in minutes buys the same steps on an idle or a loaded
-  machine (the wall clock would make the number of chunks depend on the load)."""
-
-  def __init__(self):
-    self.now = 0.0
-
-  def time(self):
-    self.now += 0.5
-    return self.now
-
-
 @pytest.fixture
 def steady_clock(monkeypatch):
+  """The trainer's clock, 0.5 s a reading (a few readings a step)."""
   from rim_tf.training import trainer  # pylint: disable=g-import-not-at-top
-  clock = _SteadyClock()
+  clock = FakeClock(per_reading=0.5)
   monkeypatch.setattr(trainer, "time", clock)
   return clock
 
@@ -103,9 +92,10 @@ def test_a_signal_stops_the_search_with_a_checkpoint_and_no_new_row(
     tmp_path, monkeypatch, steady_clock):
   from rim_tf import training  # pylint: disable=g-import-not-at-top
   config = _tiny("base")
-  recipe_search.run_candidate(config, tmp_path / "run", 0.02, 0.02,
+  recipe_search.run_candidate(config, tmp_path / "run", 0.05, 0.05,
                               patches=_patches(), sigmas=(25.0,))
   rows = recipe_search.read_rows(tmp_path / "run")
+  assert rows[-1]["step"] >= 1
   install = training.Trainer._install_signal_handlers  # pylint: disable=protected-access
 
   def install_then_signal(trainer):
@@ -119,6 +109,18 @@ def test_a_signal_stops_the_search_with_a_checkpoint_and_no_new_row(
     recipe_search.run_candidate(config, tmp_path / "run", 0.2, 0.05,
                                 patches=_patches(), sigmas=(25.0,))
   assert recipe_search.read_rows(tmp_path / "run") == rows
+  saved = training.Trainer(config, tmp_path / "run", patches=_patches())
+  assert int(saved.step) == rows[-1]["step"]
+
+
+def test_chunks_spent_in_set_up_add_no_rows(tmp_path, steady_clock):
+  # Chunks of 0.6 s end before their first step (the set-up reads the
+  # clock twice): the budget runs out without steps, and the run has one
+  # row, not one per chunk.
+  rows = recipe_search.run_candidate(_tiny("base"), tmp_path / "run", 0.1,
+                                     0.01, patches=_patches(),
+                                     sigmas=(25.0,))
+  assert [r["step"] for r in rows] == [0]
 
 
 def test_scores_use_the_same_noisy_patches_whatever_the_training_sigma(

@@ -189,12 +189,15 @@ def run_candidate(config, run_dir, budget_minutes, chunk_minutes,
   rows = read_rows(run_dir)
   while trainer.training_seconds() < 60.0 * budget_minutes:
     left = 60.0 * budget_minutes - trainer.training_seconds()
+    before = int(trainer.step)
     result = trainer.train(max_seconds=min(60.0 * chunk_minutes, left))
     if result["stopped_by_signal"]:
       raise Interrupted(f"{run_dir} stopped at step {result['step']} by a "
                         f"signal; rerun to resume.")
     if not result["stopped_by_time"]:
       break  # The config's train_steps were reached.
+    if int(trainer.step) == before:
+      continue  # A chunk spent in set-up: its time counts, nothing to score.
     rows.append(_row(trainer, sigmas))
     (run_dir / _LOG).write_text(json.dumps(rows, indent=1))
   if not rows or rows[-1]["step"] != int(trainer.step):
