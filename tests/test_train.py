@@ -48,6 +48,8 @@ from rim_tf import precision  # pylint: disable=g-import-not-at-top
 from rim_tf import tasks  # pylint: disable=g-import-not-at-top
 from rim_tf import training  # pylint: disable=g-import-not-at-top
 from rim_tf.training import norm_calibration  # pylint: disable=g-import-not-at-top
+from rim_tf.training import trainer as trainer_module  # pylint: disable=g-import-not-at-top
+from synthetic import FakeClock  # pylint: disable=g-import-not-at-top
 
 THIS_FILE = pathlib.Path(__file__).resolve()
 REPO = THIS_FILE.parent.parent
@@ -1294,24 +1296,28 @@ def test_weight_average_decay_out_of_range_is_refused(tmp_path, decay):
     training.Trainer(config, tmp_path / "run", patches=tiny_patches())
 
 
-def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+def test_max_seconds_stops_at_a_step_boundary_with_a_checkpoint(
+    tmp_path, monkeypatch):
   config = tiny_config(**{"trainer.checkpoint_every": 100})
   trainer = training.Trainer(config, tmp_path / "run", patches=tiny_patches())
   inner = trainer._train_step  # pylint: disable=protected-access
+  # Steps of 0.5 s on the trainer's clock, set-up of none, whatever the
+  # machine's load.
+  clock = FakeClock()
+  monkeypatch.setattr(trainer_module, "time", clock)
 
   def slow_step(batch, flag):
-    time.sleep(0.5)
+    clock.advance(0.5)
     return inner(batch, flag)
 
   trainer._train_step = slow_step  # pylint: disable=protected-access
-  # 12 steps take 6 s or more; 3 s leave room for the set-up (the budget
-  # counts it) on a loaded machine.
   result = trainer.train(max_seconds=3.0)
   assert result["stopped_by_time"] and not result["stopped_by_signal"]
-  assert 1 <= result["step"] < config.trainer.train_steps
+  assert result["step"] == 6 < config.trainer.train_steps
   latest = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
   assert latest.endswith(f"ckpt-{result['step']}")
   # Without a limit the run goes on from there to the end.
+  monkeypatch.undo()  # The real clock.
   trainer._train_step = inner  # pylint: disable=protected-access
   assert not trainer.train()["stopped_by_time"]
   assert int(trainer.step) == config.trainer.train_steps

@@ -389,10 +389,11 @@ class Trainer:
     """
     trainer = self.config.trainer
     target = trainer.train_steps if steps is None else steps
-    deadline = None if max_seconds is None else time.time() + max_seconds
+    start = time.time()
+    deadline = None if max_seconds is None else start + max_seconds
     out_of_time = False
     # The budget counts time in this call, not the time between calls.
-    self._budget_clock = time.time()
+    self._budget_clock = start
     self._clock_running = True
     keys, iterators = self._datasets()
     writer = (tf.summary.create_file_writer(str(self.folder.logs))
@@ -450,8 +451,9 @@ class Trainer:
       if int(self.step) != self._saved_step:
         self.save()  # The step reached, also when a signal stopped the run.
       elif self.is_chief:
-        # No step since the last save (a limit shorter than the set-up):
-        # the time still counts, or a loop of such calls would never end.
+        # No step since the last save (a limit shorter than the set-up, a
+        # finished run): the time still counts, or a loop of such calls
+        # would never end.
         self._write_budget()
     finally:
       self._clock_running = False
