@@ -1,4 +1,4 @@
-"""Shared pytest set-up: quiet TF logs, pin threads, locate real data."""
+"""Shared pytest set-up: quiet TF logs, locate real data, a tiny RIM."""
 
 import os
 
